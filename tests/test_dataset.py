@@ -1,0 +1,174 @@
+"""build-dataset: dedup, credits, split, manifest, incremental runs, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import moving_square_frames, write_clip
+from tests.test_extract import credit_screen
+from vidcolor.dataset import DatasetParams, build_dataset, load_split, read_manifest
+from vidcolor.errors import DatasetError, InputError, OutputError
+
+
+def episode_frames(seed: int, holds: int = 2) -> list[np.ndarray]:
+    """Credits faded in, a story of held drawings, credits faded out (64×48)."""
+    fades = [0.25, 0.5, 0.75, 1.0]
+    opening = [cv2.resize(credit_screen(f), (64, 48)) for f in fades]
+    story = moving_square_frames(count=20 * holds, hold=holds)
+    for frame in story:
+        frame[40:46, seed * 6:seed * 6 + 6] = (250, 250, 0)
+    closing = [cv2.resize(credit_screen(f), (64, 48)) for f in reversed(fades)]
+    return opening + story + closing
+
+
+@pytest.fixture
+def episodes(tmp_path: Path) -> list[Path]:
+    return [write_clip(tmp_path / f"ep{i}.mkv", episode_frames(i)) for i in range(3)]
+
+
+def rows_of(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_build_stores_one_frame_per_drawing_and_drops_credits(tmp_path: Path,
+                                                              episodes: list[Path]) -> None:
+    out = tmp_path / "ds"
+    report = build_dataset(episodes, out, params=DatasetParams(size=32))
+    manifest = read_manifest(out)
+    assert [e.status for e in report.episodes] == ["added"] * 3
+    # 20 drawings each held for 2 frames; all stored, none twice; 8 credit frames dropped
+    for ep in report.episodes:
+        # 48 decoded = 8 credit frames (each fade step differs) + 20 drawings held twice
+        assert (ep.decoded, ep.stored, ep.duplicates, ep.credits) == (48, 20, 20, 8)
+    excluded = rows_of(out / "excluded.csv")
+    assert {r["reason"] for r in excluded} == {"credits"}
+    assert all(int(r["frame_index"]) < 4 or int(r["frame_index"]) >= 44 for r in excluded)
+    assert len(manifest) == 60
+    for row in manifest:
+        image = cv2.imread(str(out / row["path"]))
+        assert image.shape == (32, 32, 3)
+        assert 4 <= int(row["frame_index"]) < 44
+    # held drawings: consecutive stored frames of an episode always differ by MSE > 20
+    assert all(float(r["mse"]) > 20 for r in manifest if r["mse"])
+    splits = {r["episode"]: r["split"] for r in manifest}
+    assert splits == {"ep0": "test", "ep1": "train", "ep2": "train"}
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["params"] == {"size": 32, "dedup_threshold": 20.0, "credit_filter": True}
+    assert meta["vidcolor_version"]
+    assert len(load_split(out, "train")) == 40 and len(load_split(out, "test")) == 20
+
+
+def test_pngs_are_lossless(tmp_path: Path, episodes: list[Path]) -> None:
+    from vidcolor.extract import resize_frame
+    from vidcolor.video import iter_frames
+
+    out = tmp_path / "ds"
+    build_dataset(episodes[:1], out, params=DatasetParams(size=32))
+    row = read_manifest(out)[0]
+    stored = cv2.cvtColor(cv2.imread(str(out / row["path"])), cv2.COLOR_BGR2RGB)
+    decoded = [f for f in iter_frames(episodes[0]) if f.index == int(row["frame_index"])][0]
+    assert np.array_equal(stored, resize_frame(decoded.rgb, 32))
+
+
+def test_incremental_and_parameter_guard(tmp_path: Path, episodes: list[Path]) -> None:
+    out = tmp_path / "ds"
+    build_dataset(episodes[:2], out, params=DatasetParams(size=32), test_episodes=["ep1"])
+    report = build_dataset(episodes, out, params=DatasetParams(size=32))
+    assert [e.status for e in report.episodes] == ["unchanged", "unchanged", "added"]
+    splits = {r["episode"]: r["split"] for r in read_manifest(out)}
+    assert splits == {"ep0": "train", "ep1": "test", "ep2": "train"}
+    with pytest.raises(DatasetError, match="other parameters: size 32"):
+        build_dataset(episodes, out, params=DatasetParams(size=64))
+    with pytest.raises(DatasetError, match="test episodes"):
+        build_dataset(episodes, out, params=DatasetParams(size=32), test_episodes=["0"])
+
+
+def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes: list[Path],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import vidcolor.dataset as dataset_module
+
+    out = tmp_path / "ds"
+    build_dataset(episodes[:1], out, params=DatasetParams(size=32))
+    before = (out / "manifest.csv").read_bytes()
+    real = dataset_module.is_credit_frame
+    calls = {"n": 0}
+
+    def interrupt_midway(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "is_credit_frame", interrupt_midway)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(episodes, out, params=DatasetParams(size=32))
+    assert (out / "manifest.csv").read_bytes() == before
+    assert sorted(p.name for p in (out / "frames").iterdir()) == ["ep0"]
+    monkeypatch.setattr(dataset_module, "is_credit_frame", real)
+    report = build_dataset(episodes, out, params=DatasetParams(size=32))
+    assert [e.status for e in report.episodes] == ["unchanged", "added", "added"]
+    assert len(read_manifest(out)) == 60
+
+
+def test_greyscale_episode_is_reported_not_used(tmp_path: Path, episodes: list[Path]) -> None:
+    grey = [np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+            for f in episode_frames(1)]
+    bw = write_clip(tmp_path / "ep1_bw.mkv", grey)
+    report = build_dataset([episodes[0], bw], tmp_path / "ds", params=DatasetParams(size=32))
+    assert [e.status for e in report.episodes] == ["added", "skipped-greyscale"]
+    assert "greyscale" in report.episodes[1].message
+    assert {r["episode"] for r in read_manifest(tmp_path / "ds")} == {"ep0"}
+
+
+def test_bad_inputs(tmp_path: Path, episodes: list[Path]) -> None:
+    out = tmp_path / "ds"
+    build_dataset(episodes[:1], out, params=DatasetParams(size=32))
+    before = (out / "manifest.csv").read_bytes()
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(os.urandom(4096))
+    long_clip = write_clip(tmp_path / "long.mkv", episode_frames(2, holds=6), audio=False)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(long_clip.read_bytes()[: long_clip.stat().st_size // 2])
+    for bad, message in [(tmp_path / "none.mkv", "none.mkv: no such file"),
+                         (junk, "junk.mkv: not a readable video"),
+                         (cut, "cut.mkv: .*--skip-errors")]:
+        with pytest.raises(InputError, match=message):
+            build_dataset([episodes[0], bad], out, params=DatasetParams(size=32))
+        assert (out / "manifest.csv").read_bytes() == before
+        assert sorted(p.name for p in (out / "frames").iterdir()) == ["ep0"]
+    report = build_dataset([episodes[0], junk, cut], out, params=DatasetParams(size=32),
+                           skip_errors=True)
+    assert [e.status for e in report.episodes] == ["unchanged", "skipped-error", "added"]
+    assert 0 < report.episodes[2].stored < 20
+
+
+def test_odd_and_tiny_resolutions(tmp_path: Path) -> None:
+    odd = write_clip(tmp_path / "odd.mkv", moving_square_frames(12, width=33, height=17))
+    tiny = write_clip(tmp_path / "tiny.mkv",
+                      [np.full((2, 2, 3), (i * 20, 100, 50), np.uint8) for i in range(6)])
+    build_dataset([odd, tiny], tmp_path / "ds", params=DatasetParams(size=32))
+    frames = load_split(tmp_path / "ds", "train")
+    assert frames and all(cv2.imread(str(p)).shape == (32, 32, 3) for p in frames)
+
+
+def test_unwritable_output(tmp_path: Path, episodes: list[Path]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputError, match="file"):
+        build_dataset(episodes, blocker / "ds")
+
+
+def test_load_split_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no dataset folder"):
+        load_split(tmp_path / "nothing", "train")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="meta.json: missing"):
+        load_split(tmp_path / "empty", "train")

@@ -1,0 +1,125 @@
+"""Video reading and writing: exact rates, timestamps, audio, containers, bad input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from tests.conftest import moving_square_frames, tone, write_clip
+from vidcolor.errors import InputError, OutputError
+from vidcolor.video import VideoWriter, iter_frames, probe
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "mov", "avi"])
+def test_roundtrip_keeps_rate_count_size_and_audio(tmp_path: Path, ext: str) -> None:
+    rate = Fraction(24000, 1001)
+    frames = moving_square_frames(30)
+    path = write_clip(tmp_path / f"clip.{ext}", frames, fps=rate)
+    info = probe(path)
+    assert (info.width, info.height) == (64, 48)
+    assert info.frame_rate == rate
+    assert info.has_audio
+    decoded = list(iter_frames(path))
+    assert len(decoded) == 30
+    # lossy codec, but a flat red square must stay close to what was written
+    assert np.abs(decoded[5].rgb.astype(int) - frames[5].astype(int)).mean() < 6
+    times = [f.time for f in decoded]
+    assert times == sorted(times)
+    assert times[-1] - times[0] == pytest.approx(29 / float(rate), abs=1e-3)
+
+
+def test_source_timestamps_are_kept(tmp_path: Path) -> None:
+    """Writing with the source's time base and pts reproduces them (variable gaps included)."""
+    base = Fraction(1, 1000)
+    pts = [0, 40, 80, 200, 240]
+    path = tmp_path / "vfr.mkv"
+    with VideoWriter(path, Fraction(25), 32, 32, time_base=base) as writer:
+        for p in pts:
+            writer.write(np.full((32, 32, 3), p % 250, np.uint8), pts=p)
+    assert [f.pts for f in iter_frames(path)] == pts
+
+
+def test_audio_is_carried_over_and_reencoded_where_needed(tmp_path: Path) -> None:
+    source = write_clip(tmp_path / "src.mkv", moving_square_frames(24))
+    for ext in ("mp4", "mkv"):
+        out = tmp_path / f"copy.{ext}"
+        with VideoWriter(out, 24, 64, 48, audio_from=source) as writer:
+            for frame in iter_frames(source):
+                writer.write(frame.rgb)
+        with av.open(str(out)) as container:
+            audio = container.streams.audio
+            assert len(audio) == 1
+            packets = sum(1 for p in container.demux(audio[0]) if p.size)
+        assert packets > 5
+
+
+def test_odd_size_keeps_exact_resolution(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "odd.mp4", [np.zeros((17, 33, 3), np.uint8)] * 3, audio=False)
+    info = probe(path)
+    assert (info.width, info.height, info.frame_count) == (33, 17, 3)
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "out.mp4"
+    target.write_bytes(b"precious")
+    with pytest.raises(RuntimeError), VideoWriter(target, 24, 32, 32) as writer:
+        writer.write(np.zeros((32, 32, 3), np.uint8))
+        raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_writer_rejects_missing_folder_and_wrong_frames(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="does not exist"):
+        VideoWriter(tmp_path / "nope" / "x.mp4", 24, 32, 32).__enter__()
+    with pytest.raises(OutputError, match="shape"), VideoWriter(tmp_path / "x.mp4", 24, 32,
+                                                                 32) as writer:
+        writer.write(np.zeros((16, 16, 3), np.uint8))
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_bad_inputs_name_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(InputError, match="missing.mp4: no such file"):
+        probe(missing)
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(InputError, match="junk.mkv: not a readable video"):
+        list(iter_frames(junk))
+    audio_only = tmp_path / "audio.m4a"
+    samples, rate = tone(1.0)
+    with av.open(str(audio_only), "w") as out:
+        stream = out.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    with pytest.raises(InputError, match="audio.m4a: an audio-only file"):
+        probe(audio_only)
+
+
+def test_truncated_file_raises_unless_skipping(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "long.mkv", moving_square_frames(96), audio=False)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputError, match="cut.mkv: .*--skip-errors"):
+        list(iter_frames(cut))
+    kept = list(iter_frames(cut, skip_errors=True))
+    assert 10 < len(kept) < 96
+
+
+def test_real_webm_with_vorbis_audio() -> None:
+    source = MEDIA / "big_buck_bunny_0_30.webm"
+    if not source.exists():
+        pytest.skip("shared media not present")
+    info = probe(source)
+    assert info.frame_rate == 24 and info.has_audio and not info.frame_count_exact
+    first = next(iter_frames(source))
+    assert first.rgb.shape == (720, 1280, 3)

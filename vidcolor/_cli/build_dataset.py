@@ -1,0 +1,50 @@
+"""``vidcolor build-dataset``: episodes -> deduplicated, credit-filtered, split frame dataset."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+log = logging.getLogger("vidcolor")
+
+
+@click.command("build-dataset")
+@click.argument("episodes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="dataset", show_default=True,
+              type=click.Path(file_okay=False), help="Dataset folder (created or extended).")
+@click.option("--test-episodes", default=None, metavar="NAMES",
+              help="Comma-separated episode names (file stems) or 0-based indices kept for "
+                   "testing.  [default: the first episode]")
+@click.option("--size", default=256, show_default=True, type=click.IntRange(8, 4096),
+              help="Stored frame side in pixels (frames are squashed to size x size).")
+@click.option("--dedup-threshold", default=20.0, show_default=True, type=click.FloatRange(0),
+              help="Keep a frame when its MSE (0-255) to the last kept frame exceeds this.")
+@click.option("--no-credit-filter", is_flag=True, help="Keep credit screens.")
+@click.option("--skip-errors", is_flag=True,
+              help="Skip unreadable episodes and keep the frames before damage in truncated "
+                   "ones, with a warning, instead of stopping.")
+def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | None, size: int,
+                  dedup_threshold: float, no_credit_filter: bool, skip_errors: bool) -> None:
+    """Extract training frames from colour EPISODES (one video file each) into a dataset.
+
+    Drops near-duplicate frames and credit screens, stores lossless PNG frames with a manifest,
+    and splits train/test by whole episodes. Re-running with more episodes extends the dataset;
+    an interrupted run resumes where it stopped.
+    """
+    from vidcolor.dataset import DatasetParams
+    from vidcolor.dataset import build_dataset as build
+
+    tests = [t.strip() for t in test_episodes.split(",") if t.strip()] if test_episodes else None
+    report = build(list(episodes), output,
+                   params=DatasetParams(size=size, dedup_threshold=dedup_threshold,
+                                        credit_filter=not no_credit_filter),
+                   test_episodes=tests, skip_errors=skip_errors, progress_bar=True)
+    for ep in report.episodes:
+        if ep.status == "added":
+            log.info("%s: %d frames decoded, %d stored, %d duplicates, %d credit frames dropped",
+                     ep.episode, ep.decoded, ep.stored, ep.duplicates, ep.credits)
+        else:
+            log.info("%s: %s", ep.episode, ep.status)
+    fps = report.decoded / report.seconds if report.seconds else 0.0
+    log.info("dataset %s ready (%.1f s, %.0f frames/s)", report.output, report.seconds, fps)

@@ -1,0 +1,369 @@
+"""The training dataset: frames of whole episodes, deduplicated, credit-filtered, split by episode.
+
+Layout of a dataset folder (default ``./dataset``)::
+
+    meta.json       parameters, vidcolor version, finished episodes (source, size, mtime), test set
+    manifest.csv    one row per stored frame: path,episode,source,frame_index,pts,time,mse,split
+    excluded.csv    dropped credit frames, for review: episode,source,frame_index,pts,time,reason
+    frames/<episode>/<frame_index>.png   256×256 RGB, lossless
+
+Building is incremental and resumable at episode granularity: an episode's frames are written to a
+hidden staging folder that is renamed into place when the episode is complete, and only then are
+the manifest and metadata rewritten (each atomically). An interrupted run therefore leaves the
+dataset as it was after the last finished episode, and re-running the same command continues.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+
+from vidcolor import __version__, progress
+from vidcolor.errors import DatasetError, InputError, VidcolorError
+from vidcolor.extract import (
+    DEDUP_THRESHOLD,
+    CreditRule,
+    DuplicateFilter,
+    chroma_level,
+    is_credit_frame,
+    resize_frame,
+)
+from vidcolor.fsutil import ensure_writable_dir, write_bytes_atomic, write_json_atomic
+from vidcolor.video import iter_frames, probe
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
+EXCLUDED_FIELDS = ["episode", "source", "frame_index", "pts", "time", "reason"]
+#: Below this mean channel spread (0–255) over all kept frames, an episode is taken as greyscale.
+GREYSCALE_CHROMA = 2.0
+DEFAULT_CREDIT_RULE = CreditRule()
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    """Parameters that decide a dataset's content; a dataset only grows with the same ones."""
+
+    size: int = 256
+    dedup_threshold: float = DEDUP_THRESHOLD
+    credit_filter: bool = True
+
+
+@dataclass
+class EpisodeReport:
+    """What building did with one episode."""
+
+    episode: str
+    source: str
+    decoded: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    credits: int = 0
+    status: str = "added"  # added | unchanged | skipped-greyscale | skipped-error
+    message: str = ""
+
+
+@dataclass
+class BuildReport:
+    """Summary of one ``build_dataset`` call."""
+
+    output: Path
+    episodes: list[EpisodeReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def decoded(self) -> int:
+        return sum(e.decoded for e in self.episodes)
+
+
+def episode_name(path: str | os.PathLike[str]) -> str:
+    """The episode name of a video file: its stem, made safe as a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem) or "episode"
+
+
+def _read_meta(output: Path) -> dict | None:
+    meta_path = output / "meta.json"
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{meta_path}: unreadable dataset metadata ({exc})") from exc
+    if not isinstance(meta, dict) or "params" not in meta:
+        raise DatasetError(f"{meta_path}: not a vidcolor dataset")
+    return meta
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_bytes_atomic(path, buffer.getvalue().encode())
+
+
+def _resolve_test_episodes(names: list[str], test_episodes: Sequence[str] | None,
+                           stored: list[str] | None) -> list[str]:
+    """Test episodes from names or 0-based indices into ``names``; default: the first episode."""
+    if not test_episodes:
+        return stored if stored is not None else names[:1]
+    resolved = []
+    for item in test_episodes:
+        if item.isdigit():
+            index = int(item)
+            if index >= len(names):
+                raise DatasetError(f"--test-episodes: index {index} but only {len(names)} "
+                                   "episodes were given")
+            resolved.append(names[index])
+        else:
+            resolved.append(episode_name(item))
+    return resolved
+
+
+def _source_identity(path: Path) -> dict:
+    stat = path.stat()
+    return {"source": str(path.resolve()), "bytes": stat.st_size, "mtime": int(stat.st_mtime)}
+
+
+def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
+                  *, params: DatasetParams = DatasetParams(),
+                  test_episodes: Sequence[str] | None = None, skip_errors: bool = False,
+                  credit_rule: CreditRule = DEFAULT_CREDIT_RULE, progress_bar: bool = False
+                  ) -> BuildReport:
+    """Extract, filter and store the frames of whole episodes, split by episode.
+
+    Args:
+        episodes: video files, one per episode.
+        output: dataset folder; created if missing, extended if it holds a dataset built with
+            the same ``params``.
+        params: frame size, duplicate threshold, whether to drop credit screens.
+        test_episodes: episode names (file stems) or 0-based indices into ``episodes`` held out
+            for testing; default: the first episode (or the test set already recorded).
+        skip_errors: skip unreadable files and keep the frames before damage in truncated ones,
+            with a warning, instead of stopping with an error.
+        credit_rule: thresholds of the credit test.
+        progress_bar: draw a progress bar per episode.
+
+    Returns:
+        A :class:`BuildReport`.
+
+    Raises:
+        InputError: a bad episode file (unless ``skip_errors``).
+        DatasetError: the folder holds a dataset built with other parameters, or episodes clash.
+        OutputError: the folder cannot be written.
+    """
+    started = time.perf_counter()
+    output = ensure_writable_dir(output)
+    paths = [Path(p) for p in episodes]
+    if not paths:
+        raise DatasetError("no episode files given")
+    if not skip_errors:  # fail before any work rather than after hours of it
+        for path in paths:
+            if not path.is_file():
+                raise InputError(f"{path}: no such file" if not path.exists()
+                                 else f"{path}: not a file")
+    names = [episode_name(p) for p in paths]
+    seen: dict[str, Path] = {}
+    for name, path in zip(names, paths, strict=True):
+        if name in seen and seen[name].resolve() != path.resolve():
+            raise DatasetError(f"{path}: episode name {name!r} clashes with {seen[name]}; "
+                               "rename one of the files")
+        seen[name] = path
+
+    meta = _read_meta(output)
+    if meta is not None and meta["params"] != asdict(params):
+        differ = ", ".join(f"{key} {meta['params'].get(key)!r} (given {value!r})"
+                           for key, value in asdict(params).items()
+                           if meta["params"].get(key) != value)
+        raise DatasetError(f"{output}: dataset was built with other parameters: {differ}; "
+                           "use the same ones or another --output folder")
+    stored_test = meta["test_episodes"] if meta else None
+    tests = _resolve_test_episodes(names, test_episodes, stored_test)
+    if stored_test is not None and sorted(tests) != sorted(stored_test):
+        raise DatasetError(f"{output}: dataset holds test episodes {stored_test}, given "
+                           f"{tests}; use the same ones or another --output folder")
+    if meta is None:
+        meta = {"format": 1, "params": asdict(params), "test_episodes": tests, "episodes": {}}
+    meta["vidcolor_version"] = __version__
+
+    manifest = _read_csv(output / "manifest.csv")
+    excluded = _read_csv(output / "excluded.csv")
+    frames_root = output / "frames"
+    frames_root.mkdir(exist_ok=True)
+    report = BuildReport(output=output)
+    for name, path in zip(names, paths, strict=True):
+        done = meta["episodes"].get(name)
+        if done is not None and path.exists() and {
+                k: done.get(k) for k in ("source", "bytes", "mtime")} == _source_identity(path):
+            report.episodes.append(EpisodeReport(name, str(path), status="unchanged",
+                                                 stored=done.get("stored", 0)))
+            continue
+        if done is not None:
+            raise DatasetError(f"{path}: the dataset already holds a different episode "
+                               f"{name!r} (from {done.get('source')}); rename the file")
+        try:
+            episode, rows, dropped = _extract_episode(path, name, frames_root, params,
+                                                      credit_rule, skip_errors, progress_bar)
+        except InputError as exc:
+            if not skip_errors:
+                raise
+            log.warning("skipping %s", exc)
+            report.episodes.append(EpisodeReport(name, str(path), status="skipped-error",
+                                                 message=str(exc)))
+            continue
+        report.episodes.append(episode)
+        if episode.status != "added":
+            continue
+        split = "test" if name in tests else "train"
+        for row in rows:
+            row["split"] = split
+        manifest = [r for r in manifest if r["episode"] != name] + rows
+        excluded = [r for r in excluded if r["episode"] != name] + dropped
+        meta["episodes"][name] = {**_source_identity(path), "stored": episode.stored,
+                                  "decoded": episode.decoded, "credits": episode.credits,
+                                  "split": split}
+        _write_csv(output / "excluded.csv", EXCLUDED_FIELDS, excluded)
+        _write_csv(output / "manifest.csv", MANIFEST_FIELDS, manifest)
+        write_json_atomic(output / "meta.json", meta)
+    if not (output / "meta.json").exists():
+        write_json_atomic(output / "meta.json", meta)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetParams,
+                     rule: CreditRule, skip_errors: bool, progress_bar: bool
+                     ) -> tuple[EpisodeReport, list[dict], list[dict]]:
+    info = probe(path)
+    staging = frames_root / f".{name}.partial"
+    final = frames_root / name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    report = EpisodeReport(name, str(path))
+    rows: list[dict] = []
+    dropped: list[dict] = []
+    dedup = DuplicateFilter(params.dedup_threshold)
+    chroma = 0.0
+    pending: list[Future] = []
+    # PNG encoding releases the GIL: two writer threads overlap it with decoding.
+    with ThreadPoolExecutor(max_workers=2) as writers, progress.bar(
+            total=info.frame_count, desc=name, unit="frame", enabled=progress_bar) as bar:
+        try:
+            for frame in iter_frames(path, skip_errors=skip_errors):
+                report.decoded += 1
+                bar.update()
+                small = resize_frame(frame.rgb, params.size)
+                accepted, mse = dedup(small)
+                if not accepted:
+                    report.duplicates += 1
+                    continue
+                where = {"episode": name, "source": str(path), "frame_index": frame.index,
+                         "pts": "" if frame.pts is None else frame.pts,
+                         "time": f"{frame.time:.6f}"}
+                if params.credit_filter and is_credit_frame(small, rule):
+                    report.credits += 1
+                    dropped.append({**where, "reason": "credits"})
+                    continue
+                chroma = max(chroma, chroma_level(small))
+                file_name = f"{frame.index:06d}.png"
+                pending.append(writers.submit(_write_png, staging / file_name, small))
+                rows.append({"path": f"frames/{name}/{file_name}", **where,
+                             "mse": "" if mse is None else f"{mse:.3f}"})
+                if len(pending) > 32:
+                    pending.pop(0).result()
+            for job in pending:
+                job.result()
+        except BaseException:
+            for job in pending:
+                job.cancel()
+            writers.shutdown(wait=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    report.stored = len(rows)
+    if rows and chroma < GREYSCALE_CHROMA:
+        shutil.rmtree(staging, ignore_errors=True)
+        report.status = "skipped-greyscale"
+        report.message = (f"{path}: greyscale episode (no chroma); it cannot teach colours "
+                          "and is not used")
+        log.warning("%s", report.message)
+        return report, [], []
+    if not rows:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(f"{path}: no story frames left after filtering")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+    return report, rows, dropped
+
+
+def _write_png(target: Path, rgb) -> None:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise VidcolorError(f"{target}: PNG encoding failed")
+    target.write_bytes(data.tobytes())
+
+
+def read_manifest(dataset_dir: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """The manifest rows of a finished dataset.
+
+    Raises:
+        DatasetError: no dataset there, or its manifest is missing or incomplete.
+    """
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no dataset folder (build one with `vidcolor build-dataset`)")
+    _read_meta(root) or _missing(root / "meta.json")
+    manifest = root / "manifest.csv"
+    if not manifest.exists():
+        _missing(manifest)
+    try:
+        rows = _read_csv(manifest)
+    except (OSError, csv.Error) as exc:
+        raise DatasetError(f"{manifest}: unreadable manifest ({exc})") from exc
+    if rows and set(MANIFEST_FIELDS) - set(rows[0]):
+        raise DatasetError(f"{manifest}: incomplete manifest (columns "
+                           f"{sorted(set(MANIFEST_FIELDS) - set(rows[0]))} missing)")
+    return rows
+
+
+def _missing(path: Path) -> None:
+    raise DatasetError(f"{path}: missing; the dataset is incomplete (re-run "
+                       "`vidcolor build-dataset`)")
+
+
+def load_split(dataset_dir: str | os.PathLike[str], split: str) -> list[Path]:
+    """Absolute paths of the PNG frames of one split (``"train"`` or ``"test"``).
+
+    Raises:
+        DatasetError: missing/incomplete dataset, frames missing on disk, or an empty split.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    root = Path(dataset_dir).resolve()
+    paths = [root / row["path"] for row in read_manifest(root) if row["split"] == split]
+    if not paths:
+        raise DatasetError(f"{root}: the dataset has no {split} frames")
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise DatasetError(f"{missing[0]}: frame listed in the manifest is missing "
+                           f"({len(missing)} missing in all); the dataset is incomplete")
+    return paths

@@ -1,0 +1,406 @@
+"""Video input and output with PyAV.
+
+Reading streams RGB frames with their presentation timestamps, so memory stays flat however long
+the file is. Writing produces H.264 at the source's exact frame rate (a
+:class:`~fractions.Fraction`, never rounded) and timestamps, with audio carried over from a
+source file (stream-copied where the container accepts the codec, re-encoded otherwise) or
+generated samples. Outputs are written under
+a temporary name and renamed when complete (:func:`vidcolor.fsutil.atomic_path`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from vidcolor.errors import InputError, OutputError
+from vidcolor.fsutil import atomic_path
+
+log = logging.getLogger(__name__)
+
+#: Audio codecs each container family takes as a stream copy; anything else is re-encoded.
+_COPYABLE_AUDIO = {
+    ".mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    ".m4v": {"aac", "mp3", "alac", "ac3", "eac3"},
+    ".mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le"},
+    ".mkv": None,  # Matroska takes any codec
+    ".webm": {"opus", "vorbis"},
+    ".avi": {"mp3", "ac3", "pcm_s16le"},
+}
+_REENCODE_AUDIO = {".webm": "libopus", ".avi": "mp3"}  # default: aac
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file declares about its first video stream.
+
+    ``frame_count`` is exact when the container states it (``frame_count_exact``), otherwise an
+    estimate from duration × frame rate.
+    """
+
+    path: Path
+    width: int
+    height: int
+    frame_rate: Fraction
+    time_base: Fraction
+    duration: float | None
+    frame_count: int
+    frame_count_exact: bool
+    rotation: int
+    has_audio: bool
+    codec: str
+    pix_fmt: str
+
+
+@dataclass
+class Frame:
+    """One decoded frame: its decode-order index, timestamp and RGB pixels (H×W×3 uint8)."""
+
+    index: int
+    pts: int | None
+    time: float
+    rgb: np.ndarray
+
+
+def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a video file")
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable video ({_reason(exc)})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(";")[0].strip() or type(exc).__name__
+
+
+def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    if not container.streams.video:
+        what = "an audio-only file" if container.streams.audio else "a file without video"
+        container.close()
+        raise InputError(f"{path}: {what}; no video stream to read")
+    return container.streams.video[0]
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read a video's metadata (and its first frame, for rotation).
+
+    Raises:
+        InputError: missing file, not a video, no video stream, or no decodable frame.
+    """
+    path = Path(path)
+    container = _open(path)
+    with container:
+        stream = _video_stream(container, path)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise InputError(f"{path}: the video stream declares no frame rate")
+        rate = Fraction(rate)
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        exact = bool(stream.frames)
+        count = int(stream.frames) if exact else int(round((duration or 0.0) * rate))
+        codec = stream.codec_context
+        rotation = 0
+        try:
+            first = next(container.decode(stream), None)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{path}: cannot decode the first frame ({_reason(exc)})") from exc
+        if first is None:
+            raise InputError(f"{path}: the video stream has no frames")
+        rotation = int(getattr(first, "rotation", 0) or 0)
+        return VideoInfo(
+            path=path, width=codec.width, height=codec.height, frame_rate=rate,
+            time_base=Fraction(stream.time_base or Fraction(1, 1000)), duration=duration,
+            frame_count=count, frame_count_exact=exact, rotation=rotation,
+            has_audio=bool(container.streams.audio), codec=codec.name,
+            pix_fmt=codec.pix_fmt or "",
+        )
+
+
+def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False) -> Iterator[Frame]:
+    """Decode a video's frames one at a time as RGB.
+
+    A file that turns out damaged part-way (a decode error, or fewer frames than its header
+    promises by more than a second) raises :class:`InputError` after the good frames, unless
+    ``skip_errors`` is set, in which case a warning is logged and iteration stops there. Callers
+    that must not keep the frames of a damaged file stage them until iteration ends.
+
+    Raises:
+        InputError: missing, unreadable, damaged or frameless video.
+    """
+    path = Path(path)
+    container = _open(path)
+    with container:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        declared = None
+        if stream.duration is not None and stream.time_base is not None:
+            declared = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            declared = container.duration / av.time_base
+        rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        index = 0
+        last_time = 0.0
+        problem = None
+        decoder = container.decode(stream)
+        while True:
+            try:
+                frame = next(decoder)
+            except StopIteration:
+                break
+            except (av.error.FFmpegError, ValueError) as exc:
+                problem = f"damaged after frame {index} ({_reason(exc)})"
+                break
+            last_time = float(frame.time) if frame.time is not None else index / float(rate)
+            yield Frame(index=index, pts=frame.pts, time=last_time,
+                        rgb=frame.to_ndarray(format="rgb24"))
+            index += 1
+        if problem is None and index == 0:
+            raise InputError(f"{path}: the video stream has no decodable frames")
+        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        missing = declared - (last_time - start) if declared is not None else 0.0
+        if problem is None and missing > 1.0 + 2 / rate:
+            problem = (f"truncated: decoding stopped at {last_time:.2f} s of a declared "
+                       f"{declared:.2f} s")
+        if problem is not None:
+            if not skip_errors:
+                raise InputError(f"{path}: {problem}; pass --skip-errors to keep the "
+                                 f"{index} frames before the damage")
+            log.warning("%s: %s; keeping the %d frames before it", path, problem, index)
+
+
+class _AudioCarrier:
+    """Feeds the audio of a source file, or generated samples, into an output container.
+
+    Audio is muxed in step with the video (``advance(t)`` up to the time of the last video frame)
+    so the muxer interleaves without buffering a whole file.
+    """
+
+    def __init__(self, output: av.container.OutputContainer, ext: str,
+                 source: Path | None, samples: tuple[np.ndarray, int] | None) -> None:
+        self.output = output
+        self._in: av.container.InputContainer | None = None
+        self._packets: Iterator[av.Packet] | None = None
+        self._resampler: av.AudioResampler | None = None
+        self._decoded: Iterator[av.AudioFrame] | None = None
+        self.stream = None
+        self._done = False
+        if source is not None:
+            self._open_source(source, ext)
+        elif samples is not None:
+            data, rate = samples
+            data = np.atleast_2d(np.asarray(data, dtype=np.float32))
+            self.stream = output.add_stream(_REENCODE_AUDIO.get(ext, "aac"), rate=int(rate))
+            self.stream.layout = "stereo" if data.shape[0] == 2 else "mono"
+            self._decoded = self._chunks(data, int(rate))
+            self._resampler = self._make_resampler()
+
+    def _open_source(self, source: Path, ext: str) -> None:
+        container = _open(source)
+        if not container.streams.audio:
+            container.close()
+            return
+        in_audio = container.streams.audio[0]
+        self._in = container
+        copyable = _COPYABLE_AUDIO.get(ext, {"aac", "mp3"})
+        if copyable is None or in_audio.codec_context.name in copyable:
+            self.stream = self.output.add_stream_from_template(in_audio)
+            self._packets = (p for p in container.demux(in_audio) if p.dts is not None)
+            self._source_stream = in_audio
+        else:
+            codec = _REENCODE_AUDIO.get(ext, "aac")
+            log.info("%s: re-encoding %s audio as %s for this container", source,
+                     in_audio.codec_context.name, codec)
+            rate = in_audio.codec_context.sample_rate or 44100
+            self.stream = self.output.add_stream(codec, rate=rate)
+            self.stream.layout = "stereo" if in_audio.codec_context.channels >= 2 else "mono"
+            self._decoded = container.decode(in_audio)
+            self._resampler = self._make_resampler()
+
+    def _make_resampler(self) -> av.AudioResampler:
+        ctx = self.stream.codec_context
+        fmt = ctx.format.name if ctx.format else "fltp"
+        return av.AudioResampler(format=fmt, layout=ctx.layout.name, rate=ctx.sample_rate)
+
+    @staticmethod
+    def _chunks(data: np.ndarray, rate: int) -> Iterator[av.AudioFrame]:
+        layout = "stereo" if data.shape[0] == 2 else "mono"
+        step = 1024
+        for start in range(0, data.shape[1], step):
+            chunk = np.ascontiguousarray(data[:, start:start + step])
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+            frame.sample_rate = rate
+            frame.pts = start
+            frame.time_base = Fraction(1, rate)
+            yield frame
+
+    def advance(self, until: float | None) -> None:
+        """Mux audio up to ``until`` seconds (everything when ``None``)."""
+        if self.stream is None or self._done:
+            return
+        if self._packets is not None:
+            for packet in self._packets:
+                packet.stream = self.stream
+                time = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+                self.output.mux(packet)
+                if until is not None and time > until:
+                    return
+        elif self._decoded is not None:
+            for frame in self._decoded:
+                frame.pts = None  # the resampler and encoder retime the stream
+                for out in self._resampler.resample(frame):
+                    self.output.mux(self.stream.encode(out))
+                if until is not None and frame.time is not None and frame.time > until:
+                    return
+                if until is not None and frame.time is None and self.stream.frames * 1024 > (
+                        until * self.stream.codec_context.sample_rate):
+                    return
+            for out in self._resampler.resample(None):
+                self.output.mux(self.stream.encode(out))
+            self.output.mux(self.stream.encode(None))
+        self._done = True
+
+    def close(self) -> None:
+        if self._in is not None:
+            self._in.close()
+
+
+class VideoWriter:
+    """Write RGB frames as an H.264 video at an exact frame rate, with optional audio.
+
+    Even sizes use yuv420p. libx264 cannot encode odd sizes in 4:2:0, so those use yuv444p to
+    keep the exact resolution (a warning says so). The file appears under ``path`` only when the
+    ``with`` block ends without an exception.
+
+    Args:
+        path: output file; its extension picks the container (.mp4, .mkv, .mov, .avi, ...).
+        frame_rate: frames per second, kept exact.
+        width, height: frame size in pixels.
+        time_base: the timestamps' unit (defaults to ``1 / frame_rate``); pass the source
+            stream's time base to keep its timestamps.
+        audio_from: a file whose first audio stream is carried over.
+        audio: generated audio as ``(samples, sample_rate)``; samples float32 (channels, n).
+        crf: x264 constant rate factor (lower is better quality).
+
+    Raises:
+        OutputError: the output folder is missing or not writable, or encoding fails.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], frame_rate: Fraction | int | float,
+                 width: int, height: int, *, time_base: Fraction | None = None,
+                 audio_from: str | os.PathLike[str] | None = None,
+                 audio: tuple[np.ndarray, int] | None = None, crf: int = 18) -> None:
+        if width < 2 or height < 2:
+            raise OutputError(f"{path}: cannot encode a {width}x{height} video")
+        self.path = Path(path)
+        self.frame_rate = Fraction(frame_rate).limit_denominator(1_000_000)
+        self.width, self.height = int(width), int(height)
+        self.time_base = Fraction(time_base) if time_base else 1 / self.frame_rate
+        self._audio_from = Path(audio_from) if audio_from is not None else None
+        self._audio = audio
+        self._crf = crf
+        self._atomic = atomic_path(self.path)
+        self._count = 0
+        self._last_pts: int | None = None
+
+    def __enter__(self) -> VideoWriter:
+        self._tmp = self._atomic.__enter__()
+        ext = self.path.suffix.lower()
+        try:
+            self._out = av.open(str(self._tmp), "w")
+            stream = self._out.add_stream("libx264", rate=self.frame_rate)
+            stream.width, stream.height = self.width, self.height
+            odd = self.width % 2 or self.height % 2
+            if odd:
+                log.warning("%s: odd size %dx%d; encoding yuv444p to keep it exact", self.path,
+                            self.width, self.height)
+            stream.pix_fmt = "yuv444p" if odd else "yuv420p"
+            stream.codec_context.time_base = self.time_base
+            stream.time_base = self.time_base
+            stream.options = {"crf": str(self._crf), "preset": "veryfast"}
+            if ext == ".avi":  # AVI stores no presentation times: B-frames would shift them
+                stream.options["bf"] = "0"
+            self._stream = stream
+            self._carrier = _AudioCarrier(self._out, ext, self._audio_from, self._audio)
+        except av.error.FFmpegError as exc:
+            self._abort(exc)
+            raise OutputError(f"{self.path}: cannot start writing ({_reason(exc)})") from exc
+        except BaseException as exc:
+            self._abort(exc)
+            raise
+        return self
+
+    def write(self, rgb: np.ndarray, pts: int | None = None) -> None:
+        """Encode one RGB frame (H×W×3 uint8) at ``pts`` (in ``time_base``; default: next)."""
+        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
+            raise OutputError(f"{self.path}: frame of shape {rgb.shape} {rgb.dtype}, expected "
+                              f"({self.height}, {self.width}, 3) uint8")
+        if pts is None:
+            pts = 0 if self._last_pts is None else self._last_pts + round(
+                1 / (self.frame_rate * self.time_base))
+        if self._last_pts is not None and pts <= self._last_pts:
+            raise OutputError(f"{self.path}: timestamps must increase ({pts} after "
+                              f"{self._last_pts})")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = pts
+        frame.time_base = self.time_base
+        try:
+            for packet in self._stream.encode(frame):
+                self._out.mux(packet)
+            self._carrier.advance(float(pts * self.time_base))
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"{self.path}: encoding failed ({_reason(exc)})") from exc
+        self._last_pts = pts
+        self._count += 1
+
+    @property
+    def frames_written(self) -> int:
+        """How many frames were written so far."""
+        return self._count
+
+    def _abort(self, exc: BaseException) -> None:
+        for closer in (getattr(self, "_carrier", None), getattr(self, "_out", None)):
+            if closer is not None:
+                with contextlib.suppress(Exception):  # already failing: keep the first error
+                    closer.close()
+        self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is not None:
+            self._abort(exc)
+            return
+        try:
+            if self._count == 0:
+                raise OutputError(f"{self.path}: no frames were written")
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            self._carrier.advance(None)
+            self._carrier.close()
+            self._out.close()
+        except av.error.FFmpegError as exc2:
+            err = OutputError(f"{self.path}: finishing the file failed ({_reason(exc2)})")
+            self._abort(err)
+            raise err from exc2
+        except BaseException as exc2:
+            self._abort(exc2)
+            raise
+        self._atomic.__exit__(None, None, None)
