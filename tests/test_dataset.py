@@ -67,15 +67,15 @@ def test_build_stores_one_frame_per_drawing_and_drops_credits(tmp_path: Path,
 
 
 def test_pngs_are_lossless(tmp_path: Path, episodes: list[Path]) -> None:
-    from vidcolor.extract import resize_frame
     from vidcolor.video import iter_frames
 
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
     row = read_manifest(out)[0]
     stored = cv2.cvtColor(cv2.imread(str(out / row["path"])), cv2.COLOR_BGR2RGB)
-    decoded = [f for f in iter_frames(episodes[0]) if f.index == int(row["frame_index"])][0]
-    assert np.array_equal(stored, resize_frame(decoded.rgb, 32))
+    decoded = [f for f in iter_frames(episodes[0], size=(32, 32))
+               if f.index == int(row["frame_index"])][0]
+    assert np.array_equal(stored, decoded.rgb)
 
 
 def test_incremental_and_parameter_guard(tmp_path: Path, episodes: list[Path]) -> None:
@@ -172,3 +172,32 @@ def test_load_split_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="meta.json: missing"):
         load_split(tmp_path / "empty", "train")
+
+
+def test_demo_series_dedup_and_credit_filter(tmp_path: Path) -> None:
+    """On the demo series: one frame per held drawing, >= 90 % of credits dropped, no story."""
+    from fractions import Fraction
+
+    from vidcolor.demo import generate_series, iter_episode_frames
+
+    settings = {"seconds": 8.0, "width": 256, "height": 192, "fps": Fraction(24)}
+    series = generate_series(tmp_path / "demo", seed=3, episodes=2, **settings)
+    out = tmp_path / "ds"
+    build_dataset(series.colour_paths, out)
+    manifest = read_manifest(out)
+    excluded = rows_of(out / "excluded.csv")
+    for number, info in enumerate(series.episodes):
+        drawings = [f.drawing_id for f in iter_episode_frames(seed=3, episode=number,
+                                                               **settings)]
+        credits = set(info.credit_frames)
+        stored = [int(r["frame_index"]) for r in manifest if r["episode"] == info.name]
+        dropped = {int(r["frame_index"]) for r in excluded if r["episode"] == info.name}
+        story_drawings = {drawings[i] for i in range(len(drawings)) if i not in credits}
+        stored_story = [drawings[i] for i in stored if i not in credits]
+        # one frame per held drawing: no drawing stored twice, and none lost (the demo moves
+        # each drawing by more than the threshold)
+        assert len(stored_story) == len(set(stored_story))
+        assert set(stored_story) == story_drawings
+        assert dropped <= credits, "a story frame was dropped as credits"
+        credit_survivors = dropped | (set(stored) & credits)
+        assert len(dropped) >= 0.9 * len(credit_survivors)

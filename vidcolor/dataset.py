@@ -38,7 +38,6 @@ from vidcolor.extract import (
     DuplicateFilter,
     chroma_level,
     is_credit_frame,
-    resize_frame,
 )
 from vidcolor.fsutil import ensure_writable_dir, write_bytes_atomic, write_json_atomic
 from vidcolor.video import iter_frames, probe
@@ -268,10 +267,11 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
     with ThreadPoolExecutor(max_workers=2) as writers, progress.bar(
             total=info.frame_count, desc=name, unit="frame", enabled=progress_bar) as bar:
         try:
-            for frame in iter_frames(path, skip_errors=skip_errors):
+            for frame in iter_frames(path, skip_errors=skip_errors,
+                                     size=(params.size, params.size)):
                 report.decoded += 1
                 bar.update()
-                small = resize_frame(frame.rgb, params.size)
+                small = frame.rgb
                 accepted, mse = dedup(small)
                 if not accepted:
                     report.duplicates += 1

@@ -135,8 +135,13 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         )
 
 
-def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False) -> Iterator[Frame]:
+def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
+                size: tuple[int, int] | None = None) -> Iterator[Frame]:
     """Decode a video's frames one at a time as RGB.
+
+    With ``size = (width, height)`` frames are scaled (area averaging) in the same FFmpeg pass
+    that converts them to RGB, which is several times cheaper than converting the full frame
+    and resizing it afterwards.
 
     A file that turns out damaged part-way (a decode error, or fewer frames than its header
     promises by more than a second) raises :class:`InputError` after the good frames, unless
@@ -157,6 +162,9 @@ def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False) -> I
         elif container.duration is not None:
             declared = container.duration / av.time_base
         rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        convert: dict = {"format": "rgb24"}
+        if size is not None:
+            convert.update(width=int(size[0]), height=int(size[1]), interpolation="AREA")
         index = 0
         last_time = 0.0
         problem = None
@@ -171,7 +179,7 @@ def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False) -> I
                 break
             last_time = float(frame.time) if frame.time is not None else index / float(rate)
             yield Frame(index=index, pts=frame.pts, time=last_time,
-                        rgb=frame.to_ndarray(format="rgb24"))
+                        rgb=frame.to_ndarray(**convert))
             index += 1
         if problem is None and index == 0:
             raise InputError(f"{path}: the video stream has no decodable frames")
