@@ -91,3 +91,21 @@ def test_resize_and_chroma() -> None:
 def test_flat_frames_are_never_credits(r: int, g: int, b: int) -> None:
     """A single flat colour has no text cluster, so it can never pass as a credit screen."""
     assert not is_credit_frame(np.full((16, 16, 3), (r, g, b), np.uint8))
+
+
+def test_prefilter_never_rejects_what_clustering_accepts() -> None:
+    """The cheap brightness bound only skips frames that k-means would reject anyway."""
+    from vidcolor.extract import _too_bright_for_credits, credit_clusters
+
+    rng = np.random.default_rng(7)
+    skipped = accepted = 0
+    for _ in range(300):
+        frame = credit_screen(fade=float(rng.uniform(0.05, 1.0)), side=48)
+        side = int(rng.integers(0, 40))  # a patch of any colour, up to 70 % of the frame
+        frame[:side, :side] = rng.integers(0, 256, size=3)
+        pixels = frame.reshape(-1, 3).astype(np.float64)
+        if _too_bright_for_credits(pixels, CreditRule()):
+            skipped += 1
+            assert not credit_clusters(pixels)
+        accepted += credit_clusters(pixels)
+    assert skipped > 20 and accepted > 20  # both sides of the bound were exercised

@@ -122,6 +122,19 @@ def _within(value: float, bounds: tuple[float, float]) -> bool:
     return bounds[0] <= value <= bounds[1]
 
 
+def _too_bright_for_credits(pixels: np.ndarray, rule: CreditRule) -> bool:
+    """A necessary condition of the rule, checked before clustering (exact, not a heuristic).
+
+    A blue centroid of saturation >= s has min(R, G) <= (1 - s) * 255. Its cluster holds a share
+    > m of the pixels and the rest are at most 255, so the frame's mean R or mean G is below
+    (1 - s) * 255 + (1 - m) * 255. A frame whose mean R and mean G both reach that bound cannot
+    pass the test, and most story frames are such frames.
+    """
+    bound = 255.0 * ((1.0 - rule.blue_min_saturation) + (1.0 - rule.blue_min_share))
+    mean_red, mean_green = pixels[:, 0].mean(), pixels[:, 1].mean()
+    return bool(mean_red >= bound and mean_green >= bound)
+
+
 def is_credit_frame(rgb: np.ndarray, rule: CreditRule = CreditRule()) -> bool:
     """Whether a frame is a credit screen: saturated blue background with white-ish text.
 
@@ -137,6 +150,11 @@ def is_credit_frame(rgb: np.ndarray, rule: CreditRule = CreditRule()) -> bool:
     rows = np.linspace(0, height - 1, min(height, rule.sample_side)).astype(np.intp)
     cols = np.linspace(0, width - 1, min(width, rule.sample_side)).astype(np.intp)
     pixels = rgb[np.ix_(rows, cols)].reshape(-1, 3).astype(np.float64)
+    return not _too_bright_for_credits(pixels, rule) and credit_clusters(pixels, rule)
+
+
+def credit_clusters(pixels: np.ndarray, rule: CreditRule = CreditRule()) -> bool:
+    """The k-means part of the credit test on N×3 RGB pixels (0–255), without prefiltering."""
     centroids, counts = kmeans2(pixels)
     total = counts.sum()
     for blue, white in ((0, 1), (1, 0)):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -136,12 +138,16 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
-                size: tuple[int, int] | None = None) -> Iterator[Frame]:
+                size: tuple[int, int] | None = None, prefetch: int = 8) -> Iterator[Frame]:
     """Decode a video's frames one at a time as RGB.
 
     With ``size = (width, height)`` frames are scaled (area averaging) in the same FFmpeg pass
     that converts them to RGB, which is several times cheaper than converting the full frame
     and resizing it afterwards.
+
+    Decoding runs in a background thread ``prefetch`` frames ahead of the caller (FFmpeg
+    releases the GIL), so it overlaps with whatever the caller does with each frame; memory
+    stays bounded by the queue. ``prefetch=0`` decodes in the caller's thread.
 
     A file that turns out damaged part-way (a decode error, or fewer frames than its header
     promises by more than a second) raises :class:`InputError` after the good frames, unless
@@ -153,6 +159,56 @@ def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
     """
     path = Path(path)
     container = _open(path)
+    frames = _decode_frames(path, container, skip_errors, size)
+    return _prefetched(frames, prefetch) if prefetch > 0 else frames
+
+
+_DONE = object()
+
+
+def _prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
+    """Run ``frames`` in a daemon thread, ``depth`` items ahead; exceptions are re-raised here."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        items.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer
+            items.put(exc)
+            return
+        finally:
+            frames.close()
+        items.put(_DONE)
+
+    worker = threading.Thread(target=produce, name="vidcolor-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                items.get(timeout=0.05)
+        worker.join()
+
+
+def _decode_frames(path: Path, container: av.container.InputContainer, skip_errors: bool,
+                   size: tuple[int, int] | None) -> Iterator[Frame]:
     with container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
