@@ -1,0 +1,84 @@
+"""``vidcolor train``: train a colourisation network on a dataset (one call to vidcolor.train)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+_VARIANTS = ("rebalance", "no-rebalance", "dropout", "l2")
+
+
+@click.command("train")
+@click.option("--arch", type=click.Choice(["plain", "residual"]), default=None,
+              help="Network: plain (Zhang, 32.2 M) or residual (16.6 M). Required unless "
+                   "--resume.")
+@click.option("--variant", type=click.Choice(_VARIANTS), default=None,
+              help="Loss/graph variant [default: rebalance]; dropout and l2 are plain only.")
+@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), default="dataset",
+              show_default=True, help="Dataset folder from `vidcolor build-dataset`.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Run folder [default: runs/<arch>[-<variant>]].")
+@click.option("--resume", type=click.Path(path_type=Path), default=None,
+              help="Continue the run in this folder from its latest checkpoint; its stored "
+                   "options are kept except --epochs, --device and --workers.")
+@click.option("--width", type=float, default=1.0, show_default=True,
+              help="Channel multiplier (e.g. 0.125 for a quick CPU model).")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True,
+              help="Micro-batch per process.")
+@click.option("--accumulate", type=int, default=3, show_default=True,
+              help="Micro-batches per optimiser step (effective batch = product).")
+@click.option("--crop", type=int, default=224, show_default=True,
+              help="Random square crop side (multiple of 8).")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr-step", type=int, default=15, show_default=True,
+              help="Epochs between learning-rate drops.")
+@click.option("--lr-gamma", type=float, default=0.3, show_default=True,
+              help="Learning-rate factor at each drop.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Data-loading processes (0: load in the main process).")
+@click.option("--max-images", type=int, default=None,
+              help="Train on at most this many frames (evenly spaced), for quick demos.")
+def train(arch: str | None, variant: str | None, dataset_dir: Path, output: Path | None,
+          resume: Path | None, width: float, epochs: int, batch_size: int, accumulate: int,
+          crop: int, lr: float, lr_step: int, lr_gamma: float, seed: int, device: str,
+          workers: int, max_images: int | None) -> None:
+    """Train a network on DATASET's training split; a checkpoint after every epoch.
+
+    \b
+      vidcolor train --arch residual                       # ./dataset -> ./runs/residual
+      vidcolor train --arch plain --variant l2 --width 0.125 --crop 64 --epochs 5
+      vidcolor train --resume runs/residual                # continue an interrupted run
+      torchrun --nproc_per_node=4 -m vidcolor train --arch plain   # multi-GPU
+    """
+    from vidcolor import train as train_mod
+
+    if resume is not None:
+        stored = train_mod.stored_config(resume)
+        arch = arch or stored.get("arch")
+        variant = variant or stored.get("variant")
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("width") == click.core.ParameterSource.DEFAULT:
+            width = stored.get("width", width)
+        if output is not None and output.resolve() != resume.resolve():
+            raise click.UsageError("--resume RUN continues RUN in place; drop -o")
+        output = resume
+    if arch is None:
+        raise click.UsageError("--arch is required (plain or residual)")
+    config = train_mod.TrainConfig(
+        arch=arch, variant=variant or "rebalance", width=width, epochs=epochs,
+        batch_size=batch_size, accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step,
+        lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    run = train_mod.train(config, dataset_dir, output, resume=resume is not None,
+                          progress=True)
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(str(run))

@@ -1,0 +1,730 @@
+"""Training of the colourisation networks (SPEC §6, thesis ch. 7), single process or DDP.
+
+:func:`train` runs Adam (lr 1e-3, β 0.9/0.999, × 0.3 every 15 epochs) on random crops and
+mirrors of the dataset's 256×256 training frames, with an effective batch of micro-batch ×
+accumulation (× processes under ``torchrun``). Frames travel to the device as uint8 and are
+turned into Lab there; the target is ab at 1/4 resolution (area average), soft-encoded over the
+gamut bins, each pixel weighted by the rebalancing weight of its arg-max bin. The prior is
+counted once over the training split at 1/4 resolution and stored in every checkpoint.
+
+Determinism: the shuffle order comes from ``seed + epoch`` and every crop/mirror from
+``(seed, epoch, frame)``, so the data stream does not depend on worker processes or on where a
+run was interrupted; dropout draws from the global torch RNG, which checkpoints save and
+restore. On the CPU a resumed run therefore reproduces an uninterrupted one exactly.
+
+:func:`evaluate` compares a trained model with the all-grey baseline on a split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vidcolor import __version__
+from vidcolor.checkpoint import (
+    CheckpointInfo,
+    build_from_checkpoint,
+    find_latest,
+    load_checkpoint,
+    load_model,
+    optimizer_state,
+    resolve_device,
+    restore_rng,
+    save_checkpoint,
+)
+from vidcolor.errors import CheckpointError, DatasetError, DeviceError, OutputError
+from vidcolor.fsutil import ensure_writable_dir, write_bytes_atomic
+from vidcolor.models import VARIANTS, build_model, count_parameters, uses_rebalancing
+
+log = logging.getLogger(__name__)
+
+#: Options that define the network; a resumed run must keep them.
+_IDENTITY = ("arch", "variant", "width")
+#: Options a resumed run may change.
+_RESUMABLE = ("epochs", "device", "workers")
+#: Facts a checkpoint's config records beside the options.
+_RECORDED = ("dataset", "world_size")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of a training run (defaults: the thesis's).
+
+    Attributes:
+        arch: ``plain`` or ``residual``.
+        variant: ``rebalance``, ``no-rebalance``, ``dropout`` (plain) or ``l2`` (plain).
+        width: channel multiplier (1.0 = thesis size; 0.125 for CPU demos).
+        epochs: total number of epochs.
+        batch_size: micro-batch per process.
+        accumulate: micro-batches per optimiser step (effective batch = batch_size × accumulate
+            × processes).
+        crop: side of the random square crops (multiple of 8, at most the frame size).
+        lr: Adam learning rate.
+        lr_step: epochs between learning-rate drops.
+        lr_gamma: learning-rate factor at each drop.
+        seed: seed of initialisation, shuffling, augmentation and dropout.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        workers: DataLoader worker processes (0 loads in the main process).
+        max_images: use at most this many training frames (evenly spaced), None for all.
+        max_test_images: use at most this many test frames for the per-epoch test loss.
+        rebalance_lambda: λ of the rebalancing weights.
+    """
+
+    arch: str = "plain"
+    variant: str = "rebalance"
+    width: float = 1.0
+    epochs: int = 30
+    batch_size: int = 16
+    accumulate: int = 3
+    crop: int = 224
+    lr: float = 1e-3
+    lr_step: int = 15
+    lr_gamma: float = 0.3
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 2
+    max_images: int | None = None
+    max_test_images: int | None = None
+    rebalance_lambda: float = 0.5
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad option."""
+        if self.arch not in VARIANTS:
+            raise ValueError(f"unknown architecture {self.arch!r}")
+        if self.variant not in VARIANTS[self.arch]:
+            raise ValueError(f"--variant {self.variant} is not available for --arch "
+                             f"{self.arch} (choose {', '.join(VARIANTS[self.arch])})")
+        checks = [
+            (self.width > 0, "--width must be positive"),
+            (self.epochs >= 1, "--epochs must be at least 1"),
+            (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (self.accumulate >= 1, "--accumulate must be at least 1"),
+            (self.crop >= 8 and self.crop % 8 == 0, "--crop must be a positive multiple of 8"),
+            (self.lr > 0, "--lr must be positive"),
+            (self.lr_step >= 1, "--lr-step must be at least 1"),
+            (self.lr_gamma > 0, "--lr-gamma must be positive"),
+            (self.workers >= 0, "--workers must be at least 0"),
+            (self.max_images is None or self.max_images >= 1, "--max-images must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 0-based ``epoch``."""
+        return self.lr * self.lr_gamma ** (epoch // self.lr_step)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a stored dict; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+def stored_config(run_dir: str | Path) -> dict[str, Any]:
+    """The configuration recorded in a run's latest checkpoint (for ``--resume``).
+
+    Raises:
+        CheckpointError: no checkpoint, or a corrupt one.
+    """
+    latest = find_latest(run_dir)
+    if latest is None:
+        raise CheckpointError(f"{run_dir}: nothing to resume (no epoch-NNNN.json checkpoint)")
+    try:
+        config = json.loads(latest.read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{latest}: corrupt checkpoint descriptor ({exc})") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{latest}: corrupt checkpoint descriptor (no config)")
+    return config
+
+
+def default_run_dir(arch: str, variant: str = "rebalance") -> Path:
+    """``./runs/<arch>`` for the default variant, ``./runs/<arch>-<variant>`` otherwise."""
+    return Path("runs") / (arch if variant == "rebalance" else f"{arch}-{variant}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"{path}: cannot read frame (missing or not an image)")
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def _even_subset(paths: list[Path], limit: int | None) -> list[Path]:
+    if limit is None or limit >= len(paths):
+        return paths
+    index = np.linspace(0, len(paths) - 1, limit).round().astype(int)
+    return [paths[i] for i in index]
+
+
+class FrameDataset(torch.utils.data.Dataset):
+    """Frames as uint8 (3, crop, crop) tensors.
+
+    Items are addressed by ``(frame index, augmentation seed)``; with a seed the frame gets a
+    random crop and mirror drawn from it, with ``None`` the central crop (``crop`` None: the
+    largest central multiple of 8).
+    """
+
+    def __init__(self, paths: list[Path], crop: int | None) -> None:
+        self.paths = paths
+        self.crop = crop
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, item: tuple[int, int | None]) -> torch.Tensor:
+        index, seed = item
+        image = _read_rgb(self.paths[index])
+        height, width = image.shape[:2]
+        if self.crop is None:
+            ch, cw = height - height % 8, width - width % 8
+        else:
+            if self.crop > min(height, width):
+                raise DatasetError(f"{self.paths[index]}: frame {width}x{height} is smaller "
+                                   f"than --crop {self.crop}")
+            ch = cw = self.crop
+        if seed is None:
+            top, left, mirror = (height - ch) // 2, (width - cw) // 2, False
+        else:
+            rng = np.random.default_rng(seed)
+            top = int(rng.integers(0, height - ch + 1))
+            left = int(rng.integers(0, width - cw + 1))
+            mirror = bool(rng.integers(0, 2))
+        image = image[top:top + ch, left:left + cw]
+        if mirror:
+            image = image[:, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """This process's share of a seeded permutation, with per-item augmentation seeds.
+
+    Yields ``(frame index, seed)``; the permutation depends on ``seed + epoch`` only, and the
+    augmentation seed on ``(seed, epoch, frame)``, like :class:`DistributedSampler` with
+    ``set_epoch`` (the last, partial round is padded from the start).
+    """
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1,
+                 shuffle: bool = True) -> None:
+        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+        self.shuffle = shuffle
+        self.epoch = 0
+        self.per_rank = math.ceil(size / world)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order and augmentation to produce."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+    def __iter__(self) -> Iterator[tuple[int, int | None]]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        order += order[: self.per_rank * self.world - self.size]
+        for index in order[self.rank::self.world]:
+            seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + index if self.shuffle \
+                else None
+            yield index, seed
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:  # pragma: no cover - optional speed-up only
+        pass
+
+
+def _loader(dataset: FrameDataset, sampler: EpochSampler, batch_size: int, workers: int,
+            pin: bool) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+        pin_memory=pin, persistent_workers=workers > 0, worker_init_fn=_worker_init,
+        prefetch_factor=4 if workers > 0 else None,
+        # a private generator keeps the DataLoader from drawing on the global torch RNG
+        generator=torch.Generator().manual_seed(0))
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def lab_batch(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 RGB (N,3,H,W) on any device -> (network input ``L × 0.01``, ab at 1/4 resolution)."""
+    from vidcolor.color import rgb_to_lab
+
+    lab = rgb_to_lab(rgb_uint8.float() / 255.0)
+    lightness = lab[:, :1] * 0.01
+    ab_small = F.avg_pool2d(lab[:, 1:], kernel_size=4, stride=4)
+    return lightness, ab_small
+
+
+def compute_loss(model: nn.Module, rgb_uint8: torch.Tensor, bins: torch.Tensor | None,
+                 weights: torch.Tensor | None, head: str, autocast: bool,
+                 channels_last: bool) -> torch.Tensor:
+    """Loss of ``model`` on one uint8 batch already on the model's device."""
+    from vidcolor.losses import ab_l2_loss, rebalanced_cross_entropy
+    from vidcolor.quantize import soft_encode
+
+    lightness, ab_small = lab_batch(rgb_uint8)
+    if channels_last:
+        lightness = lightness.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device_type=lightness.device.type, dtype=torch.bfloat16,
+                        enabled=autocast):
+        output = model(lightness)
+    if head == "ab":
+        return ab_l2_loss(output, ab_small)
+    assert bins is not None
+    target = soft_encode(ab_small, bins)
+    return rebalanced_cross_entropy(output, target, weights)
+
+
+# --------------------------------------------------------------------------- distributed
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device_name: str) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    import torch.distributed as dist
+
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        use_cuda = device_name != "cpu" and torch.cuda.is_available()
+        if device_name == "cuda" and not torch.cuda.is_available():
+            raise DeviceError("--device cuda requested but CUDA is not available")
+        if use_cuda:
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return _Dist(rank=rank, world=world, local_rank=local_rank)
+
+
+def _all_reduce_sum(values: list[float], dist_info: _Dist, device: torch.device) -> list[float]:
+    if not dist_info.enabled:
+        return values
+    import torch.distributed as dist
+
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+# --------------------------------------------------------------------------- prior
+
+
+def compute_prior(paths: list[Path], bins: np.ndarray, device: torch.device, *, workers: int,
+                  dist_info: _Dist | None = None, progress: bool = True) -> np.ndarray:
+    """Empirical bin distribution of ``paths`` (whole frames, ab at 1/4 resolution).
+
+    Under DDP each process counts its share and the counts are summed.
+    """
+    from vidcolor import progress as progress_mod
+    from vidcolor.quantize import PriorAccumulator
+
+    dist_info = dist_info or _Dist()
+    dataset = FrameDataset(paths, crop=None)
+    sampler = EpochSampler(len(paths), 0, dist_info.rank, dist_info.world, shuffle=False)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=16, sampler=sampler, num_workers=workers,
+        worker_init_fn=_worker_init, generator=torch.Generator().manual_seed(0))
+    accumulator = PriorAccumulator(bins)
+    with progress_mod.bar(total=len(sampler), desc="prior", unit="img",
+                          enabled=progress and dist_info.main) as bar, torch.no_grad():
+        for batch in loader:
+            _, ab_small = lab_batch(batch.to(device))
+            accumulator.add(ab_small.float())
+            bar.update(batch.shape[0])
+    counts = accumulator.counts.astype(np.float64)
+    if dist_info.enabled:
+        import torch.distributed as dist
+
+        tensor = torch.from_numpy(counts).to(device)
+        dist.all_reduce(tensor)
+        counts = tensor.cpu().numpy()
+    if counts.sum() <= 0:
+        raise DatasetError("the training split has no pixels to count colours from")
+    return counts / counts.sum()
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _prepare_run(config: TrainConfig, run_dir: Path, resume: bool
+                 ) -> tuple[TrainConfig, Any]:
+    """Check the run directory; on resume load its latest checkpoint and merge configs."""
+    latest = find_latest(run_dir) if run_dir.is_dir() else None
+    if not resume:
+        if latest is not None:
+            raise OutputError(f"{run_dir}: already holds checkpoints ({latest.name}); use "
+                              f"--resume {run_dir} to continue it or -o to pick another run")
+        return config, None
+    if latest is None:
+        raise CheckpointError(f"{run_dir}: nothing to resume (no epoch-NNNN.json checkpoint)")
+    ckpt = load_checkpoint(latest)
+    stored = ckpt.info.config
+    for key in _IDENTITY:
+        if getattr(config, key) != stored.get(key):
+            raise CheckpointError(
+                f"{ckpt.info.path}: run was trained with --{key} {stored.get(key)}, not "
+                f"{getattr(config, key)}; resume it with the same --{key} or start a new run")
+    try:
+        options = {k: v for k, v in stored.items() if k not in _RECORDED}
+        merged = TrainConfig.from_dict(
+            {**options, **{k: getattr(config, k) for k in _RESUMABLE}})
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{ckpt.info.path}: unusable stored configuration ({exc})") from exc
+    return merged, ckpt
+
+
+def _evaluate_loss(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device,
+                   bins: torch.Tensor | None, weights: torch.Tensor | None, head: str,
+                   autocast: bool, channels_last: bool, dist_info: _Dist) -> float | None:
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0.0
+    with torch.no_grad():
+        for batch in loader:
+            batch = batch.to(device, non_blocking=True)
+            loss = compute_loss(model, batch, bins, weights, head, autocast, channels_last)
+            total += float(loss) * batch.shape[0]
+            count += batch.shape[0]
+    model.train(was_training)
+    total, count = _all_reduce_sum([total, count], dist_info, device)
+    return total / count if count else None
+
+
+def _oom_error(config: TrainConfig) -> DeviceError:
+    smaller = max(1, config.batch_size // 2)
+    return DeviceError(
+        f"out of GPU memory with --batch-size {config.batch_size}; try --batch-size {smaller} "
+        f"--accumulate {config.accumulate * config.batch_size // smaller} (same effective batch)")
+
+
+def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
+          run_dir: str | Path | None = None, *, resume: bool = False,
+          progress: bool = True) -> Path:
+    """Train (or, with ``resume``, continue training) a network; checkpoint every epoch.
+
+    Args:
+        config: hyperparameters; on resume only ``epochs``, ``device`` and ``workers`` are
+            taken from it, the rest from the run (``arch``/``variant``/``width`` must match).
+        dataset_dir: dataset directory (``meta.json``, ``manifest.csv``, ``frames/``).
+        run_dir: output run directory; default ``runs/<arch>[-<variant>]``.
+        resume: continue the run in ``run_dir`` from its latest checkpoint.
+        progress: show a progress bar (rank 0 only).
+
+    Returns:
+        The run directory.
+
+    Raises:
+        DatasetError: the dataset is missing, incomplete, or has no training frames.
+        CheckpointError: resuming from a missing/corrupt checkpoint or another architecture.
+        DeviceError: CUDA requested but absent, or out of GPU memory.
+        OutputError: the run directory cannot be written, or holds checkpoints already
+            (without ``resume``).
+        ValueError: invalid options.
+    """
+    from vidcolor import progress as progress_mod
+    from vidcolor.dataset import load_split
+    from vidcolor.quantize import ab_gamut, rebalance_weights
+
+    config.validate()
+    run = Path(run_dir) if run_dir is not None else default_run_dir(config.arch, config.variant)
+    config, ckpt = _prepare_run(config, run, resume)
+    dist_info = _init_distributed(config.device)
+    device = resolve_device(config.device)
+    if device.type == "cuda" and dist_info.enabled:
+        device = torch.device("cuda", dist_info.local_rank)
+    if dist_info.main:
+        ensure_writable_dir(run)
+
+    train_paths = _even_subset(load_split(dataset_dir, "train"), config.max_images)
+    try:
+        test_paths = _even_subset(load_split(dataset_dir, "test"), config.max_test_images)
+    except DatasetError as exc:
+        log.warning("no test-split loss: %s", exc)
+        test_paths = []
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed % 2**32)
+    random.seed(config.seed)
+    bins_np = ab_gamut()
+    num_bins = int(bins_np.shape[0])
+    model = build_model(config.arch, config.variant, config.width, num_bins)
+    head = model.head
+    start_epoch = 0
+    if ckpt is not None:
+        model = build_from_checkpoint(ckpt)
+        prior, weights_np = ckpt.info.prior, ckpt.info.weights
+        start_epoch = ckpt.info.epoch
+    elif head == "histogram":
+        prior = compute_prior(train_paths, bins_np, device, workers=config.workers,
+                              dist_info=dist_info, progress=progress)
+        weights_np = rebalance_weights(prior, config.rebalance_lambda)
+    else:
+        prior = weights_np = None
+
+    use_cuda = device.type == "cuda"
+    channels_last = use_cuda
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    if ckpt is not None:
+        try:
+            optimizer.load_state_dict(optimizer_state(ckpt))
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"{ckpt.info.path}: optimiser state does not fit ({exc})"
+                                  ) from exc
+        restore_rng(ckpt.tensors, ckpt.meta["rng"])
+    net: nn.Module = model
+    if dist_info.enabled:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if use_cuda else None)
+
+    bins_t = torch.from_numpy(bins_np).to(device) if head == "histogram" else None
+    weights_t = None
+    if head == "histogram" and uses_rebalancing(config.variant):
+        weights_t = torch.from_numpy(np.asarray(weights_np, dtype=np.float32)).to(device)
+
+    dataset = FrameDataset(train_paths, crop=config.crop)
+    sampler = EpochSampler(len(train_paths), config.seed, dist_info.rank, dist_info.world)
+    loader = _loader(dataset, sampler, config.batch_size, config.workers, pin=use_cuda)
+    test_loader = None
+    if test_paths:
+        test_sampler = EpochSampler(len(test_paths), 0, dist_info.rank, dist_info.world,
+                                    shuffle=False)
+        test_loader = _loader(FrameDataset(test_paths, crop=None), test_sampler,
+                              config.batch_size, config.workers, pin=use_cuda)
+    log_path = run / "log.jsonl"
+    if dist_info.main:
+        _trim_log(log_path, start_epoch)
+        log.info("%s %s width %g: %s parameters, %d training / %d test frames, effective "
+                 "batch %d, %s", config.arch, config.variant, config.width,
+                 f"{count_parameters(model):,}", len(train_paths), len(test_paths),
+                 config.batch_size * config.accumulate * dist_info.world, device)
+    if start_epoch >= config.epochs:
+        log.info("%s: already trained for %d epochs", run, start_epoch)
+
+    config_dict = {**asdict(config), "dataset": str(Path(dataset_dir).resolve()),
+                   "world_size": dist_info.world}
+    steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
+    for epoch in range(start_epoch, config.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr_at(epoch)
+        sampler.set_epoch(epoch)
+        net.train()
+        started = time.perf_counter()
+        total_loss, seen = 0.0, 0
+        optimizer.zero_grad(set_to_none=True)
+        bar = progress_mod.bar(total=len(sampler) * dist_info.world,
+                               desc=f"epoch {epoch + 1}/{config.epochs}", unit="img",
+                               enabled=progress and dist_info.main)
+        try:
+            for step, batch in enumerate(loader):
+                batch = batch.to(device, non_blocking=True)
+                last_of_group = (step + 1) % config.accumulate == 0 or step + 1 == steps_per_epoch
+                sync = not dist_info.enabled or last_of_group
+                context = net.no_sync() if not sync else contextlib.nullcontext()
+                with context:
+                    loss = compute_loss(net, batch, bins_t, weights_t, head,
+                                        autocast=use_cuda, channels_last=channels_last)
+                    (loss / config.accumulate).backward()
+                if last_of_group:
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                total_loss += float(loss.detach()) * batch.shape[0]
+                seen += batch.shape[0]
+                bar.update(batch.shape[0] * dist_info.world)
+        except torch.OutOfMemoryError as exc:
+            raise _oom_error(config) from exc
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - started
+        total_loss, seen_all = _all_reduce_sum([total_loss, float(seen)], dist_info, device)
+        train_loss = total_loss / max(seen_all, 1.0)
+        test_loss = None
+        if test_loader is not None:
+            try:
+                test_loss = _evaluate_loss(model, test_loader, device, bins_t, weights_t, head,
+                                           use_cuda, channels_last, dist_info)
+            except torch.OutOfMemoryError as exc:
+                raise _oom_error(config) from exc
+        metrics = {"epoch": epoch + 1, "train_loss": train_loss, "test_loss": test_loss,
+                   "lr": config.lr_at(epoch), "seconds": round(seconds, 3),
+                   "images_per_s": round(seen_all / seconds, 2) if seconds > 0 else None}
+        if dist_info.main:
+            info = CheckpointInfo(
+                arch=config.arch, variant=config.variant, width=config.width,
+                bins=bins_np if head == "histogram" else None,
+                prior=None if prior is None else np.asarray(prior, dtype=np.float64),
+                weights=None if weights_np is None else np.asarray(weights_np, np.float64),
+                epoch=epoch + 1, config=config_dict, version=__version__, path=run,
+                num_bins=num_bins, head=head, metrics=metrics)
+            save_checkpoint(run, info, model, optimizer)
+            _append_log(log_path, metrics)
+            log.info("epoch %d/%d: train loss %.4f, test loss %s, %.1f img/s", epoch + 1,
+                     config.epochs, train_loss,
+                     "-" if test_loss is None else f"{test_loss:.4f}",
+                     metrics["images_per_s"] or 0.0)
+    if dist_info.enabled:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return run
+
+
+def _trim_log(log_path: Path, keep_epochs: int) -> None:
+    """Drop log lines of epochs after ``keep_epochs`` (left by an interrupted run)."""
+    if not log_path.is_file():
+        return
+    kept = []
+    for line in log_path.read_text().splitlines():
+        try:
+            if json.loads(line).get("epoch", 0) <= keep_epochs:
+                kept.append(line)
+        except json.JSONDecodeError:
+            continue
+    write_bytes_atomic(log_path, "".join(f"{line}\n" for line in kept).encode())
+
+
+def _append_log(log_path: Path, metrics: dict[str, Any]) -> None:
+    with open(log_path, "a") as handle:
+        handle.write(json.dumps(metrics) + "\n")
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-epoch metrics of a run (``RUN/log.jsonl``)."""
+    path = Path(run_dir) / "log.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate(run_or_model: str | Path | tuple[nn.Module, CheckpointInfo],
+             dataset_dir: str | Path = "dataset", split: str = "test", *,
+             device: str | torch.device = "auto", decode: str = "expectation",
+             max_images: int | None = None, batch_size: int = 8,
+             progress: bool = False) -> dict[str, float]:
+    """Colourise a split's frames and compare with the truth, next to the all-grey baseline.
+
+    Each frame's L goes through the network; ab is decoded (``decode``: ``expectation``,
+    ``mode`` or ``annealed[:T]``), upsampled bicubically to full size and joined with the
+    frame's own L. The baseline keeps L and sets a = b = 0.
+
+    Args:
+        run_or_model: a run directory or checkpoint file, or ``(model, info)`` from
+            :func:`vidcolor.checkpoint.load_model`.
+        dataset_dir: dataset directory.
+        split: ``"test"`` or ``"train"``.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        decode: histogram decoding method (ignored by the ``l2`` variant).
+        max_images: evaluate at most this many frames (evenly spaced).
+        batch_size: frames per forward pass.
+        progress: show a progress bar.
+
+    Returns:
+        ``{"images", "model_psnr", "grey_psnr", "model_ab_rmse", "grey_ab_rmse"}`` (means over
+        frames; PSNR in dB, αβ RMSE per SPEC §8).
+
+    Raises:
+        DatasetError, CheckpointError, DeviceError.
+    """
+    from vidcolor import metrics as metrics_mod
+    from vidcolor import progress as progress_mod
+    from vidcolor.color import lab_to_rgb, rgb_to_lab
+    from vidcolor.dataset import load_split
+    from vidcolor.quantize import decode_logits, parse_decode
+
+    dev = resolve_device(device)
+    if isinstance(run_or_model, tuple):
+        model, info = run_or_model
+        model = model.to(dev).eval()
+    else:
+        model, info = load_model(run_or_model, dev)
+    method, temperature = parse_decode(decode)
+    paths = _even_subset(load_split(dataset_dir, split), max_images)
+    bins = torch.from_numpy(info.bins).to(dev) if info.bins is not None else None
+    sums = {"model_psnr": 0.0, "grey_psnr": 0.0, "model_ab_rmse": 0.0, "grey_ab_rmse": 0.0}
+    count = 0
+    with progress_mod.bar(total=len(paths), desc="evaluate", unit="img",
+                          enabled=progress) as bar, torch.no_grad():
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start:start + batch_size]
+            frames = np.stack([_read_rgb(p) for p in chunk])
+            rgb = torch.from_numpy(frames).permute(0, 3, 1, 2).to(dev)
+            lab = rgb_to_lab(rgb.float() / 255.0)
+            height, width = lab.shape[-2:]
+            ph, pw = (-height) % 8, (-width) % 8
+            lightness = F.pad(lab[:, :1] * 0.01, (0, pw, 0, ph), mode="replicate")
+            output = model(lightness).float()
+            ab = output if info.head == "ab" else decode_logits(output, bins, method,
+                                                                temperature)
+            ab = F.interpolate(ab, size=(height + ph, width + pw), mode="bicubic",
+                               align_corners=False)[..., :height, :width]
+            pred = lab_to_rgb(torch.cat([lab[:, :1], ab], dim=1))
+            grey = lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(ab)], dim=1))
+            for i in range(len(chunk)):
+                true_u8 = frames[i]
+                pred_u8 = _to_uint8(pred[i])
+                grey_u8 = _to_uint8(grey[i])
+                sums["model_psnr"] += float(metrics_mod.psnr(pred_u8, true_u8))
+                sums["grey_psnr"] += float(metrics_mod.psnr(grey_u8, true_u8))
+                sums["model_ab_rmse"] += float(metrics_mod.ab_rmse(pred_u8, true_u8))
+                sums["grey_ab_rmse"] += float(metrics_mod.ab_rmse(grey_u8, true_u8))
+                count += 1
+            bar.update(len(chunk))
+    result: dict[str, float] = {key: value / max(count, 1) for key, value in sums.items()}
+    result["images"] = count
+    return result
+
+
+def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    return (rgb.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
