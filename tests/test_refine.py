@@ -1,0 +1,149 @@
+"""Tests of vidcolor.refine: segmentation rules (SPEC §7) and the 2-means region fill."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidcolor.refine import (
+    fill_regions,
+    normalize_luminance,
+    refine_and_combine,
+    segment,
+    segment_felzenszwalb,
+    segment_regiongrow,
+)
+
+
+def _same_partition(labels: np.ndarray, expected: np.ndarray) -> bool:
+    """True when two label images describe the same regions (label values may differ)."""
+    pairs = {(int(a), int(b)) for a, b in zip(labels.ravel(), expected.ravel(), strict=True)}
+    return len(pairs) == len(np.unique(labels)) == len(np.unique(expected))
+
+
+def test_normalize_luminance_range_and_constant() -> None:
+    out = normalize_luminance(np.array([[5.0, 7.0], [9.0, 5.0]]))
+    assert out.min() == 0.0 and out.max() == 1.0
+    assert not normalize_luminance(np.full((3, 3), 42.0)).any()
+
+
+def test_regiongrow_two_halves_first_seed_top_left() -> None:
+    image = np.zeros((16, 20))
+    image[:, 10:] = 100.0
+    labels = segment_regiongrow(image)
+    expected = (np.arange(20) >= 10)[None, :].repeat(16, 0).astype(int)
+    assert _same_partition(labels, expected)
+    assert labels[0, 0] == 0  # the first seed is (0, 0), so its region is label 0
+
+
+def test_regiongrow_threshold_is_strict_three_fifty_firsts() -> None:
+    # Normalised values 0, 3/51 - tiny, 3/51 + tiny, 1: the threshold is |L - mean| < 3/51.
+    below, above = 3 / 51 - 1e-3, 3 / 51 + 1e-3
+    image = np.zeros((12, 40))
+    image[:, 10:20] = below
+    image[:, 30:] = 1.0
+    labels = segment_regiongrow(image)
+    # The mean shifts towards `below` once those pixels join, and stays within threshold.
+    assert labels[0, 0] == labels[0, 15]
+    image[:, 10:20] = above
+    labels = segment_regiongrow(image)
+    assert labels[0, 0] != labels[0, 15]
+    assert labels[0, 0] != labels[0, 35]
+
+
+def test_regiongrow_uses_four_neighbourhood() -> None:
+    # Two bright squares touching only at a corner are separate regions under 4-connectivity.
+    image = np.zeros((24, 24))
+    image[:12, :12] = 1.0
+    image[12:, 12:] = 1.0
+    labels = segment_regiongrow(image)
+    assert labels[0, 0] != labels[23, 23]
+    assert labels[0, 23] != labels[23, 0]
+    assert len(np.unique(labels)) == 4
+
+
+def test_regiongrow_ignores_features_within_four_pixels() -> None:
+    # A 3-px wide dark stripe: no pixel in it is farther than 4 px from the grown background,
+    # so it never gets a seed of its own; its pixels join the nearest region.
+    image = np.ones((20, 30))
+    image[:, 14:17] = 0.0
+    labels = segment_regiongrow(image)
+    assert len(np.unique(labels)) <= 2
+    # A 12-px wide stripe holds pixels > 4 px from the background: it is seeded.
+    image = np.ones((20, 40))
+    image[:, 14:26] = 0.0
+    labels = segment_regiongrow(image)
+    assert labels[10, 20] != labels[0, 0]
+    assert len(np.unique(labels[:, 14:26][:, 3:-3])) == 1
+
+
+def test_regiongrow_every_pixel_labelled_and_fast() -> None:
+    import time
+
+    rng = np.random.default_rng(0)
+    image = np.kron(rng.integers(0, 5, (12, 16)), np.ones((30, 30))) * 20.0
+    image += rng.normal(0, 0.3, image.shape)
+    start = time.perf_counter()
+    labels = segment_regiongrow(image)
+    elapsed = time.perf_counter() - start
+    assert labels.shape == image.shape and labels.min() >= 0
+    assert elapsed < 5.0  # 360x480; typically ~0.1 s
+
+
+def test_felzenszwalb_separates_flat_areas() -> None:
+    image = np.zeros((40, 40))
+    image[10:30, 10:30] = 1.0
+    labels = segment_felzenszwalb(image, min_size=20)
+    assert labels[20, 20] != labels[0, 0]
+    assert labels[0, 0] == labels[39, 39]
+
+
+def test_segment_dispatch() -> None:
+    assert segment(np.zeros((4, 4)), "none") is None
+    with pytest.raises(ValueError, match="unknown refinement"):
+        segment(np.zeros((4, 4)), "watershed")
+
+
+def test_fill_regions_single_colour_per_region_larger_cluster() -> None:
+    labels = np.zeros((4, 6), dtype=int)
+    labels[:, 3:] = 7
+    ab = np.zeros((4, 6, 2))
+    ab[:, :3] = (40.0, -20.0)
+    ab[0, 0] = (-90.0, 90.0)  # an outlier: the smaller cluster, ignored
+    ab[:, 3:] = (-10.0, 5.0)
+    ab[:2, 3:] = (60.0, 60.0)  # 6 vs 6: a tie goes to the first cluster, still one colour
+    out = fill_regions(ab, labels)
+    assert out.dtype == np.float32 and out.shape == ab.shape
+    for region in (0, 7):
+        colours = out[labels == region]
+        assert np.all(colours == colours[0])
+    np.testing.assert_allclose(out[1, 1], (40.0, -20.0), atol=1e-4)
+    assert tuple(out[0, 4]) in {(-10.0, 5.0), (60.0, 60.0)}
+
+
+def test_fill_regions_random_labels_every_region_constant() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 30, (30, 40))
+    ab = rng.normal(0, 40, (30, 40, 2))
+    out = fill_regions(ab, labels)
+    for region in np.unique(labels):
+        colours = out[labels == region]
+        assert np.ptp(colours, axis=0).max() == 0.0
+        # The fill lies inside the region's colour range (a centroid of its own pixels).
+        lo, hi = ab[labels == region].min(0), ab[labels == region].max(0)
+        assert np.all(colours[0] >= lo - 1e-3) and np.all(colours[0] <= hi + 1e-3)
+
+
+def test_fill_regions_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError):
+        fill_regions(np.zeros((4, 4, 3)), np.zeros((4, 4), int))
+
+
+def test_refine_and_combine_shares_segmentation() -> None:
+    image = np.zeros((16, 16))
+    image[:, 8:] = 1.0
+    first = np.full((16, 16, 2), 10.0)
+    second = np.full((16, 16, 2), 30.0)
+    out = refine_and_combine(image, [first, second], "regiongrow")
+    np.testing.assert_allclose(out, 20.0)
+    np.testing.assert_allclose(refine_and_combine(image, [first], "none"), 10.0)

@@ -1,0 +1,245 @@
+"""Tests of vidcolor.render / infer and the ``vidcolor render`` command on generated clips.
+
+Models are untrained tiny networks saved with the training stage's checkpoint writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import write_clip
+
+from vidcolor._cli.main import cli
+from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+from vidcolor.color import rgb_to_lab
+from vidcolor.errors import CheckpointError, InputError, OutputError
+from vidcolor.models import build_model
+from vidcolor.quantize import ab_gamut
+from vidcolor.refine import segment_regiongrow
+from vidcolor.render import default_output, render
+from vidcolor.video import iter_frames, probe
+
+SIZE = 32  # network input size: tiny and fast
+
+
+def _save_model(run: Path, arch: str, variant: str = "rebalance", grid: int = 10,
+                seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    bins = None if variant == "l2" else ab_gamut(grid)
+    model = build_model(arch, variant, 0.05, 0 if bins is None else len(bins)) if bins is not None \
+        else build_model(arch, variant, 0.05)
+    with torch.no_grad():  # an untrained head predicts near-grey; make the colours visible
+        for param in model.parameters():
+            param.mul_(3.0)
+    run.mkdir(parents=True, exist_ok=True)
+    info = CheckpointInfo(arch=arch, variant=variant, width=0.05, bins=bins, prior=None,
+                          weights=None, epoch=1, config={}, version="", path=run,
+                          num_bins=0 if bins is None else len(bins),
+                          head="ab" if variant == "l2" else "histogram")
+    save_checkpoint(run, info, model)
+    return run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    _save_model(root / "plain", "plain")
+    _save_model(root / "residual", "residual", seed=1)
+    _save_model(root / "plain-l2", "plain", "l2", seed=2)
+    _save_model(root / "coarse", "plain", grid=20, seed=3)
+    return root
+
+
+def _cartoon(count: int = 8, width: int = 64, height: int = 48) -> list[np.ndarray]:
+    """Grey flat areas with dark outlines; a disc moving across."""
+    frames = []
+    for index in range(count):
+        grey = np.full((height, width), 200, np.uint8)
+        grey[:, : width // 3] = 120
+        cv2.circle(grey, (12 + 4 * index, height // 2), 10, 60, -1)
+        cv2.circle(grey, (12 + 4 * index, height // 2), 10, 0, 1)
+        frames.append(np.repeat(grey[..., None], 3, axis=2))
+    return frames
+
+
+def _lightness(rgb: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    return rgb_to_lab(tensor)[0, 0].numpy()
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".part" in p.name)
+
+
+def test_video_keeps_format_audio_and_lightness(tmp_path: Path, runs: Path) -> None:
+    clip = write_clip(tmp_path / "bw.mp4", _cartoon(10), fps=25)
+    out = render(clip, [runs / "plain"], refine="none", size=SIZE, workers=0)
+    assert out == tmp_path / "bw.colorized.mp4" == default_output(clip)
+    src, dst = probe(clip), probe(out)
+    assert (dst.width, dst.height, dst.frame_rate) == (src.width, src.height, src.frame_rate)
+    assert dst.frame_count == src.frame_count == 10
+    assert dst.has_audio and src.has_audio
+    assert abs(dst.duration - src.duration) <= 1 / 25 + 1e-6
+    pairs = list(zip(iter_frames(clip), iter_frames(out), strict=True))
+    assert [a.pts for a, _ in pairs] == [b.pts for _, b in pairs]
+    coloured = False
+    for source, result in pairs:
+        diff = np.abs(_lightness(source.rgb) - _lightness(result.rgb))
+        assert diff.mean() < 1.5, diff.mean()
+        coloured |= np.ptp(result.rgb.astype(int), axis=2).max() > 6
+    assert coloured, "the model's colours should show"
+
+
+def test_refined_regions_are_single_coloured(tmp_path: Path, runs: Path) -> None:
+    grey = _cartoon(1, 96, 72)[0]
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), grey)
+    for method in ("regiongrow", "felzenszwalb"):
+        out = render(image, [runs / "plain", runs / "residual"], tmp_path / f"{method}.png",
+                     refine=method, ensemble="mean", size=SIZE, workers=0)
+        rgb = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+        lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[0].numpy()
+        labels = segment_regiongrow(_lightness(grey)) if method == "regiongrow" else None
+        if labels is None:
+            from vidcolor.refine import segment_felzenszwalb
+
+            labels = segment_felzenszwalb(_lightness(grey))
+        checked = 0
+        for region in np.unique(labels):
+            # One ab per region. The output's chroma also depends on L (out-of-gamut colours
+            # are desaturated per pixel to keep L), so compare pixels of the region's typical
+            # lightness, away from the dark outlines where 8-bit rounding dominates ab.
+            lightness = lab[0][labels == region]
+            typical = np.abs(lightness - np.median(lightness)) < 1.0
+            if np.median(lightness) < 30 or typical.sum() < 10:
+                continue
+            ab = lab[1:, labels == region][:, typical]
+            assert np.ptp(ab, axis=1).max() < 4.0, (method, region, np.ptp(ab, axis=1))
+            checked += 1
+        assert checked >= 2
+
+
+def test_mean_of_one_model_equals_that_model(tmp_path: Path, runs: Path) -> None:
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), _cartoon(1)[0])
+    single = render(image, [runs / "plain"], tmp_path / "single.png", size=SIZE, workers=0)
+    mean = render(image, [runs / "plain"], tmp_path / "mean.png", ensemble="mean", size=SIZE,
+                  workers=0)
+    np.testing.assert_array_equal(cv2.imread(str(single)), cv2.imread(str(mean)))
+    hist = render(image, [runs / "plain"], tmp_path / "hist.png", ensemble="histogram",
+                  size=SIZE, workers=0)
+    assert np.abs(cv2.imread(str(single)).astype(int) - cv2.imread(str(hist))).max() <= 1
+
+
+def test_ensembles_and_l2_join_mean(tmp_path: Path, runs: Path) -> None:
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), _cartoon(1)[0])
+    render(image, [runs / "plain", runs / "plain-l2"], tmp_path / "m.png", ensemble="mean",
+           size=SIZE, workers=0)
+    render(image, [runs / "plain", runs / "residual"], tmp_path / "h.png",
+           ensemble="histogram", size=SIZE, workers=0)
+    with pytest.raises(CheckpointError, match="gamut"):
+        render(image, [runs / "plain", runs / "coarse"], tmp_path / "x.png",
+               ensemble="histogram", size=SIZE, workers=0)
+    with pytest.raises(CheckpointError, match="ab directly"):
+        render(image, [runs / "plain", runs / "plain-l2"], tmp_path / "y.png",
+               ensemble="histogram", size=SIZE, workers=0)
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_worker_pool_and_side_by_side_with_truth(tmp_path: Path, runs: Path) -> None:
+    frames = _cartoon(6)
+    clip = write_clip(tmp_path / "bw.mkv", frames, fps=24, audio=False)
+    truth = write_clip(tmp_path / "colour.mkv", frames, fps=24, audio=False)
+    out = render(clip, [runs / "plain", runs / "residual"], tmp_path / "review.mkv",
+                 refine="regiongrow", ensemble="mean", size=SIZE, batch_size=4, workers=1,
+                 truth=truth)
+    info = probe(out)
+    assert (info.width, info.height, info.frame_count) == (64 * 3, 48, 6)
+    assert not info.has_audio
+
+
+def test_folder_of_images(tmp_path: Path, runs: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    colour = np.zeros((40, 56, 3), np.uint8)
+    colour[..., 0] = 200  # a colour image: its luminance is used
+    for name, image in (("a.png", _cartoon(1)[0]), ("b.jpg", colour)):
+        cv2.imwrite(str(folder / name), image)
+    out = render(folder, [runs / "plain"], size=SIZE, workers=0)
+    assert out == tmp_path / "frames.colorized"
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+    assert cv2.imread(str(out / "b.jpg")).shape == (40, 56, 3)
+
+
+def test_bad_inputs_fail_cleanly(tmp_path: Path, runs: Path) -> None:
+    clip = write_clip(tmp_path / "bw.mp4", _cartoon(4), fps=24, audio=False)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    with pytest.raises(InputError, match="notes.mp4"):
+        render(text, [runs / "plain"], workers=0)
+    with pytest.raises(InputError, match="no such"):
+        render(tmp_path / "missing.mp4", [runs / "plain"], workers=0)
+    fake = tmp_path / "fake.json"
+    fake.write_text('{"hello": 1}')
+    with pytest.raises(CheckpointError):
+        render(clip, [fake], tmp_path / "o1.mp4", workers=0)
+    with pytest.raises(OutputError, match="does not exist"):
+        render(clip, [runs / "plain"], tmp_path / "nowhere" / "o.mp4", workers=0)
+    with pytest.raises(OutputError, match="overwrite the input"):
+        render(clip, [runs / "plain"], clip, workers=0)
+    with pytest.raises(InputError, match="no trained model"):
+        render(clip, None, tmp_path / "o2.mp4", runs_dir=tmp_path / "noruns", workers=0)
+    with pytest.raises(InputError, match="multiple of 8"):
+        render(clip, [runs / "plain"], tmp_path / "o3.mp4", size=30, workers=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bw.mp4", "fake.json", "notes.mp4"]
+
+
+def test_unwritable_output_folder(tmp_path: Path, runs: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    clip = write_clip(tmp_path / "bw.mp4", _cartoon(4), fps=24, audio=False)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root: simulate a read-only folder
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if Path(path) == locked
+                            else real_access(path, mode, **kw))
+    try:
+        with pytest.raises(OutputError, match="not writable"):
+            render(clip, [runs / "plain"], locked / "o.mp4", workers=0)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_cli_defaults_and_errors(tmp_path: Path, runs: Path, monkeypatch: pytest.MonkeyPatch
+                                 ) -> None:
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(runs / "plain", tmp_path / "runs" / "plain")
+    shutil.copytree(runs / "residual", tmp_path / "runs" / "residual")
+    write_clip(tmp_path / "bw.mkv", _cartoon(4), fps=24)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["-q", "render", "bw.mkv", "--refine", "felzenszwalb",
+                                 "--ensemble", "--size", str(SIZE), "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert len(list(iter_frames(tmp_path / "bw.colorized.mkv"))) == 4
+    result = runner.invoke(cli, ["render", "bw.mkv", "--ensemble", "histogram", "-o", "h.mkv",
+                                 "--size", str(SIZE), "--decode", "annealed:0.5"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["render", "bw.mkv", "-o", "one.mkv", "--size", str(SIZE)])
+    assert result.exit_code == 0 and "using" in result.output  # which model is used
+    result = runner.invoke(cli, ["render", "missing.mkv"])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and "missing.mkv" in result.output
+    result = runner.invoke(cli, ["render", "bw.mkv", "--decode", "bogus", "-o", "b.mkv"])
+    assert result.exit_code == 1 and "decode" in result.output
+    assert _leftovers(tmp_path) == []

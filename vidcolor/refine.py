@@ -1,0 +1,300 @@
+"""Refinement of predicted colours by segmentation and flood fill (SPEC §7, thesis 8.4.1).
+
+Cartoons have flat colour areas bounded by drawn lines, so the grey frame alone says where a
+colour may change. Segment the full-resolution luminance into regions, then paint every region
+with one colour: k-means (k = 2) on the region's predicted ab, the larger cluster's centroid.
+
+Two segmentations:
+
+- :func:`segment_regiongrow`: seeded 4-neighbourhood region growing, mean-shift style
+  (thesis: threshold 3/51 on L normalised to [0, 1]; first seed (0, 0); each next seed is the
+  pixel farthest from everything segmented so far; stop when no pixel is farther than 4 px).
+- :func:`segment_felzenszwalb`: Felzenszwalb–Huttenlocher graph segmentation (scikit-image),
+  better on subtle edges.
+
+Everything here is numpy in, numpy out, no torch and no I/O, so it runs in worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from vidcolor.ensemble import mean_ab
+
+REFINE_METHODS = ("none", "regiongrow", "felzenszwalb")
+
+#: Region-growing defaults (SPEC §7).
+REGION_THRESHOLD = 3 / 51
+REGION_MIN_DISTANCE = 4.0
+#: Felzenszwalb defaults (scikit-image's own example values; the thesis gives none).
+FELZENSZWALB_SCALE = 100.0
+FELZENSZWALB_SIGMA = 0.5
+FELZENSZWALB_MIN_SIZE = 50
+
+# cv2.floodFill accepts src(seed) - lo <= src(x) <= src(seed) + up; the SPEC's test is strict.
+_STRICT = 1e-6
+
+
+def normalize_luminance(luminance: np.ndarray) -> np.ndarray:
+    """Stretch a grey image to [0, 1] (min-max), as float32.
+
+    The thesis normalises every frame so a fixed threshold also works on fades. A constant image
+    maps to all zeros.
+
+    >>> normalize_luminance(np.array([[10.0, 20.0], [30.0, 50.0]])).tolist()
+    [[0.0, 0.25], [0.5, 1.0]]
+    """
+    values = np.asarray(luminance, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"luminance must be a 2-D array, got shape {values.shape}")
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 0:
+        return np.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+def _grow_region(luminance: np.ndarray, fill_mask: np.ndarray, seed: tuple[int, int],
+                 threshold: float, max_iterations: int) -> tuple[int, int, int, int]:
+    """Grow one region from ``seed``; mark it with 2 in ``fill_mask``. Returns its bbox."""
+    row, col = seed
+    seed_value = float(luminance[row, col])
+    region_mean = seed_value
+    flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
+    tolerance = max(threshold - _STRICT, 0.0)
+    rect: tuple[int, int, int, int] | None = None
+    for _ in range(max_iterations):
+        low = seed_value - (region_mean - tolerance)
+        high = (region_mean + tolerance) - seed_value
+        if rect is not None and (low < 0 or high < 0):
+            break  # the mean moved away from the seed: keep the previous region
+        if rect is not None:
+            x, y, w, h = rect
+            window = fill_mask[1 + y:1 + y + h, 1 + x:1 + x + w]
+            window[window == 2] = 0
+        _, _, _, rect = cv2.floodFill(luminance, fill_mask, (col, row), 0,
+                                      max(low, 0.0), max(high, 0.0), flags)
+        x, y, w, h = rect
+        inside = fill_mask[1 + y:1 + y + h, 1 + x:1 + x + w] == 2
+        new_mean = float(luminance[y:y + h, x:x + w][inside].mean())
+        if abs(new_mean - region_mean) < 1e-7:
+            break
+        region_mean = new_mean
+    assert rect is not None
+    return rect
+
+
+def segment_regiongrow(luminance: np.ndarray, *, threshold: float = REGION_THRESHOLD,
+                       min_distance: float = REGION_MIN_DISTANCE,
+                       max_iterations: int = 8) -> np.ndarray:
+    """Segment a grey image by seeded 4-neighbourhood region growing (SPEC §7).
+
+    The image is min-max normalised to [0, 1]. Starting at seed (0, 0), a region is the
+    4-connected set of not yet segmented pixels ``p`` around the seed with
+    ``|L(p) - mean| < threshold``, where ``mean`` is the region's own mean. The next seed is the
+    pixel with the largest Euclidean distance to the segmented area; growing stops when no pixel
+    is farther than ``min_distance`` from it.
+
+    Deviation from a pixel-by-pixel BFS (documented): the region's mean is found by a mean-shift
+    fixed point instead of being updated after every joining pixel. Start with the seed's value,
+    take the connected component of unsegmented pixels within ``threshold`` of the mean (an
+    OpenCV flood fill), replace the mean by that component's mean, repeat until the mean stops
+    moving (at most ``max_iterations`` times, or until the seed itself would fall out). The result
+    does not depend on the BFS visiting order, and it is 10-100x faster than a Python BFS.
+
+    Pixels left unsegmented at the end (all within ``min_distance`` of a region: thin lines,
+    anti-aliased edges, noise) join the nearest region (Euclidean distance, ties by scan order).
+
+    Args:
+        luminance: (H, W) grey image, any numeric range.
+        threshold: joining threshold on normalised L.
+        min_distance: stop when no pixel is farther than this (px) from a region.
+        max_iterations: mean-shift iterations per region.
+
+    Returns:
+        (H, W) int32 labels 0..K-1; label 0 holds pixel (0, 0), labels follow seed order.
+
+    >>> image = np.zeros((12, 12)); image[:, 6:] = 1.0
+    >>> labels = segment_regiongrow(image)
+    >>> int(labels.max()) + 1, int(labels[0, 0]), int(labels[0, 11])
+    (2, 0, 1)
+    """
+    norm = np.ascontiguousarray(normalize_luminance(luminance))
+    height, width = norm.shape
+    labels = np.full((height, width), -1, dtype=np.int32)
+    fill_mask = np.zeros((height + 2, width + 2), dtype=np.uint8)  # 1 = already segmented
+    distance = np.full((height, width), np.inf, dtype=np.float32)
+    seed = (0, 0)
+    seed_distance = math.inf
+    label = 0
+    while True:
+        x, y, w, h = _grow_region(norm, fill_mask, seed, threshold, max_iterations)
+        window = fill_mask[1 + y:1 + y + h, 1 + x:1 + x + w]
+        region = window == 2
+        labels[y:y + h, x:x + w][region] = label
+        window[region] = 1
+        # The new region can only lower distances that exceed the distance to it, and no
+        # distance exceeds the current seed's, so a margin of that size around it suffices.
+        if math.isinf(seed_distance):
+            top, left, bottom, right = 0, 0, height, width
+        else:
+            margin = int(math.ceil(seed_distance)) + 1
+            top, left = max(y - margin, 0), max(x - margin, 0)
+            bottom, right = min(y + h + margin, height), min(x + w + margin, width)
+        crop = labels[top:bottom, left:right] != label
+        to_region = ndimage.distance_transform_edt(crop).astype(np.float32)
+        np.minimum(distance[top:bottom, left:right], to_region,
+                   out=distance[top:bottom, left:right])
+        label += 1
+        flat = int(np.argmax(distance))
+        seed_distance = float(distance.flat[flat])
+        if seed_distance <= min_distance:
+            break
+        seed = divmod(flat, width)
+    unsegmented = labels < 0
+    if unsegmented.any():
+        _, (rows, cols) = ndimage.distance_transform_edt(unsegmented, return_indices=True)
+        labels = labels[rows, cols]
+    return labels
+
+
+def segment_felzenszwalb(luminance: np.ndarray, *, scale: float = FELZENSZWALB_SCALE,
+                         sigma: float = FELZENSZWALB_SIGMA,
+                         min_size: int = FELZENSZWALB_MIN_SIZE) -> np.ndarray:
+    """Segment a grey image with Felzenszwalb–Huttenlocher (scikit-image).
+
+    The image is min-max normalised to [0, 1] first, like :func:`segment_regiongrow`.
+
+    Args:
+        luminance: (H, W) grey image, any numeric range.
+        scale: higher means larger regions.
+        sigma: Gaussian pre-smoothing.
+        min_size: smallest region (px), enforced by merging.
+
+    Returns:
+        (H, W) int32 labels 0..K-1.
+
+    >>> image = np.zeros((20, 20)); image[:, 10:] = 1.0
+    >>> labels = segment_felzenszwalb(image, min_size=10)
+    >>> bool(labels[0, 0] != labels[0, 19]), bool(labels[0, 0] == labels[19, 0])
+    (True, True)
+    """
+    from skimage.segmentation import felzenszwalb
+
+    norm = normalize_luminance(luminance).astype(np.float64)
+    labels = felzenszwalb(norm, scale=scale, sigma=sigma, min_size=min_size, channel_axis=None)
+    return labels.astype(np.int32, copy=False)
+
+
+def segment(luminance: np.ndarray, method: str) -> np.ndarray | None:
+    """Segment by name: ``"regiongrow"``, ``"felzenszwalb"``, or ``"none"`` (returns None)."""
+    if method == "none":
+        return None
+    if method == "regiongrow":
+        return segment_regiongrow(luminance)
+    if method == "felzenszwalb":
+        return segment_felzenszwalb(luminance)
+    raise ValueError(f"unknown refinement {method!r}; choose one of {', '.join(REFINE_METHODS)}")
+
+
+def fill_regions(ab: np.ndarray, labels: np.ndarray, *, iterations: int = 10) -> np.ndarray:
+    """Paint each region with the centroid of the larger cluster of a 2-means on its ab.
+
+    All regions are clustered at once with ``np.bincount`` (no per-region loop). Initialisation
+    is deterministic: the two centroids start one standard deviation either side of the
+    region's mean along its principal axis of ab; then ``iterations`` Lloyd steps. An empty
+    cluster keeps its previous centroid; on equal sizes the first cluster wins.
+
+    Args:
+        ab: (H, W, 2) predicted a, b.
+        labels: (H, W) non-negative integer region labels.
+        iterations: Lloyd iterations.
+
+    Returns:
+        (H, W, 2) float32, constant within each region.
+
+    >>> ab = np.zeros((2, 3, 2)); ab[0, 0] = (90, 90)
+    >>> fill_regions(ab, np.zeros((2, 3), int))[:, :, 0].tolist()
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    ab = np.asarray(ab, dtype=np.float64)
+    if ab.ndim != 3 or ab.shape[2] != 2 or ab.shape[:2] != labels.shape:
+        raise ValueError(f"ab must be (H, W, 2) matching labels {labels.shape}, got {ab.shape}")
+    flat_labels = np.asarray(labels).ravel()
+    if flat_labels.size and flat_labels.min() < 0:
+        raise ValueError("labels must be non-negative")
+    _, flat_labels = np.unique(flat_labels, return_inverse=True)
+    regions = int(flat_labels.max()) + 1 if flat_labels.size else 0
+    a, b = ab[..., 0].ravel(), ab[..., 1].ravel()
+
+    def region_sum(weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(flat_labels, weights=weights, minlength=regions).astype(np.float64)
+
+    count = region_sum()
+    mean_a, mean_b = region_sum(a) / count, region_sum(b) / count
+    da, db = a - mean_a[flat_labels], b - mean_b[flat_labels]
+    var_a, var_b = region_sum(da * da) / count, region_sum(db * db) / count
+    cov = region_sum(da * db) / count
+    # Largest eigenvalue and its eigenvector of [[var_a, cov], [cov, var_b]].
+    half_trace, det = (var_a + var_b) / 2, var_a * var_b - cov * cov
+    eigen = half_trace + np.sqrt(np.maximum(half_trace * half_trace - det, 0.0))
+    axis_a = np.where(np.abs(cov) > 1e-12, eigen - var_b, np.where(var_a >= var_b, 1.0, 0.0))
+    axis_b = np.where(np.abs(cov) > 1e-12, cov, np.where(var_a >= var_b, 0.0, 1.0))
+    norm = np.hypot(axis_a, axis_b)
+    norm[norm == 0] = 1.0
+    spread = np.sqrt(np.maximum(eigen, 0.0)) / norm
+    centres = np.stack([np.stack([mean_a - spread * axis_a, mean_b - spread * axis_b], 1),
+                        np.stack([mean_a + spread * axis_a, mean_b + spread * axis_b], 1)])
+    sum_a, sum_b = count * mean_a, count * mean_b
+    in_second = np.zeros(a.shape, dtype=bool)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    for step in range(iterations):
+        # Nearer to the second centre  <=>  (c2 - c1) . x > (|c2|^2 - |c1|^2) / 2
+        direction = centres[1] - centres[0]
+        offset = ((centres[1] ** 2).sum(1) - (centres[0] ** 2).sum(1)) / 2
+        new_second = (a32 * direction[flat_labels, 0].astype(np.float32)
+                      + b32 * direction[flat_labels, 1].astype(np.float32)
+                      > offset[flat_labels].astype(np.float32))
+        if step > 0 and np.array_equal(new_second, in_second):
+            break
+        in_second = new_second
+        second_labels = flat_labels[in_second]
+        size_second = np.bincount(second_labels, minlength=regions).astype(np.float64)
+        second_a = np.bincount(second_labels, weights=a[in_second], minlength=regions)
+        second_b = np.bincount(second_labels, weights=b[in_second], minlength=regions)
+        size_first = count - size_second
+        has = size_second > 0
+        centres[1][has, 0] = second_a[has] / size_second[has]
+        centres[1][has, 1] = second_b[has] / size_second[has]
+        has = size_first > 0
+        centres[0][has, 0] = (sum_a - second_a)[has] / size_first[has]
+        centres[0][has, 1] = (sum_b - second_b)[has] / size_first[has]
+    size_second = np.bincount(flat_labels[in_second], minlength=regions)
+    larger = np.where(size_second > count - size_second, 1, 0)
+    colour = centres[larger, np.arange(regions)]
+    return colour[flat_labels].reshape(ab.shape).astype(np.float32)
+
+
+def refine_and_combine(luminance: np.ndarray, abs_per_model: Sequence[np.ndarray],
+                       method: str) -> np.ndarray:
+    """Segment once, fill every model's ab with the same regions, then average them.
+
+    This is one frame's refinement job (run in a worker process by the renderer): the
+    segmentation depends only on L, so it is shared by all models of an ensemble.
+
+    Args:
+        luminance: (H, W) full-resolution L.
+        abs_per_model: (H, W, 2) ab of each model (one for a single model).
+        method: ``"none"``, ``"regiongrow"`` or ``"felzenszwalb"``.
+
+    Returns:
+        (H, W, 2) float32 ab.
+    """
+    labels = segment(luminance, method)
+    filled = [np.asarray(ab, np.float32) if labels is None else fill_regions(ab, labels)
+              for ab in abs_per_model]
+    return mean_ab(filled)
