@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import find_latest, load_checkpoint, load_model
 from vidcolor.errors import CheckpointError, DatasetError, DeviceError
-from vidcolor.train import TrainConfig, evaluate, read_log, train
+from vidcolor.train import Accel, TrainConfig, evaluate, read_log, train
 
 FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
 TINY = ["--width", "0.0625", "--crop", "32", "--batch-size", "4", "--accumulate", "2",
@@ -241,10 +241,182 @@ def test_distributed_two_cpu_processes(dataset, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
          "--standalone", "-m", "vidcolor", "-q", "train", "--arch", "residual",
-         "--dataset", str(dataset), "-o", str(run), "--epochs", "1", *TINY],
+         "--dataset", str(dataset), "-o", str(run), "--epochs", "1", *TINY,
+         "--batch-size", "1"],  # 4 micro-batches per process: no_sync on every other one
         env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((run / "epoch-0001.json").read_text())
     assert meta["config"]["world_size"] == 2
     assert len(read_log(run)) == 1
     load_model(run)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _redraws(file, monkeypatch, seconds: float, **kwargs) -> list[str]:
+    """Lines a 60-step bar writes to ``file`` when each step takes ``seconds``."""
+    from vidcolor import progress
+
+    clock = _Clock()
+    monkeypatch.setattr("tqdm.std.time", clock)
+    monkeypatch.setattr(progress, "_enabled", True)
+    with progress.bar(total=60, desc="epoch 1/1", unit="img", file=file, **kwargs) as bar:
+        for _ in range(60):
+            clock.now += seconds
+            bar.update(1)
+    return [line for line in file.getvalue().replace("\n", "\r").split("\r") if line.strip()]
+
+
+def test_progress_bars_in_logs_redraw_every_ten_seconds(monkeypatch):
+    import io
+
+    # a log file (not a terminal): 60 steps of 1 s -> about one line per 10 s, with rate/ETA
+    lines = _redraws(io.StringIO(), monkeypatch, 1.0)
+    assert 5 <= len(lines) <= 9, lines
+    assert any("img/s" in line and "<00:" in line for line in lines), lines
+    assert lines[-1].startswith("epoch 1/1: 100%")  # the final figures stay in the log
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    # a terminal keeps tqdm's default 0.1 s redraws (every step here)
+    assert len(_redraws(Terminal(), monkeypatch, 1.0)) >= 55
+
+
+# --------------------------------------------------------------------------- device path
+# The CUDA path (bf16 autocast, channels_last, pinned non-blocking copies) lives in
+# vidcolor.train.Accel / micro_step, shared by train() and scripts/bench_train.py. The CPU
+# twins below run its autocast/channels_last logic on the CPU; the gpu tests run it on CUDA.
+
+def _bench_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "bench_train.py"
+    spec = importlib.util.spec_from_file_location("bench_train", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cuda_like_cpu() -> Accel:
+    return Accel(torch.device("cpu"), autocast=True, channels_last=True, pin_memory=False)
+
+
+def test_autocast_path_keeps_the_loss_in_float32():
+    from vidcolor.models import build_model
+    from vidcolor.quantize import ab_gamut
+    from vidcolor.train import compute_loss, micro_step
+
+    assert Accel.for_device(torch.device("cpu")) == Accel(torch.device("cpu"))
+    accel = _cuda_like_cpu()
+    torch.manual_seed(0)
+    model = accel.place_model(build_model("residual", "rebalance", 0.0625, 261))
+    assert model.head == "histogram"
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)
+                and m.weight.shape[-1] > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    outputs = []
+    model.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+    bins = torch.from_numpy(ab_gamut())
+    frames = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    loss = micro_step(model, frames, bins, torch.ones(261), "histogram", accel, scale=0.5)
+    assert outputs[-1].dtype == torch.bfloat16  # the network ran under autocast
+    assert loss.dtype == torch.float32 and not loss.requires_grad and torch.isfinite(loss)
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # the same batch without autocast gives nearly the same loss (bf16 network only)
+    plain = compute_loss(model, frames, bins, torch.ones(261), "histogram", autocast=False,
+                         channels_last=False)
+    assert plain.dtype == torch.float32
+    assert float(loss) == pytest.approx(float(plain.detach()), rel=0.05)
+
+
+def test_training_loop_runs_the_cuda_path_on_cpu(dataset, tmp_path, monkeypatch):
+    """train() with the CUDA settings (autocast + channels_last) forced on the CPU."""
+    monkeypatch.setattr(Accel, "for_device", classmethod(lambda cls, device: _cuda_like_cpu()))
+    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    log = read_log(run)
+    assert np.isfinite(log[0]["train_loss"]) and np.isfinite(log[0]["test_loss"])
+    model, _ = load_model(run, "cpu")  # stored weights load into a plain (contiguous) model
+    with torch.no_grad():
+        assert torch.isfinite(model(torch.rand(1, 1, 32, 32))).all()
+
+
+def test_accumulation_scales_each_group_by_its_size(dataset, tmp_path, monkeypatch):
+    import vidcolor.train as train_mod
+
+    scales, steps = [], []
+    real_step = train_mod.micro_step
+
+    def spy(*args, scale: float = 1.0, **kwargs):
+        scales.append(scale)
+        return real_step(*args, scale=scale, **kwargs)
+
+    monkeypatch.setattr(train_mod, "micro_step", spy)
+    real_adam = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step",
+                        lambda self, *a, **k: (steps.append(len(scales)), real_adam(self, *a,
+                                                                                   **k))[1])
+    # 8 frames, micro-batches of 3 -> 3 micro-batches; accumulate 2 -> groups of 2 and 1
+    train(_config(batch_size=3, accumulate=2), dataset, tmp_path / "run", progress=False)
+    assert scales == [0.5, 0.5, 1.0]
+    assert steps == [2, 3]
+
+
+def test_bench_script_cpu(capsys):
+    bench = _bench_module()
+    results = bench.main(["--device", "cpu", "--threads", "1", "--arch", "residual",
+                          "--batch", "2", "--crop", "32", "--steps", "1", "--warmup", "0",
+                          "--demo-width", "0.0625", "--demo-crop", "32", "--demo-batch", "2",
+                          "--demo-accumulate", "2", "--demo-steps", "2"])
+    out = capsys.readouterr().out
+    assert out.startswith("device: CPU ") and "autocast bf16 False" in out
+    assert [(r.arch, r.width, r.crop, r.device) for r in results] == [
+        ("residual", 1.0, 32, "cpu"), ("residual", 0.0625, 32, "cpu")]
+    assert all(r.images_per_s > 0 for r in results)
+    assert "img/s" in out and "goal" in out
+    # the CUDA settings, on the CPU
+    twin = bench.bench("plain", 0.0625, 32, 2, steps=2, warmup=0, accel=_cuda_like_cpu(),
+                       accumulate=2)
+    assert twin.images_per_s > 0 and twin.peak_gib is None
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_one_cuda_training_step(dataset, tmp_path):
+    """GPU twin of test_training_loop_runs_the_cuda_path_on_cpu: one real step on CUDA."""
+    accel = Accel.for_device(torch.device("cuda"))
+    assert accel.autocast and accel.channels_last and accel.pin_memory
+    run = train(_config(epochs=1, batch_size=8, accumulate=1, max_images=8, device="cuda",
+                        workers=1), dataset, tmp_path / "run", progress=False)
+    assert torch.backends.cudnn.benchmark
+    log = read_log(run)
+    assert np.isfinite(log[0]["train_loss"]) and np.isfinite(log[0]["test_loss"])
+    model, info = load_model(run, "cuda")
+    assert next(model.parameters()).is_cuda
+    result = evaluate((model, info), dataset, "test", device="cuda")
+    assert result["images"] == 3 and np.isfinite(result["model_psnr"])
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_bench_script_cuda(capsys):
+    """GPU twin of test_bench_script_cpu."""
+    bench = _bench_module()
+    results = bench.main(["--device", "cuda", "--arch", "residual", "--batch", "4", "--crop",
+                          "64", "--steps", "2", "--warmup", "1", "--demo-steps", "2"])
+    out = capsys.readouterr().out
+    assert "autocast bf16 True, channels_last True" in out
+    assert results[0].device == "cuda" and results[0].peak_gib > 0
+    assert {r.device for r in results} == {"cuda", "cpu"}

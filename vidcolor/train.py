@@ -290,7 +290,11 @@ def lab_batch(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def compute_loss(model: nn.Module, rgb_uint8: torch.Tensor, bins: torch.Tensor | None,
                  weights: torch.Tensor | None, head: str, autocast: bool,
                  channels_last: bool) -> torch.Tensor:
-    """Loss of ``model`` on one uint8 batch already on the model's device."""
+    """Loss of ``model`` on one uint8 batch already on the model's device.
+
+    Only the network runs under ``autocast`` (bf16); the Lab conversion, the soft encoding and
+    the loss stay in float32, so the returned scalar is float32 either way.
+    """
     from vidcolor.losses import ab_l2_loss, rebalanced_cross_entropy
     from vidcolor.quantize import soft_encode
 
@@ -300,11 +304,71 @@ def compute_loss(model: nn.Module, rgb_uint8: torch.Tensor, bins: torch.Tensor |
     with torch.autocast(device_type=lightness.device.type, dtype=torch.bfloat16,
                         enabled=autocast):
         output = model(lightness)
+    # the losses cast to float32 themselves; outside autocast, so nothing is cast back to bf16
     if head == "ab":
         return ab_l2_loss(output, ab_small)
     assert bins is not None
     target = soft_encode(ab_small, bins)
     return rebalanced_cross_entropy(output, target, weights)
+
+
+@dataclass(frozen=True)
+class Accel:
+    """How training runs on a device; shared by :func:`train` and ``scripts/bench_train.py``.
+
+    On CUDA: bf16 autocast (no GradScaler: bf16 has float32's exponent range), channels_last
+    model and inputs, pinned host batches copied with ``non_blocking``, and cuDNN autotuning
+    (every training batch has the same shape). On the CPU all are off by default; a test can
+    switch ``autocast``/``channels_last`` on to run the CUDA path's logic on the CPU.
+    """
+
+    device: torch.device
+    autocast: bool = False
+    channels_last: bool = False
+    pin_memory: bool = False
+
+    @classmethod
+    def for_device(cls, device: torch.device) -> Accel:
+        """The settings training uses on ``device``."""
+        cuda = device.type == "cuda"
+        return cls(device, autocast=cuda, channels_last=cuda, pin_memory=cuda)
+
+    def setup(self) -> None:
+        """Set the process-wide backend flags (cuDNN autotuning on CUDA)."""
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    def place_model(self, model: nn.Module) -> nn.Module:
+        """Move ``model`` to the device (channels_last when enabled)."""
+        model = model.to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model
+
+    def to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """Copy a host batch to the device (asynchronously from pinned memory)."""
+        return batch.to(self.device, non_blocking=self.pin_memory and batch.is_pinned())
+
+
+def micro_step(net: nn.Module, batch: torch.Tensor, bins: torch.Tensor | None,
+               weights: torch.Tensor | None, head: str, accel: Accel,
+               scale: float = 1.0) -> torch.Tensor:
+    """Forward and backward of one micro-batch; gradients accumulate into ``.grad``.
+
+    Args:
+        net: the model (or its DDP wrapper) in training mode.
+        batch: uint8 RGB (N,3,H,W) on the host or the device.
+        bins, weights, head: as for :func:`compute_loss`.
+        accel: device settings.
+        scale: factor of the loss before ``backward`` (1 / micro-batches per step).
+
+    Returns:
+        The unscaled float32 loss, detached and still on the device (no synchronisation).
+    """
+    loss = compute_loss(net, accel.to_device(batch), bins, weights, head,
+                        autocast=accel.autocast, channels_last=accel.channels_last)
+    (loss * scale).backward()
+    return loss.detach()
 
 
 # --------------------------------------------------------------------------- distributed
@@ -419,21 +483,22 @@ def _prepare_run(config: TrainConfig, run_dir: Path, resume: bool
     return merged, ckpt
 
 
-def _evaluate_loss(model: nn.Module, loader: torch.utils.data.DataLoader, device: torch.device,
+def _evaluate_loss(model: nn.Module, loader: torch.utils.data.DataLoader, accel: Accel,
                    bins: torch.Tensor | None, weights: torch.Tensor | None, head: str,
-                   autocast: bool, channels_last: bool, dist_info: _Dist) -> float | None:
+                   dist_info: _Dist) -> float | None:
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0.0
+    total = torch.zeros((), dtype=torch.float64, device=accel.device)
+    count = 0
     with torch.no_grad():
         for batch in loader:
-            batch = batch.to(device, non_blocking=True)
-            loss = compute_loss(model, batch, bins, weights, head, autocast, channels_last)
-            total += float(loss) * batch.shape[0]
+            loss = compute_loss(model, accel.to_device(batch), bins, weights, head,
+                                accel.autocast, accel.channels_last)
+            total += loss.double() * batch.shape[0]
             count += batch.shape[0]
     model.train(was_training)
-    total, count = _all_reduce_sum([total, count], dist_info, device)
-    return total / count if count else None
+    summed, seen = _all_reduce_sum([float(total), float(count)], dist_info, accel.device)
+    return summed / seen if seen else None
 
 
 def _oom_error(config: TrainConfig) -> DeviceError:
@@ -507,11 +572,10 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
     else:
         prior = weights_np = None
 
+    accel = Accel.for_device(device)
+    accel.setup()
     use_cuda = device.type == "cuda"
-    channels_last = use_cuda
-    model = model.to(device)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = accel.place_model(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     if ckpt is not None:
         try:
@@ -532,13 +596,13 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
 
     dataset = FrameDataset(train_paths, crop=config.crop)
     sampler = EpochSampler(len(train_paths), config.seed, dist_info.rank, dist_info.world)
-    loader = _loader(dataset, sampler, config.batch_size, config.workers, pin=use_cuda)
+    loader = _loader(dataset, sampler, config.batch_size, config.workers, pin=accel.pin_memory)
     test_loader = None
     if test_paths:
         test_sampler = EpochSampler(len(test_paths), 0, dist_info.rank, dist_info.world,
                                     shuffle=False)
         test_loader = _loader(FrameDataset(test_paths, crop=None), test_sampler,
-                              config.batch_size, config.workers, pin=use_cuda)
+                              config.batch_size, config.workers, pin=accel.pin_memory)
     log_path = run / "log.jsonl"
     if dist_info.main:
         _trim_log(log_path, start_epoch)
@@ -558,39 +622,43 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
         sampler.set_epoch(epoch)
         net.train()
         started = time.perf_counter()
-        total_loss, seen = 0.0, 0
+        # summed on the device: no host synchronisation per micro-batch
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        seen = 0
         optimizer.zero_grad(set_to_none=True)
         bar = progress_mod.bar(total=len(sampler) * dist_info.world,
                                desc=f"epoch {epoch + 1}/{config.epochs}", unit="img",
                                enabled=progress and dist_info.main)
         try:
             for step, batch in enumerate(loader):
-                batch = batch.to(device, non_blocking=True)
-                last_of_group = (step + 1) % config.accumulate == 0 or step + 1 == steps_per_epoch
-                sync = not dist_info.enabled or last_of_group
-                context = net.no_sync() if not sync else contextlib.nullcontext()
+                group_start = step - step % config.accumulate
+                group_size = min(config.accumulate, steps_per_epoch - group_start)
+                last_of_group = step + 1 == group_start + group_size
+                # DDP all-reduces gradients only on the micro-batch that ends a group
+                context = (net.no_sync() if dist_info.enabled and not last_of_group
+                           else contextlib.nullcontext())
                 with context:
-                    loss = compute_loss(net, batch, bins_t, weights_t, head,
-                                        autocast=use_cuda, channels_last=channels_last)
-                    (loss / config.accumulate).backward()
+                    loss = micro_step(net, batch, bins_t, weights_t, head, accel,
+                                      scale=1.0 / group_size)
                 if last_of_group:
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
-                total_loss += float(loss.detach()) * batch.shape[0]
+                loss_sum += loss.double() * batch.shape[0]
                 seen += batch.shape[0]
                 bar.update(batch.shape[0] * dist_info.world)
         except torch.OutOfMemoryError as exc:
             raise _oom_error(config) from exc
         finally:
             bar.close()
+        total_loss = float(loss_sum)  # also waits for the device to finish the epoch
         seconds = time.perf_counter() - started
         total_loss, seen_all = _all_reduce_sum([total_loss, float(seen)], dist_info, device)
         train_loss = total_loss / max(seen_all, 1.0)
         test_loss = None
         if test_loader is not None:
             try:
-                test_loss = _evaluate_loss(model, test_loader, device, bins_t, weights_t, head,
-                                           use_cuda, channels_last, dist_info)
+                test_loss = _evaluate_loss(model, test_loader, accel, bins_t, weights_t, head,
+                                           dist_info)
             except torch.OutOfMemoryError as exc:
                 raise _oom_error(config) from exc
         metrics = {"epoch": epoch + 1, "train_loss": train_loss, "test_loss": test_loss,
