@@ -1,95 +1,124 @@
 """Benchmark of the render stage: where the time goes, in frames/s, on one clip in one run.
 
-Measures on the same frames: decode + encode only (the I/O limit), inference only (L, network,
-decode, bicubic upsampling), refinement only (each method, one process), and the whole render
-(``vidcolor.render.render``) without and with refinement (worker processes).
+Measures on the same clip:
 
-    python scripts/bench_render.py [CLIP] --frames 48 --width 0.25 --threads 2
+- decode + encode only (the I/O limit);
+- inference only: the network(s) on batches of L, decoded to ab at the network's resolution;
+- per-frame colour work without refinement (L of the frame, bicubic ab upsampling of each
+  model, ensemble mean, Lab→RGB), one process;
+- refinement only, per method: segmentation of L (once, shared) + 2-means fill of each model's
+  ab, one process, also split into segmentation and fill;
+- the whole render (:func:`vidcolor.render.render`: decode thread, network, worker pool,
+  encoder) for ``--refine none``, ``regiongrow``, ``felzenszwalb`` (and Felzenszwalb at
+  ``--working-scale``).
 
-Without CLIP a synthetic cartoon clip is generated. The model is an untrained network of the
-given width (speed does not depend on the weights).
+    python scripts/bench_render.py [CLIP] --seconds 10 --models 2 --width 0.25
+
+Without CLIP a 704×528 demo episode is generated (:func:`vidcolor.demo.generate_episode`). The
+models are untrained networks of the given width built with :func:`vidcolor.models.build_model`
+and saved with the training stage's checkpoint writer (speed does not depend on the weights;
+their parameters are scaled up so that the colours, and so the gamut work, are not all grey).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
 
 
-def _clip(source: Path | None, frames: int, work: Path) -> Path:
-    from vidcolor.video import VideoWriter, iter_frames, probe
+def _save_models(work: Path, count: int, arch: str, width: float) -> list[Path]:
+    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.models import build_model
+    from vidcolor.quantize import ab_gamut
 
-    target = work / "clip.mkv"
-    if source is None:
-        import cv2
-
-        height, width = 528, 704
-        rng = np.random.default_rng(0)
-        shapes = [(int(rng.integers(0, width)), int(rng.integers(0, height)),
-                   int(rng.integers(15, 90)), int(rng.integers(30, 250))) for _ in range(25)]
-        with VideoWriter(target, 25, width, height) as writer:
-            for index in range(frames):
-                grey = np.full((height, width), 200, np.uint8)
-                for x, y, radius, value in shapes:
-                    centre = (x + 3 * index, y)
-                    cv2.circle(grey, centre, radius, value, -1)
-                    cv2.circle(grey, centre, radius, 0, 2)
-                writer.write(np.repeat(grey[..., None], 3, axis=2))
-        return target
-    info = probe(source)
-    with VideoWriter(target, info.frame_rate, info.width, info.height,
-                     time_base=info.time_base) as writer:
-        for frame in iter_frames(source):
-            if frame.index >= frames:
-                break
-            writer.write(frame.rgb, pts=frame.pts)
-    return target
+    bins = ab_gamut()
+    runs = []
+    for index in range(count):
+        torch.manual_seed(index)
+        model = build_model(arch, "rebalance", width, len(bins))
+        with torch.no_grad():  # an untrained head predicts near-grey: make colours visible
+            for param in model.parameters():
+                param.mul_(2.0)
+        run = work / f"run{index}"
+        run.mkdir()
+        save_checkpoint(run, CheckpointInfo(arch=arch, variant="rebalance", width=width,
+                                            bins=bins, prior=None, weights=None, epoch=1,
+                                            config={}, version="", path=run,
+                                            num_bins=len(bins), head="histogram"), model)
+        runs.append(run)
+    return runs
 
 
-def _rate(count: int, seconds: float) -> str:
-    return f"{count / seconds:8.2f} frames/s  ({1000 * seconds / count:7.1f} ms/frame)"
+class _Table:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, str]] = []
+
+    def add(self, name: str, frames: int, seconds: float, note: str = "") -> None:
+        self.rows.append((name, frames / seconds, note))
+        print(f"  {name:<38s} {frames / seconds:8.2f} frames/s "
+              f"{1000 * seconds / frames:8.1f} ms/frame  {note}", flush=True)
+
+    def show(self) -> None:
+        print("\n| stage | frames/s | ms/frame | note |\n|---|---:|---:|---|")
+        for name, rate, note in self.rows:
+            print(f"| {name} | {rate:.2f} | {1000 / rate:.1f} | {note} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("clip", nargs="?", type=Path, default=None)
-    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--seconds", type=float, default=10.0, help="demo clip length")
+    parser.add_argument("--models", type=int, default=2, help="models in the mean ensemble")
     parser.add_argument("--width", type=float, default=0.25, help="model width multiplier")
     parser.add_argument("--arch", default="plain")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--workers", type=int, default=None, help="refinement processes")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for the inference-only stage (default: all)")
+    parser.add_argument("--workers", type=int, default=None, help="render worker processes")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--stage-frames", type=int, default=48,
+                        help="frames for the one-process refinement stages")
+    parser.add_argument("--working-scale", type=float, default=0.5)
+    parser.add_argument("--skip-render", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import cv2
 
     from vidcolor import infer
-    from vidcolor.checkpoint import CheckpointInfo, resolve_device, save_checkpoint
-    from vidcolor.models import build_model
-    from vidcolor.quantize import ab_gamut
-    from vidcolor.refine import refine_and_combine
-    from vidcolor.render import render
+    from vidcolor.checkpoint import resolve_device
+    from vidcolor.ensemble import mean_ab
+    from vidcolor.refine import fill_regions, segment
+    from vidcolor.render import finish_frame, frame_luminance, render
     from vidcolor.video import VideoWriter, iter_frames, probe
 
+    cv2.setNumThreads(1)
     device = resolve_device(args.device)
+    table = _Table()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clip = _clip(args.clip, args.frames, work)
+        clip = args.clip
+        if clip is None:
+            from vidcolor.demo import generate_episode
+
+            clip = work / "bw.mkv"
+            generate_episode(work / "colour.mkv", clip, seconds=args.seconds, width=704,
+                             height=528, fps=Fraction(24))
         info = probe(clip)
-        bins = ab_gamut()
-        model = build_model(args.arch, "rebalance", args.width, len(bins))
-        run = work / "run"
-        run.mkdir()
-        save_checkpoint(run, CheckpointInfo(args.arch, "rebalance", args.width, bins, None, None,
-                                            1, {}, "", run, num_bins=len(bins)), model)
-        print(f"clip {info.width}x{info.height}, {args.frames} frames; {args.arch} width "
-              f"{args.width}, input {args.size}; device {device}, torch threads {args.threads}")
+        runs = _save_models(work, args.models, args.arch, args.width)
+        print(f"clip {info.width}x{info.height}, {info.frame_count} frames; {args.models} x "
+              f"{args.arch} width {args.width}, input {args.size}, batch {args.batch_size}; "
+              f"device {device}; {os.cpu_count()} CPUs, torch threads "
+              f"{torch.get_num_threads()}", flush=True)
 
         start = time.perf_counter()
         frames = []
@@ -98,37 +127,68 @@ def main() -> None:
             for frame in iter_frames(clip):
                 frames.append(frame.rgb)
                 writer.write(frame.rgb, pts=frame.pts)
-        print(f"decode+encode only     {_rate(len(frames), time.perf_counter() - start)}")
-
-        models = infer.load_models([run], device)
-        lums = infer.luminance_of(frames[:2], device)
-        infer.colorize_batch(models, lums, size=args.size)  # warm-up
-        start = time.perf_counter()
-        abs_ = []
-        for first in range(0, len(frames), args.batch_size):
-            lums = infer.luminance_of(frames[first:first + args.batch_size], device)
-            abs_ += [(lum, out[0]) for lum, out in zip(
-                lums, infer.colorize_batch(models, lums, size=args.size), strict=True)]
-        print(f"inference only         {_rate(len(frames), time.perf_counter() - start)}")
+        count = len(frames)
+        table.add("decode+encode only (I/O limit)", count, time.perf_counter() - start)
 
         start = time.perf_counter()
-        for lum, ab in abs_:
-            infer.lab_to_rgb_uint8(lum, ab, device)
-        print(f"Lab->RGB only          {_rate(len(frames), time.perf_counter() - start)}")
+        lums = [frame_luminance(rgb) for rgb in frames]
+        table.add("L of the frame (OpenCV)", count, time.perf_counter() - start)
 
-        for method in ("regiongrow", "felzenszwalb"):
-            start = time.perf_counter()
-            for lum, ab in abs_:
-                refine_and_combine(lum, [ab], method)
-            print(f"refine {method:<13s}   {_rate(len(frames), time.perf_counter() - start)}"
-                  "  (one process)")
+        models = infer.load_models(runs, device)
+        infer.colorize_batch(models, lums[:2], size=args.size, upsample=False)  # warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        small = []
+        for first in range(0, count, args.batch_size):
+            small += infer.colorize_batch(models, lums[first:first + args.batch_size],
+                                          size=args.size, upsample=False)
+        table.add(f"inference only ({args.models} models)", count, time.perf_counter() - start,
+                  f"torch threads {torch.get_num_threads()}")
 
-        for method in ("none", "regiongrow", "felzenszwalb"):
-            start = time.perf_counter()
-            render(clip, [run], work / f"out-{method}.mkv", refine=method, size=args.size,
-                   batch_size=args.batch_size, device=str(device), workers=args.workers)
-            elapsed = time.perf_counter() - start
-            print(f"render --refine {method:<12s} {_rate(len(frames), elapsed)}")
+        start = time.perf_counter()
+        for lum, abs_ in zip(lums, small, strict=True):
+            finish_frame(lum, abs_, "none")
+        table.add("upsample + mean + Lab->RGB", count, time.perf_counter() - start,
+                  "one process")
+
+        n = min(args.stage_frames, count)
+        picks = np.linspace(0, count - 1, n).astype(int)
+        full_abs = {}
+        for index in picks:
+            shape = lums[index].shape
+            full_abs[index] = [cv2.resize(ab, (shape[1], shape[0]),
+                                          interpolation=cv2.INTER_CUBIC) for ab in small[index]]
+        methods = [("regiongrow", {}), ("felzenszwalb", {}),
+                   ("felzenszwalb", {"working_scale": args.working_scale})]
+        for method, options in methods:
+            name = method + (f" @{options['working_scale']}" if options else "")
+            seg_time = fill_time = 0.0
+            regions = 0
+            for index in picks:
+                start = time.perf_counter()
+                labels = segment(lums[index], method, **options)
+                middle = time.perf_counter()
+                mean_ab([fill_regions(ab, labels) for ab in full_abs[index]])
+                seg_time += middle - start
+                fill_time += time.perf_counter() - middle
+                regions += int(labels.max()) + 1
+            table.add(f"refine {name} (segment + fill)", n, seg_time + fill_time,
+                      f"one process, {regions / n:.0f} regions/frame")
+            table.add(f"  segment {name}", n, seg_time)
+            table.add(f"  fill x{args.models} models", n, fill_time)
+
+        if not args.skip_render:
+            for method, options in [("none", {}), *methods]:
+                name = method + (f" @{options['working_scale']}" if options else "")
+                start = time.perf_counter()
+                render(clip, runs, work / "out.mkv", refine=method, ensemble="mean",
+                       size=args.size, batch_size=args.batch_size, device=str(device),
+                       workers=args.workers, refine_options=options)
+                table.add(f"render --refine {name}", count, time.perf_counter() - start,
+                          "whole chain, workers "
+                          f"{'default' if args.workers is None else args.workers}")
+    table.show()
 
 
 if __name__ == "__main__":

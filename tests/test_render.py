@@ -243,3 +243,87 @@ def test_cli_defaults_and_errors(tmp_path: Path, runs: Path, monkeypatch: pytest
     result = runner.invoke(cli, ["render", "bw.mkv", "--decode", "bogus", "-o", "b.mkv"])
     assert result.exit_code == 1 and "decode" in result.output
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_ctrl_c_leaves_no_output_or_temp_file(tmp_path: Path, runs: Path, workers: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import vidcolor.infer as infer_mod
+
+    clip = write_clip(tmp_path / "bw.mkv", _cartoon(12), fps=24, audio=False)
+    real = infer_mod.colorize_batch
+    calls = []
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:  # mid-render: the first batch is already on its way out
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(infer_mod, "colorize_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render(clip, [runs / "plain"], tmp_path / "out.mkv", refine="felzenszwalb", size=SIZE,
+               batch_size=4, workers=workers)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bw.mkv"]
+
+
+def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
+    from vidcolor.color import lab_to_rgb
+    from vidcolor.render import frame_luminance, lab_to_rgb_uint8, upsample_ab
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    lightness = frame_luminance(rgb)
+    np.testing.assert_allclose(lightness, _lightness(rgb), atol=1e-3)
+    ab = upsample_ab(rng.normal(0, 15, (6, 10, 2)).astype(np.float32), lightness.shape)
+    source = rng.normal(0, 15, (6, 10, 2)).astype(np.float32)
+    torch_up = torch.nn.functional.interpolate(
+        torch.from_numpy(source).permute(2, 0, 1)[None], size=(24, 40), mode="bicubic",
+        align_corners=False)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(upsample_ab(source, (24, 40)), torch_up, atol=1e-2)
+    # In gamut: within one RGB level of vidcolor.color; out of gamut: L kept (desaturated).
+    lab = np.dstack([np.full((24, 40), 60.0, np.float32), ab * 0.5])
+    out = lab_to_rgb_uint8(lab[..., 0], lab[..., 1:])
+    expected = lab_to_rgb(torch.from_numpy(lab).permute(2, 0, 1)[None])[0].permute(1, 2, 0)
+    assert np.abs(out.astype(float) - expected.numpy() * 255).max() <= 1.0
+    saturated = rng.normal(0, 120, (24, 40, 2)).astype(np.float32)
+    out = lab_to_rgb_uint8(lightness, saturated)
+    assert np.abs(_lightness(out) - lightness).max() < 1.0
+    grey = lab_to_rgb_uint8(lightness, None)
+    assert np.ptp(grey.astype(int), axis=2).max() <= 1
+    assert np.abs(_lightness(grey) - lightness).max() < 0.7
+
+
+def test_working_scale_follows_the_lines() -> None:
+    from vidcolor.refine import segment
+
+    grey = _lightness(_cartoon(1, 160, 120)[0])
+    full = segment(grey, "felzenszwalb")
+    half = segment(grey, "felzenszwalb", working_scale=0.5)
+    assert full is not None and half is not None and half.shape == grey.shape
+    # The same partition on almost every pixel: each half-scale region mostly maps to one
+    # full-scale region.
+    agree = 0
+    for region in np.unique(half):
+        agree += np.bincount(full[half == region]).max()
+    assert agree / grey.size > 0.95
+
+
+def test_cli_segmentation_options(tmp_path: Path, runs: Path) -> None:
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), _cartoon(1, 96, 72)[0])
+    runner = CliRunner()
+    args = ["render", str(image), "-m", str(runs / "plain"), "--size", str(SIZE),
+            "--workers", "0"]
+    result = runner.invoke(cli, [*args, "-o", str(tmp_path / "a.png"), "--refine",
+                                 "felzenszwalb", "--fz-scale", "50", "--fz-sigma", "0.8",
+                                 "--fz-min-size", "20", "--working-scale", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert cv2.imread(str(tmp_path / "a.png")).shape == (72, 96, 3)
+    result = runner.invoke(cli, [*args, "-o", str(tmp_path / "b.png"), "--refine",
+                                 "regiongrow", "--fz-scale", "50"])
+    assert result.exit_code != 0 and "felzenszwalb" in result.output
+    with pytest.raises(InputError, match="working"):
+        render(image, [runs / "plain"], tmp_path / "c.png", refine="regiongrow", size=SIZE,
+               workers=0, refine_options={"working_scale": 2.0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "frame.png"]

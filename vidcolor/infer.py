@@ -3,7 +3,8 @@
 Per frame: the luminance is resized to the network's input size (the whole frame, squashed to a
 square like the training frames), the batch goes through each model on the chosen device, the
 prediction (bin logits or ab) is decoded to ab, and ab is upsampled to the frame's own size with
-bicubic interpolation. The caller recombines it with the frame's full-resolution L.
+bicubic interpolation (or left small for the renderer's workers to upsample). The caller
+recombines it with the frame's full-resolution L (:func:`vidcolor.render.lab_to_rgb_uint8`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vidcolor import checkpoint
-from vidcolor.color import lab_to_rgb, rgb_to_lab
 from vidcolor.ensemble import check_histogram_ensemble, mean_histogram
 from vidcolor.errors import InputError
 from vidcolor.quantize import decode_logits, decode_probs
@@ -81,14 +80,12 @@ def wrap_model(model: torch.nn.Module, bins: np.ndarray | None, name: str = "mod
     return ColorModel(name=name, model=model.eval(), info=info, bins=tensor)
 
 
-def luminance_of(rgb_frames: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
-    """CIE L (0-100, float32) of RGB uint8 frames, computed on ``device``."""
-    out = []
-    for rgb in rgb_frames:
-        tensor = torch.from_numpy(np.ascontiguousarray(rgb)).to(device)
-        tensor = tensor.permute(2, 0, 1)[None].float().div_(255.0)
-        out.append(rgb_to_lab(tensor)[0, 0].cpu().numpy().astype(np.float32, copy=False))
-    return out
+def luminance_of(rgb_frames: Sequence[np.ndarray], device: torch.device | None = None
+                 ) -> list[np.ndarray]:
+    """CIE L (0-100, float32) of RGB uint8 frames (on the CPU, OpenCV; ``device`` is unused)."""
+    from vidcolor.render import frame_luminance
+
+    return [frame_luminance(rgb) for rgb in rgb_frames]
 
 
 def network_input(luminance: Sequence[np.ndarray], size: int, device: torch.device
@@ -101,20 +98,22 @@ def network_input(luminance: Sequence[np.ndarray], size: int, device: torch.devi
     return batch * 0.01
 
 
-def _upsample(ab_small: torch.Tensor, shapes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
-    out = []
-    for index, shape in enumerate(shapes):
-        full = F.interpolate(ab_small[index:index + 1], size=shape, mode="bicubic",
-                             align_corners=False)
-        out.append(full[0].permute(1, 2, 0).cpu().numpy().astype(np.float32, copy=False))
-    return out
+def _to_numpy(ab_small: torch.Tensor, shapes: Sequence[tuple[int, int]] | None
+              ) -> list[np.ndarray]:
+    """(N, 2, h, w) ab on any device -> N (h, w, 2) float32 arrays, upsampled when ``shapes``."""
+    from vidcolor.render import upsample_ab
+
+    small = ab_small.float().permute(0, 2, 3, 1).cpu().numpy()
+    if shapes is None:
+        return list(small)
+    return [upsample_ab(ab, shape) for ab, shape in zip(small, shapes, strict=True)]
 
 
 @torch.inference_mode()
 def colorize_batch(models: Sequence[ColorModel], luminance: Sequence[np.ndarray], *,
                    size: int = DEFAULT_SIZE, decode: str = "expectation",
-                   temperature: float = 0.38, ensemble: str | None = None
-                   ) -> list[list[np.ndarray]]:
+                   temperature: float = 0.38, ensemble: str | None = None,
+                   upsample: bool = True) -> list[list[np.ndarray]]:
     """Predict full-resolution ab for a batch of frames with one or several models.
 
     Args:
@@ -125,10 +124,13 @@ def colorize_batch(models: Sequence[ColorModel], luminance: Sequence[np.ndarray]
         temperature: the annealing temperature.
         ensemble: ``"histogram"`` averages the models' softmax distributions before decoding
             (one ab per frame); anything else returns every model's own ab.
+        upsample: upsample ab to each frame's size (bicubic, :func:`vidcolor.render.upsample_ab`);
+            False returns it at the network's output size (h, w, 2) — the renderer upsamples in
+            its worker processes.
 
     Returns:
-        ``result[frame][model]`` = (H, W, 2) float32 ab; one model entry per frame for a
-        histogram ensemble.
+        ``result[frame][model]`` = (H, W, 2) float32 ab (or (h, w, 2) without ``upsample``); one
+        model entry per frame for a histogram ensemble.
 
     Raises:
         CheckpointError: a histogram ensemble of models with different gamuts or an ab head.
@@ -138,14 +140,15 @@ def colorize_batch(models: Sequence[ColorModel], luminance: Sequence[np.ndarray]
     device = next(models[0].model.parameters()).device
     batch = network_input(luminance, size, device)
     shapes = [lum.shape for lum in luminance]
+    targets = shapes if upsample else None
     predictions: list[list[np.ndarray]] = []
     if ensemble == "histogram":
         check_histogram_ensemble([m.name for m in models], [m.head for m in models],
                                  [None if m.bins is None else m.bins.cpu().numpy()
                                   for m in models])
         probs = mean_histogram([torch.softmax(m.model(batch).float(), dim=1) for m in models])
-        predictions.append(_upsample(decode_probs(probs, models[0].bins, decode, temperature),
-                                     shapes))
+        predictions.append(_to_numpy(decode_probs(probs, models[0].bins, decode, temperature),
+                                     targets))
     else:
         for model in models:
             output = model.model(batch).float()
@@ -153,64 +156,17 @@ def colorize_batch(models: Sequence[ColorModel], luminance: Sequence[np.ndarray]
                 ab_small = output
             else:
                 ab_small = decode_logits(output, model.bins, decode, temperature)
-            predictions.append(_upsample(ab_small, shapes))
+            predictions.append(_to_numpy(ab_small, targets))
     return [[per_model[index] for per_model in predictions] for index in range(len(shapes))]
 
 
-def _keep_lightness(lab: torch.Tensor, rgb: torch.Tensor, tolerance: float = 0.5,
-                    steps: int = 7) -> torch.Tensor:
-    """Desaturate out-of-gamut pixels instead of clipping them, so their L stays the input's.
-
-    Per-channel clipping of an out-of-gamut colour changes its lightness (up to ~20 L units for
-    saturated predictions). For those pixels only, ab is scaled by the largest factor in [0, 1]
-    (bisection, ``steps`` halvings) whose clipped RGB keeps L within ``tolerance``.
-    """
-    # Only a pixel with a clipped channel can have lost lightness: test those alone.
-    clipped = ((rgb <= 0.0) | (rgb >= 1.0)).any(dim=1)  # (N, H, W)
-    if not bool(clipped.any()):
-        return rgb
-    candidates = rgb.permute(0, 2, 3, 1)[clipped]  # (K, 3)
-    back = rgb_to_lab(candidates.T[None, :, :, None])[0, 0, :, 0]
-    off = (back - lab.permute(0, 2, 3, 1)[clipped][:, 0]).abs() > tolerance
-    if not bool(off.any()):
-        return rgb
-    bad = clipped.clone()
-    bad[clipped] = off
-    pixels = lab.permute(0, 2, 3, 1)[bad]  # (K, 3)
-    low = torch.zeros(len(pixels), device=lab.device)
-    high = torch.ones(len(pixels), device=lab.device)
-
-    def convert(scale: torch.Tensor) -> torch.Tensor:
-        scaled = torch.cat([pixels[:, :1], pixels[:, 1:] * scale[:, None]], dim=1)
-        return lab_to_rgb(scaled.T[None, :, :, None])[0, :, :, 0].T  # (K, 3)
-
-    for _ in range(steps):
-        middle = (low + high) / 2
-        back = rgb_to_lab(convert(middle).T[None, :, :, None])[0, 0, :, 0]
-        fits = (back - pixels[:, 0]).abs() <= tolerance
-        low = torch.where(fits, middle, low)
-        high = torch.where(fits, high, middle)
-    fixed = rgb.permute(0, 2, 3, 1).clone()
-    fixed[bad] = convert(low)
-    return fixed.permute(0, 3, 1, 2)
-
-
-def lab_to_rgb_uint8(luminance: np.ndarray, ab: np.ndarray | None, device: torch.device
-                     ) -> np.ndarray:
+def lab_to_rgb_uint8(luminance: np.ndarray, ab: np.ndarray | None,
+                     device: torch.device | None = None) -> np.ndarray:
     """Recombine full-resolution L (H, W) with ab (H, W, 2) (None: grey) into RGB uint8.
 
-    Colours outside the sRGB gamut are desaturated towards grey rather than clipped per
-    channel, so the output's L is the input's L (see :func:`_keep_lightness`).
+    See :func:`vidcolor.render.lab_to_rgb_uint8` (CPU, OpenCV; ``device`` is unused): colours
+    outside the sRGB gamut are desaturated rather than clipped, so the output's L is the input's.
     """
-    lum = torch.from_numpy(np.ascontiguousarray(luminance, dtype=np.float32)).to(device)
-    if ab is None:
-        chroma = torch.zeros((2, *lum.shape), device=device)
-    else:
-        chroma = torch.from_numpy(np.ascontiguousarray(ab, dtype=np.float32)).to(device)
-        chroma = chroma.permute(2, 0, 1)
-    lab = torch.cat([lum[None], chroma])[None]
-    rgb = lab_to_rgb(lab)
-    if ab is not None:
-        rgb = _keep_lightness(lab, rgb)
-    rgb = rgb[0].permute(1, 2, 0).mul(255.0).round_().clamp_(0, 255)
-    return rgb.to(torch.uint8).cpu().numpy()
+    from vidcolor.render import lab_to_rgb_uint8 as convert
+
+    return convert(luminance, ab)

@@ -33,10 +33,22 @@ import click
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
               help="Ground truth shown as a third panel (implies --side-by-side).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Refinement worker processes (default: CPU count - 1; 0: in-process).")
+              help="Worker processes for refinement and colour conversion (default: CPU count "
+                   "- 1 when refining; 0: in-process).")
+@click.option("--fz-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Felzenszwalb scale: higher means larger regions [default: 100].")
+@click.option("--fz-sigma", type=click.FloatRange(min=0), default=None,
+              help="Felzenszwalb Gaussian pre-smoothing, px [default: 0.5].")
+@click.option("--fz-min-size", type=click.IntRange(min=1), default=None,
+              help="Felzenszwalb smallest region, px [default: 50].")
+@click.option("--working-scale", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+              show_default=True,
+              help="Segment at this fraction of the resolution (faster; labels are mapped back "
+                   "along the full-resolution lines).")
 def render(input_path: Path, models: tuple[str, ...], output: Path | None, refine: str,
            ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
-           side_by_side: bool, truth: Path | None, workers: int | None) -> None:
+           side_by_side: bool, truth: Path | None, workers: int | None, fz_scale: float | None,
+           fz_sigma: float | None, fz_min_size: int | None, working_scale: float) -> None:
     """Colourise INPUT (a video, an image or a folder of images).
 
     \b
@@ -48,8 +60,18 @@ def render(input_path: Path, models: tuple[str, ...], output: Path | None, refin
     """
     from vidcolor.render import render as render_video
 
+    options: dict[str, float] = {}
+    if refine != "none" and working_scale != 1.0:
+        options["working_scale"] = working_scale
+    for name, value in (("scale", fz_scale), ("sigma", fz_sigma), ("min_size", fz_min_size)):
+        if value is not None:
+            if refine != "felzenszwalb":
+                raise click.UsageError(f"--fz-{name.replace('_', '-')} needs --refine "
+                                       "felzenszwalb")
+            options[name] = value
+
     out = render_video(input_path, list(models) or None, output, refine=refine,
                        ensemble=ensemble, decode=decode, size=size, batch_size=batch_size,
                        device=device, side_by_side=side_by_side, truth=truth, workers=workers,
-                       progress=True)
+                       progress=True, refine_options=options)
     click.echo(f"wrote {out}")
