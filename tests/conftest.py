@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -43,6 +43,17 @@ def moving_square_frames(count: int = 24, width: int = 64, height: int = 48,
         frame[10:22, x:x + 12] = (220, 30, 30)
         frames.append(frame)
     return frames
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run a test with one torch thread (small tensors: threads only add overhead)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

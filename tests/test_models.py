@@ -13,12 +13,7 @@ from vidcolor.models import VARIANTS, build_model, count_parameters, uses_rebala
 Q = 261
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_plain_has_thesis_parameter_count():

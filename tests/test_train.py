@@ -25,12 +25,7 @@ TINY = ["--width", "0.0625", "--crop", "32", "--batch-size", "4", "--accumulate"
         "--workers", "0", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _frame(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -29,9 +29,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import queue
 import signal
-import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ import cv2
 import numpy as np
 
 from vidcolor import progress as progress_mod
+from vidcolor.background import prefetch
 from vidcolor.ensemble import ENSEMBLE_METHODS
 from vidcolor.errors import InputError, OutputError
 from vidcolor.fsutil import atomic_path, ensure_writable_dir
@@ -316,7 +315,7 @@ def _source_items(path: Path, kind: str) -> Iterator[_Item]:
     if kind == "video":
         from vidcolor.video import iter_frames
 
-        for frame in iter_frames(path):
+        for frame in iter_frames(path, prefetch=0):  # the caller prefetches
             yield _Item(key=frame.index, pts=frame.pts, rgb=frame.rgb)
     else:
         for image in ([path] if kind == "image" else _folder_images(path)):
@@ -334,57 +333,11 @@ def _batches(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
         yield batch
 
 
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-def _decoded(items: Iterator[_Item], depth: int) -> Iterator[_Item]:
-    """Decode (and compute each frame's L) in a background thread, ``depth`` frames ahead.
-
-    PyAV and OpenCV release the GIL, so decoding overlaps the network and the writer. An error
-    in the thread is re-raised here; closing this generator (error, Ctrl-C) stops the thread.
-    """
-    frames: queue.Queue[_Item | _Failed | None] = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-
-    def put(value: _Item | _Failed | None) -> bool:
-        while not stop.is_set():
-            try:
-                frames.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in items:
-                assert item.rgb is not None
-                item.luminance = frame_luminance(item.rgb)
-                if not put(item):
-                    return
-            put(None)
-        except BaseException as exc:  # handed over to the consumer
-            put(_Failed(exc))
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=run, name="vidcolor-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            got = frames.get()
-            if got is None:
-                return
-            if isinstance(got, _Failed):
-                raise got.error
-            yield got
-    finally:
-        stop.set()
-        thread.join()
+def _with_luminance(items: Iterator[_Item]) -> Iterator[_Item]:
+    for item in items:
+        assert item.rgb is not None
+        item.luminance = frame_luminance(item.rgb)
+        yield item
 
 
 def _validate(refine: str, ensemble: str | None, size: int, batch_size: int,
@@ -584,7 +537,9 @@ def render(input_path: str | os.PathLike[str], models: Sequence[str | os.PathLik
             bar.update(1)
 
     written = 0
-    frames = _decoded(_source_items(input_path, kind), 2 * batch_size)
+    # decoding and each frame's L run in a thread, ahead of the network
+    frames = prefetch(_with_luminance(_source_items(input_path, kind)), 2 * batch_size,
+                      "vidcolor-decode")
     try:
         with _Sink(kind, output, input_path, panels) as sink, \
                 progress_mod.bar(total=total, desc="render", unit="frame",

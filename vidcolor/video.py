@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +22,7 @@ from types import TracebackType
 import av
 import numpy as np
 
+from vidcolor.background import prefetch as prefetch_items
 from vidcolor.errors import InputError, OutputError
 from vidcolor.fsutil import atomic_path
 
@@ -160,51 +159,7 @@ def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
     path = Path(path)
     container = _open(path)
     frames = _decode_frames(path, container, skip_errors, size)
-    return _prefetched(frames, prefetch) if prefetch > 0 else frames
-
-
-_DONE = object()
-
-
-def _prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
-    """Run ``frames`` in a daemon thread, ``depth`` items ahead; exceptions are re-raised here."""
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for frame in frames:
-                while not stop.is_set():
-                    try:
-                        items.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    break
-        except BaseException as exc:  # noqa: BLE001 - handed over to the consumer
-            items.put(exc)
-            return
-        finally:
-            frames.close()
-        items.put(_DONE)
-
-    worker = threading.Thread(target=produce, name="vidcolor-decode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = items.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                items.get(timeout=0.05)
-        worker.join()
+    return prefetch_items(frames, prefetch, "vidcolor-decode") if prefetch > 0 else frames
 
 
 def _decode_frames(path: Path, container: av.container.InputContainer, skip_errors: bool,
