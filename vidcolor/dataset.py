@@ -314,9 +314,15 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
     return report, rows, dropped
 
 
+#: Lossless PNG settings chosen by measurement on 256×256 frames (real and cartoon): the "up"
+#: filter with zlib's RLE strategy at level 1 encodes about twice as fast as the defaults, at
+#: about the same size.
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY,
+              cv2.IMWRITE_PNG_STRATEGY_RLE, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+
+
 def _write_png(target: Path, rgb) -> None:
-    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), PNG_PARAMS)
     if not ok:
         raise VidcolorError(f"{target}: PNG encoding failed")
     target.write_bytes(data.tobytes())
