@@ -201,3 +201,29 @@ def test_demo_series_dedup_and_credit_filter(tmp_path: Path) -> None:
         assert dropped <= credits, "a story frame was dropped as credits"
         credit_survivors = dropped | (set(stored) & credits)
         assert len(dropped) >= 0.9 * len(credit_survivors)
+
+
+def test_zero_frame_and_audio_only_videos_are_refused(tmp_path: Path) -> None:
+    import av
+
+    from tests.conftest import tone
+
+    empty = tmp_path / "empty.mkv"
+    with av.open(str(empty), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height = 64, 48
+        container.start_encoding()  # header only, no frames
+    sound = tmp_path / "sound.m4a"
+    samples, rate = tone(0.5)
+    with av.open(str(sound), "w") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    for bad, message in [(empty, "empty.mkv: ends before any frame"),
+                         (sound, "sound.m4a: an audio-only file")]:
+        with pytest.raises(InputError, match=message):
+            build_dataset([bad], tmp_path / "ds")
+    assert not (tmp_path / "ds" / "manifest.csv").exists()

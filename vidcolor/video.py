@@ -80,6 +80,8 @@ def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
         raise InputError(f"{path}: is a directory, not a video file")
     try:
         return av.open(str(path))
+    except av.error.EOFError as exc:
+        raise InputError(f"{path}: ends before any frame (empty or cut off)") from exc
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a readable video ({_reason(exc)})") from exc
 
