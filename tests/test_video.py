@@ -123,3 +123,23 @@ def test_real_webm_with_vorbis_audio() -> None:
     assert info.frame_rate == 24 and info.has_audio and not info.frame_count_exact
     first = next(iter_frames(source))
     assert first.rgb.shape == (720, 1280, 3)
+
+
+@pytest.mark.parametrize("source", ["generated", "carried"])
+def test_audio_is_interleaved_with_video(tmp_path: Path, source: str) -> None:
+    """Audio is muxed in step with the video, not appended after it (players need that)."""
+    frames = moving_square_frames(96)
+    path = tmp_path / "av.mkv"
+    if source == "generated":
+        write_clip(path, frames)
+    else:
+        original = write_clip(tmp_path / "src.mp4", frames)
+        with VideoWriter(path, 24, 64, 48, audio_from=original) as writer:
+            for frame in iter_frames(original):
+                writer.write(frame.rgb)
+    with av.open(str(path)) as container:
+        order = [p.stream.type for p in container.demux() if p.size]
+    first_audio = order.index("audio")
+    last_video = len(order) - 1 - order[::-1].index("video")
+    assert first_audio < last_video / 4
+    assert order.count("audio") > 10

@@ -286,13 +286,11 @@ class _AudioCarrier:
                     return
         elif self._decoded is not None:
             for frame in self._decoded:
-                frame.pts = None  # the resampler and encoder retime the stream
+                time = frame.time  # read before the resampler and encoder retime the stream
+                frame.pts = None
                 for out in self._resampler.resample(frame):
                     self.output.mux(self.stream.encode(out))
-                if until is not None and frame.time is not None and frame.time > until:
-                    return
-                if until is not None and frame.time is None and self.stream.frames * 1024 > (
-                        until * self.stream.codec_context.sample_rate):
+                if until is not None and time is not None and time > until:
                     return
             for out in self._resampler.resample(None):
                 self.output.mux(self.stream.encode(out))
