@@ -126,6 +126,9 @@ def test_greyscale_episode_is_reported_not_used(tmp_path: Path, episodes: list[P
     assert [e.status for e in report.episodes] == ["added", "skipped-greyscale"]
     assert "greyscale" in report.episodes[1].message
     assert {r["episode"] for r in read_manifest(tmp_path / "ds")} == {"ep0"}
+    again = build_dataset([episodes[0], bw], tmp_path / "ds", params=DatasetParams(size=32))
+    assert [e.status for e in again.episodes] == ["unchanged", "skipped-greyscale"]
+    assert again.episodes[1].decoded == 0  # remembered, not decoded again
 
 
 def test_bad_inputs(tmp_path: Path, episodes: list[Path]) -> None:

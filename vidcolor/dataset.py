@@ -2,7 +2,8 @@
 
 Layout of a dataset folder (default ``./dataset``)::
 
-    meta.json       parameters, vidcolor version, finished episodes (source, size, mtime), test set
+    meta.json       parameters, version, finished episodes (source, size, mtime), test set,
+                    greyscale episodes that were skipped
     manifest.csv    one row per stored frame: path,episode,source,frame_index,pts,time,mse,split
     excluded.csv    dropped credit frames, for review: episode,source,frame_index,pts,time,reason
     frames/<episode>/<frame_index>.png   256×256 RGB, lossless
@@ -216,6 +217,13 @@ def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.P
             report.episodes.append(EpisodeReport(name, str(path), status="unchanged",
                                                  stored=done.get("stored", 0)))
             continue
+        greyscale = meta.get("greyscale", {}).get(name)
+        if greyscale is not None and path.exists() and greyscale == _source_identity(path):
+            message = f"{path}: greyscale episode (no chroma), skipped as before"
+            log.warning("%s", message)
+            report.episodes.append(EpisodeReport(name, str(path), status="skipped-greyscale",
+                                                 message=message))
+            continue
         if done is not None:
             raise DatasetError(f"{path}: the dataset already holds a different episode "
                                f"{name!r} (from {done.get('source')}); rename the file")
@@ -230,6 +238,9 @@ def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.P
                                                  message=str(exc)))
             continue
         report.episodes.append(episode)
+        if episode.status == "skipped-greyscale":  # remembered, so a re-run does not decode it
+            meta.setdefault("greyscale", {})[name] = _source_identity(path)
+            write_json_atomic(output / "meta.json", meta)
         if episode.status != "added":
             continue
         split = "test" if name in tests else "train"
