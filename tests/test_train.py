@@ -415,3 +415,67 @@ def test_bench_script_cuda(capsys):
     assert "autocast bf16 True, channels_last True" in out
     assert results[0].device == "cuda" and results[0].peak_gib > 0
     assert {r.device for r in results} == {"cuda", "cpu"}
+
+
+def test_errors_inside_loader_workers_stay_one_line(tmp_path):
+    """A frame that breaks in a DataLoader worker still gives one clean error line."""
+    data = make_dataset(tmp_path / "data", train=4, test=1)
+    (data / "frames" / "ep" / "000002.png").write_bytes(b"not a png")
+    line = _fails(["--arch", "residual", "--dataset", str(data), "-o", str(tmp_path / "r"),
+                   *TINY, "--workers", "1"])
+    assert "000002.png: cannot read frame" in line and "Traceback" not in line
+    # a crop larger than the frames is refused before the prior is counted
+    with pytest.raises(DatasetError, match="smaller than --crop 64"):
+        train(_config(crop=64, workers=1), data, tmp_path / "r2", progress=False)
+
+
+def test_cli_usage_errors_are_one_line(dataset, tmp_path):
+    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    bad_seed = CliRunner().invoke(cli, ["-q", "train", "--arch", "plain", "--dataset",
+                                        str(dataset), "-o", str(tmp_path / "r"), *TINY,
+                                        "--seed", "-1"])
+    assert bad_seed.exit_code == 2 and "--seed" in bad_seed.output, bad_seed.output
+    with pytest.raises(ValueError, match="seed"):
+        _config(seed=-1).validate()
+    bad_decode = CliRunner().invoke(cli, ["-q", "evaluate", str(run), "--dataset", str(dataset),
+                                          "--device", "cpu", "--decode", "bogus"])
+    assert bad_decode.exit_code == 2, bad_decode.output
+    assert "bogus" in bad_decode.output and "Traceback" not in bad_decode.output
+    good = CliRunner().invoke(cli, ["-q", "evaluate", str(run), "--dataset", str(dataset),
+                                    "--device", "cpu", "--decode", "annealed:0.5"])
+    assert good.exit_code == 0 and "PSNR" in good.output, good.output
+
+
+@pytest.mark.parametrize("field, value", [
+    ("tensors", None), ("tensors", ""), ("tensors", "../other/epoch-0001.safetensors"),
+    ("format_version", "1"), ("rng", None), ("rng", {})])
+def test_damaged_descriptor_fields_raise_checkpoint_error(dataset, tmp_path, field, value):
+    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    descriptor = run / "epoch-0001.json"
+    meta = json.loads(descriptor.read_text())
+    if value is None:
+        del meta[field]
+    else:
+        meta[field] = value
+    descriptor.write_text(json.dumps(meta))
+    if field != "rng":
+        with pytest.raises(CheckpointError, match="epoch-0001"):
+            load_model(run)
+    with pytest.raises(CheckpointError, match="epoch-0001"):
+        train(_config(epochs=2), dataset, run, resume=True, progress=False)
+
+
+def test_checkpoint_tensors_are_synced_before_the_descriptor(dataset, tmp_path, monkeypatch):
+    """The descriptor must never reach the disk before the tensors it vouches for."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    kinds = [Path(name).name.split(".part")[-1] for name in synced]
+    assert ".safetensors" in kinds and ".json" in kinds
+    assert kinds.index(".safetensors") < kinds.index(".json")

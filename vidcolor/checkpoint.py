@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -224,6 +225,9 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
     tensors.update(rng_tensors)
     with atomic_path(tensor_path) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        # on disk before the (fsynced) descriptor that vouches for it is renamed into place
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "arch": info.arch,
         "variant": info.variant, "width": info.width, "num_bins": info.num_bins,
@@ -278,10 +282,20 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> Checkpoint:
         raise CheckpointError(f"{json_path}: corrupt checkpoint descriptor ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{json_path}: not a vidcolor checkpoint")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    format_version = meta.get("format_version", 0)
+    if not isinstance(format_version, int):
+        raise CheckpointError(f"{json_path}: incomplete checkpoint descriptor (format_version "
+                              f"{format_version!r})")
+    if format_version > FORMAT_VERSION:
         raise CheckpointError(f"{json_path}: written by a newer vidcolor "
                               f"({meta.get('version')}); upgrade vidcolor")
-    tensor_path = json_path.with_name(str(meta.get("tensors", "")))
+    tensor_name = meta.get("tensors")
+    # a bare file name beside the descriptor: never a path that leads elsewhere
+    if (not isinstance(tensor_name, str) or not tensor_name.endswith(".safetensors")
+            or Path(tensor_name).name != tensor_name or "\\" in tensor_name):
+        raise CheckpointError(f"{json_path}: incomplete checkpoint descriptor (tensors "
+                              f"{tensor_name!r})")
+    tensor_path = json_path.with_name(tensor_name)
     if not tensor_path.is_file():
         raise CheckpointError(f"{tensor_path}: checkpoint tensors missing")
     if tensor_path.stat().st_size != meta.get("tensors_bytes"):

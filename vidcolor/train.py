@@ -46,7 +46,13 @@ from vidcolor.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from vidcolor.errors import CheckpointError, DatasetError, DeviceError, OutputError
+from vidcolor.errors import (
+    CheckpointError,
+    DatasetError,
+    DeviceError,
+    OutputError,
+    VidcolorError,
+)
 from vidcolor.fsutil import ensure_writable_dir, write_bytes_atomic
 from vidcolor.models import VARIANTS, build_model, count_parameters, uses_rebalancing
 
@@ -118,6 +124,7 @@ class TrainConfig:
             (self.lr_step >= 1, "--lr-step must be at least 1"),
             (self.lr_gamma > 0, "--lr-gamma must be positive"),
             (self.workers >= 0, "--workers must be at least 0"),
+            (self.seed >= 0, "--seed must be non-negative"),
             (self.max_images is None or self.max_images >= 1, "--max-images must be >= 1"),
         ]
         for ok, message in checks:
@@ -272,6 +279,35 @@ def _loader(dataset: FrameDataset, sampler: EpochSampler, batch_size: int, worke
         prefetch_factor=4 if workers > 0 else None,
         # a private generator keeps the DataLoader from drawing on the global torch RNG
         generator=torch.Generator().manual_seed(0))
+
+
+def _unwrap_worker_error(exc: VidcolorError) -> VidcolorError:
+    """The one-line error a DataLoader worker raised, out of the traceback torch wraps it in.
+
+    A worker's exception reaches the main process re-created as ``type(exc)("Caught ... in
+    DataLoader worker process N.\nOriginal Traceback ...\n<module>.<Type>: <message>")``.
+    """
+    text = str(exc)
+    if not text.startswith("Caught ") or "DataLoader worker" not in text:
+        return exc
+    last = text.rstrip().splitlines()[-1]
+    prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+    return type(exc)(last[len(prefix):] if last.startswith(prefix) else last)
+
+
+def _batches(loader: torch.utils.data.DataLoader) -> Iterator[torch.Tensor]:
+    """Iterate ``loader``; a vidcolor error from a worker keeps its one-line message."""
+    try:
+        yield from loader
+    except VidcolorError as exc:
+        raise _unwrap_worker_error(exc) from exc
+
+
+def _check_crop(paths: list[Path], crop: int) -> None:
+    """Refuse a crop larger than the frames up front (before the prior is counted)."""
+    height, width = _read_rgb(paths[0]).shape[:2]
+    if crop > min(height, width):
+        raise DatasetError(f"{paths[0]}: frame {width}x{height} is smaller than --crop {crop}")
 
 
 # --------------------------------------------------------------------------- targets
@@ -437,7 +473,7 @@ def compute_prior(paths: list[Path], bins: np.ndarray, device: torch.device, *, 
     accumulator = PriorAccumulator(bins)
     with progress_mod.bar(total=len(sampler), desc="prior", unit="img",
                           enabled=progress and dist_info.main) as bar, torch.no_grad():
-        for batch in loader:
+        for batch in _batches(loader):
             _, ab_small = lab_batch(batch.to(device))
             accumulator.add(ab_small.float())
             bar.update(batch.shape[0])
@@ -491,7 +527,7 @@ def _evaluate_loss(model: nn.Module, loader: torch.utils.data.DataLoader, accel:
     total = torch.zeros((), dtype=torch.float64, device=accel.device)
     count = 0
     with torch.no_grad():
-        for batch in loader:
+        for batch in _batches(loader):
             loss = compute_loss(model, accel.to_device(batch), bins, weights, head,
                                 accel.autocast, accel.channels_last)
             total += loss.double() * batch.shape[0]
@@ -547,6 +583,7 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
         ensure_writable_dir(run)
 
     train_paths = _even_subset(load_split(dataset_dir, "train"), config.max_images)
+    _check_crop(train_paths, config.crop)
     try:
         test_paths = _even_subset(load_split(dataset_dir, "test"), config.max_test_images)
     except DatasetError as exc:
@@ -583,7 +620,11 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
         except (ValueError, KeyError, RuntimeError) as exc:
             raise CheckpointError(f"{ckpt.info.path}: optimiser state does not fit ({exc})"
                                   ) from exc
-        restore_rng(ckpt.tensors, ckpt.meta["rng"])
+        try:
+            restore_rng(ckpt.tensors, ckpt.meta["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{ckpt.info.path}: random-number state missing or damaged "
+                                  f"({type(exc).__name__}: {exc}); cannot resume") from exc
     net: nn.Module = model
     if dist_info.enabled:
         net = nn.parallel.DistributedDataParallel(
@@ -630,7 +671,7 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
                                desc=f"epoch {epoch + 1}/{config.epochs}", unit="img",
                                enabled=progress and dist_info.main)
         try:
-            for step, batch in enumerate(loader):
+            for step, batch in enumerate(_batches(loader)):
                 group_start = step - step % config.accumulate
                 group_size = min(config.accumulate, steps_per_epoch - group_start)
                 last_of_group = step + 1 == group_start + group_size

@@ -5,12 +5,22 @@ from __future__ import annotations
 import click
 
 
+def _check_decode(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from vidcolor.quantize import parse_decode
+
+    try:
+        parse_decode(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
 @click.command("evaluate")
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--dataset", "dataset_dir", default="dataset", show_default=True,
               type=click.Path(file_okay=False), help="Dataset folder.")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
-@click.option("--decode", default="expectation", show_default=True,
+@click.option("--decode", default="expectation", show_default=True, callback=_check_decode,
               help="expectation | annealed[:T] | mode")
 @click.option("--max-images", type=click.IntRange(1), default=None,
               help="Score at most this many frames (evenly spaced).")
