@@ -327,3 +327,88 @@ def test_cli_segmentation_options(tmp_path: Path, runs: Path) -> None:
         render(image, [runs / "plain"], tmp_path / "c.png", refine="regiongrow", size=SIZE,
                workers=0, refine_options={"working_scale": 2.0})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "frame.png"]
+
+
+def test_folder_output_is_not_half_written(tmp_path: Path, runs: Path) -> None:
+    """A folder whose third image is unreadable: an error, and no output folder at all."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(folder / name), _cartoon(1)[0])
+    (folder / "c.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="c.png"):
+        render(folder, [runs / "plain"], size=SIZE, batch_size=1, workers=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+    # An existing output folder keeps what it had, and gets no partial results.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="c.png"):
+        render(folder, [runs / "plain"], out, size=SIZE, batch_size=1, workers=0)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "out"]
+
+
+def test_current_folder_as_input(tmp_path: Path, runs: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), _cartoon(1)[0])
+    monkeypatch.chdir(folder)
+    out = render(".", [runs / "plain"], size=SIZE, workers=0)
+    assert out.resolve() == tmp_path / "frames.colorized"
+    assert [p.name for p in out.iterdir()] == ["a.png"]
+
+
+def test_alpha_16_bit_and_odd_sized_images(tmp_path: Path, runs: Path) -> None:
+    grey = _cartoon(1, 63, 47)[0]
+    alpha = np.full(grey.shape[:2], 255, np.uint8)
+    alpha[:, :20] = 0
+    rgba = np.dstack([grey, alpha])
+    rgba[alpha == 0, :3] = 0  # transparent pixels often hold black
+    cv2.imwrite(str(tmp_path / "alpha.png"), rgba)
+    out = render(tmp_path / "alpha.png", [runs / "plain"], size=SIZE, workers=0)
+    result = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert result.shape == (47, 63, 4)
+    np.testing.assert_array_equal(result[..., 3], alpha)
+    # 16-bit input: the same picture as its 8-bit version.
+    cv2.imwrite(str(tmp_path / "deep.png"), grey.astype(np.uint16) * 257)
+    cv2.imwrite(str(tmp_path / "flat.png"), grey)
+    deep = render(tmp_path / "deep.png", [runs / "plain"], size=SIZE, workers=0)
+    flat = render(tmp_path / "flat.png", [runs / "plain"], size=SIZE, workers=0)
+    assert np.abs(cv2.imread(str(deep)).astype(int) - cv2.imread(str(flat))).max() <= 1
+
+
+def test_variable_frame_rate_odd_size_and_rotation_are_kept(tmp_path: Path, runs: Path) -> None:
+    from fractions import Fraction
+
+    from vidcolor.video import VideoWriter
+
+    frames = _cartoon(7, 63, 47)
+    clip = tmp_path / "vfr.mkv"
+    times = [0, 40, 80, 200, 240, 400, 440]  # ms: irregular gaps
+    with VideoWriter(clip, Fraction(25), 63, 47, time_base=Fraction(1, 1000),
+                     rotation=90) as writer:
+        for frame, pts in zip(frames, times, strict=True):
+            writer.write(frame, pts=pts)
+    out = render(clip, [runs / "plain"], size=SIZE, workers=0)
+    assert [f.pts for f in iter_frames(out)] == [f.pts for f in iter_frames(clip)] == times
+    assert (probe(out).width, probe(out).height, probe(out).rotation) == (63, 47, 90)
+
+
+def test_colour_image_anywhere_in_a_folder_is_reported(tmp_path: Path, runs: Path,
+                                                        caplog: pytest.LogCaptureFixture,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    # an earlier CLI test may have given the package logger its own handler
+    monkeypatch.setattr(logging.getLogger("vidcolor"), "propagate", True)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), _cartoon(1)[0])
+    colour = _cartoon(1)[0].copy()
+    colour[..., 2] = 250  # a red cast on every pixel
+    cv2.imwrite(str(folder / "b.png"), colour)
+    with caplog.at_level("WARNING", logger="vidcolor.render"):
+        render(folder, [runs / "plain"], size=SIZE, workers=0)
+    assert "colour input" in caplog.text

@@ -143,3 +143,12 @@ def test_audio_is_interleaved_with_video(tmp_path: Path, source: str) -> None:
     last_video = len(order) - 1 - order[::-1].index("video")
     assert first_audio < last_video / 4
     assert order.count("audio") > 10
+
+
+def test_rotation_metadata_is_written_and_read(tmp_path: Path) -> None:
+    path = tmp_path / "rotated.mp4"
+    with VideoWriter(path, 24, 64, 48, rotation=90) as writer:
+        for frame in moving_square_frames(4):
+            writer.write(frame)
+    assert probe(path).rotation == 90
+    assert probe(write_clip(tmp_path / "plain.mp4", moving_square_frames(4))).rotation == 0

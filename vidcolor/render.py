@@ -29,9 +29,12 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,13 +45,15 @@ import numpy as np
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
 from vidcolor.ensemble import ENSEMBLE_METHODS
-from vidcolor.errors import InputError, OutputError
+from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.fsutil import atomic_path, ensure_writable_dir
 from vidcolor.refine import REFINE_METHODS, refine_and_combine
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: Image formats that can hold an alpha channel: read with it, and written back with it.
+_ALPHA_EXTENSIONS = (".png", ".tif", ".tiff", ".webp")
 VIDEO_OUTPUT_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".m4v")
 #: A frame counts as colour when more than this fraction of pixels has an RGB spread > 12 levels.
 _COLOUR_FRACTION = 0.005
@@ -62,6 +67,7 @@ class _Item:
     pts: int | None
     rgb: np.ndarray | None
     luminance: np.ndarray | None = None
+    alpha: np.ndarray | None = None  # an image's own alpha channel, put back on the output
 
 
 # --- Per-frame colour maths (numpy + OpenCV; runs in the worker processes) -------------------
@@ -251,11 +257,39 @@ def _folder_images(folder: Path) -> list[Path]:
     return images
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _to_uint8(image: np.ndarray) -> np.ndarray | None:
+    """8-bit version of a 16-bit or float image (None for other depths)."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return np.rint(image / 257.0).astype(np.uint8)
+    if image.dtype in (np.float32, np.float64):
+        return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return None
+
+
+def _read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB uint8 (H, W, 3) of an image, and its alpha channel (uint8) when it has one.
+
+    Formats that can carry alpha are read unchanged (grey, 16-bit and float images are
+    converted to 8-bit RGB here); the others (JPEG: its EXIF orientation applied) as colour.
+    """
+    if path.suffix.lower() in _ALPHA_EXTENSIONS:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise InputError(f"{path}: not a readable image")
+        eight_bit = _to_uint8(image)
+        if eight_bit is not None and (eight_bit.ndim == 2 or eight_bit.shape[2] in (1, 3, 4)):
+            if eight_bit.ndim == 2 or eight_bit.shape[2] == 1:
+                return cv2.cvtColor(eight_bit, cv2.COLOR_GRAY2RGB), None
+            if eight_bit.shape[2] == 4:
+                return (cv2.cvtColor(eight_bit, cv2.COLOR_BGRA2RGB),
+                        np.ascontiguousarray(eight_bit[..., 3]))
+            return cv2.cvtColor(eight_bit, cv2.COLOR_BGR2RGB), None
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise InputError(f"{path}: not a readable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None
 
 
 def _is_colour(rgb: np.ndarray) -> bool:
@@ -272,6 +306,8 @@ def default_output(input_path: str | os.PathLike[str]) -> Path:
     A video whose container cannot hold H.264 (e.g. .webm) gets ``.mkv``.
     """
     path = Path(input_path)
+    if path.name in ("", ".", ".."):  # "." or "..": name the folder itself
+        path = path.resolve()
     if path.is_dir():
         return path.with_name(f"{path.name}.colorized")
     ext = path.suffix
@@ -295,6 +331,9 @@ def _check_output(input_path: Path, output: Path, kind: str) -> None:
         parent = output.parent if str(output.parent) else Path(".")
         if not parent.is_dir():
             raise OutputError(f"{output}: output folder {parent} does not exist")
+        where = output if output.is_dir() else parent
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise OutputError(f"{output}: output folder {where} is not writable")
         return
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
@@ -311,7 +350,7 @@ def _check_output(input_path: Path, output: Path, kind: str) -> None:
                           f"{', '.join(IMAGE_EXTENSIONS)}")
 
 
-def _source_items(path: Path, kind: str) -> Iterator[_Item]:
+def _source_items(path: Path, kind: str) -> Generator[_Item, None, None]:
     if kind == "video":
         from vidcolor.video import iter_frames
 
@@ -319,7 +358,8 @@ def _source_items(path: Path, kind: str) -> Iterator[_Item]:
             yield _Item(key=frame.index, pts=frame.pts, rgb=frame.rgb)
     else:
         for image in ([path] if kind == "image" else _folder_images(path)):
-            yield _Item(key=image.name, pts=None, rgb=_read_image(image))
+            rgb, alpha = _read_image(image)
+            yield _Item(key=image.name, pts=None, rgb=rgb, alpha=alpha)
 
 
 def _batches(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
@@ -370,13 +410,18 @@ def _worker_init() -> None:
 
 
 class _Sink:
-    """Where finished frames go: a video writer, one image file, or a folder of images."""
+    """Where finished frames go: a video writer, one image file, or a folder of images.
+
+    A folder's images are staged in a hidden ``.part`` folder and moved into place only when
+    every image is written, so an error or Ctrl-C leaves the output folder as it was.
+    """
 
     def __init__(self, kind: str, output: Path, input_path: Path, width_factor: int) -> None:
         self.kind, self.output, self.input_path = kind, output, input_path
         self.width_factor = width_factor
         self._writer: Any = None
         self._stack = contextlib.ExitStack()
+        self._staging: Path | None = None
 
     def __enter__(self) -> _Sink:
         if self.kind == "video":
@@ -385,22 +430,58 @@ class _Sink:
             info = probe(self.input_path)
             self._writer = self._stack.enter_context(VideoWriter(
                 self.output, info.frame_rate, info.width * self.width_factor, info.height,
-                time_base=info.time_base, audio_from=self.input_path))
+                time_base=info.time_base, audio_from=self.input_path, rotation=info.rotation))
         elif self.kind == "folder":
-            ensure_writable_dir(self.output)
+            # A new folder is staged beside it and renamed into place; an existing one gets a
+            # staging folder inside it (same file system: the final moves are renames).
+            where = self.output if self.output.is_dir() else self.output.parent
+            ensure_writable_dir(where)
+            try:
+                self._staging = Path(tempfile.mkdtemp(prefix=f".{self.output.name}.",
+                                                      suffix=".part", dir=where))
+            except OSError as exc:
+                raise OutputError(f"{self.output}: cannot write in {where} "
+                                  f"({exc.strerror or exc})") from exc
         return self
 
     def write(self, item: _Item, rgb: np.ndarray) -> None:
         if self.kind == "video":
             self._writer.write(rgb, pts=item.pts)
             return
-        target = self.output if self.kind == "image" else self.output / str(item.key)
+        if self.kind == "image":
+            target = self.output
+        else:
+            assert self._staging is not None
+            target = self._staging / str(item.key)
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        if (item.alpha is not None and item.alpha.shape == rgb.shape[:2]
+                and target.suffix.lower() in _ALPHA_EXTENSIONS):
+            bgr = np.dstack([bgr, item.alpha])
         with atomic_path(target) as tmp:
-            if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            if not cv2.imwrite(str(tmp), bgr):
                 raise OutputError(f"{target}: cannot write this image")
 
+    def _publish(self) -> None:
+        """Move the staged images into the output folder."""
+        assert self._staging is not None
+        if self._staging.parent != self.output:
+            try:
+                os.rename(self._staging, self.output)  # a new folder: all at once
+                return
+            except OSError:  # created meanwhile: move the images one by one
+                ensure_writable_dir(self.output)
+        for staged in sorted(self._staging.iterdir()):
+            os.replace(staged, self.output / staged.name)
+        self._staging.rmdir()
+
     def __exit__(self, *exc: Any) -> None:
-        self._stack.__exit__(*exc)
+        try:
+            self._stack.__exit__(*exc)
+            if self._staging is not None and exc[0] is None:
+                self._publish()
+        finally:
+            if self._staging is not None and self._staging.exists():
+                shutil.rmtree(self._staging, ignore_errors=True)
 
 
 def render(input_path: str | os.PathLike[str], models: Sequence[str | os.PathLike[str]] | None
@@ -520,7 +601,9 @@ def render(input_path: str | os.PathLike[str], models: Sequence[str | os.PathLik
             # render gets several times slower on small machines.
             torch.set_num_threads(max(1, min(torch_threads, (os.cpu_count() or 2) - workers)))
     options = dict(refine_options or {})
-    truth_items = _source_items(truth_path, truth_kind) if truth_path is not None else None
+    truth_items: Generator[_Item, None, None] | None = None
+    if truth_path is not None:
+        truth_items = _source_items(truth_path, truth_kind)
     warned_colour = False
     pending: collections.deque[tuple[_Item, Future[np.ndarray] | np.ndarray]] = \
         collections.deque()
@@ -545,9 +628,12 @@ def render(input_path: str | os.PathLike[str], models: Sequence[str | os.PathLik
                 progress_mod.bar(total=total, desc="render", unit="frame",
                                  enabled=progress) as bar:
             for batch in _batches(frames, batch_size):
-                if not warned_colour and batch[0].rgb is not None and _is_colour(batch[0].rgb):
-                    log.warning("%s: colour input; only its luminance is used",
-                                input_path)
+                coloured = None if warned_colour else next(
+                    (item for item in batch if item.rgb is not None and _is_colour(item.rgb)),
+                    None)
+                if coloured is not None:
+                    where = input_path / str(coloured.key) if kind == "folder" else input_path
+                    log.warning("%s: colour input; only its luminance is used", where)
                     warned_colour = True
                 lums = [item.luminance for item in batch]
                 for item in batch:
@@ -566,8 +652,13 @@ def render(input_path: str | os.PathLike[str], models: Sequence[str | os.PathLik
                     written += 1
                 finish(sink, bar, max_pending)
             finish(sink, bar, 0)
+    except BrokenProcessPool as exc:
+        raise VidcolorError(f"{input_path}: a refinement worker process died ({exc}); "
+                            "re-run with --workers 0 to see why") from exc
     finally:
         frames.close()
+        if truth_items is not None:
+            truth_items.close()  # its video file
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         torch.set_num_threads(torch_threads)

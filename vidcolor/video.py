@@ -318,6 +318,8 @@ class VideoWriter:
         audio_from: a file whose first audio stream is carried over.
         audio: generated audio as ``(samples, sample_rate)``; samples float32 (channels, n).
         crf: x264 constant rate factor (lower is better quality).
+        rotation: display rotation in degrees (counter-clockwise, as :func:`probe` reports it)
+            stored in the container, so a copy of a rotated source plays the same way up.
 
     Raises:
         OutputError: the output folder is missing or not writable, or encoding fails.
@@ -326,7 +328,8 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike[str], frame_rate: Fraction | int | float,
                  width: int, height: int, *, time_base: Fraction | None = None,
                  audio_from: str | os.PathLike[str] | None = None,
-                 audio: tuple[np.ndarray, int] | None = None, crf: int = 18) -> None:
+                 audio: tuple[np.ndarray, int] | None = None, crf: int = 18,
+                 rotation: int = 0) -> None:
         if width < 2 or height < 2:
             raise OutputError(f"{path}: cannot encode a {width}x{height} video")
         self.path = Path(path)
@@ -336,6 +339,7 @@ class VideoWriter:
         self._audio_from = Path(audio_from) if audio_from is not None else None
         self._audio = audio
         self._crf = crf
+        self._rotation = int(rotation) % 360
         self._atomic = atomic_path(self.path)
         self._count = 0
         self._last_pts: int | None = None
@@ -355,6 +359,8 @@ class VideoWriter:
             stream.codec_context.time_base = self.time_base
             stream.time_base = self.time_base
             stream.options = {"crf": str(self._crf), "preset": "veryfast"}
+            if self._rotation:
+                stream.set_display_rotation(self._rotation)
             if ext == ".avi":  # AVI stores no presentation times: B-frames would shift them
                 stream.options["bf"] = "0"
             self._stream = stream
