@@ -235,6 +235,15 @@ def test_cli_defaults_and_errors(tmp_path: Path, runs: Path, monkeypatch: pytest
     result = runner.invoke(cli, ["render", "bw.mkv", "--ensemble", "histogram", "-o", "h.mkv",
                                  "--size", str(SIZE), "--decode", "annealed:0.5"])
     assert result.exit_code == 0, result.output
+    # `--ensemble` takes an optional method, so the input may follow it directly.
+    result = runner.invoke(cli, ["-q", "render", "--ensemble", "bw.mkv", "-o", "after.mkv",
+                                 "--size", str(SIZE), "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert len(list(iter_frames(tmp_path / "after.mkv"))) == 4
+    result = runner.invoke(cli, ["render", "bw.mkv", "--ensemble", "median", "-o", "x.mkv"])
+    assert result.exit_code == 2 and "median" in result.output
+    result = runner.invoke(cli, ["render", "--ensemble"])
+    assert result.exit_code == 2 and "INPUT" in result.output
     result = runner.invoke(cli, ["render", "bw.mkv", "-o", "one.mkv", "--size", str(SIZE)])
     assert result.exit_code == 0 and "using" in result.output  # which model is used
     result = runner.invoke(cli, ["render", "missing.mkv"])

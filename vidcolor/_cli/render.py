@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+ENSEMBLE_METHODS = ("mean", "histogram")
+
 
 @click.command("render")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path), required=False)
 @click.option("-m", "--model", "models", multiple=True, metavar="RUN_OR_CKPT",
               help="Run directory (latest checkpoint) or checkpoint file; repeatable. "
                    "Default: every trained run under ./runs.")
@@ -17,8 +19,8 @@ import click
 @click.option("--refine", type=click.Choice(["none", "regiongrow", "felzenszwalb"]),
               default="none", show_default=True,
               help="Segment the grey frame and paint each region with one colour.")
-@click.option("--ensemble", type=click.Choice(["mean", "histogram"]), is_flag=False,
-              flag_value="mean", default=None,
+@click.option("--ensemble", metavar="[mean|histogram]", is_flag=False, flag_value="mean",
+              default=None,
               help="Combine several models: mean of their ab (alone: mean) or of their "
                    "colour histograms (same gamut only).")
 @click.option("--decode", default="expectation", show_default=True,
@@ -60,6 +62,15 @@ def render(input_path: Path, models: tuple[str, ...], output: Path | None, refin
     """
     from vidcolor.render import render as render_video
 
+    if ensemble is not None and ensemble not in ENSEMBLE_METHODS:
+        # An option with an optional value swallows the next word: in
+        # `render --ensemble bw.mkv` that word is the input, not a method.
+        if input_path is not None:
+            raise click.BadParameter(f"{ensemble!r} is not one of "
+                                     f"{', '.join(ENSEMBLE_METHODS)}", param_hint="'--ensemble'")
+        input_path, ensemble = Path(ensemble), "mean"
+    if input_path is None:
+        raise click.UsageError("Missing argument 'INPUT'.")
     options: dict[str, float] = {}
     if refine != "none" and working_scale != 1.0:
         options["working_scale"] = working_scale
