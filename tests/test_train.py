@@ -230,20 +230,34 @@ def test_out_of_memory_suggests_smaller_batches(dataset, tmp_path, monkeypatch):
     assert find_latest(run).name == "epoch-0001.json"
 
 
-def test_distributed_two_cpu_processes(dataset, tmp_path):
-    run = tmp_path / "ddp"
+def _torchrun(run: Path, dataset: Path, *args: str) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "VIDCOLOR_DEBUG": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-         "--standalone", "-m", "vidcolor", "-q", "train", "--arch", "residual",
-         "--dataset", str(dataset), "-o", str(run), "--epochs", "1", *TINY,
-         "--batch-size", "1"],  # 4 micro-batches per process: no_sync on every other one
-        env=env, capture_output=True, text=True, timeout=120)
+         "--standalone", "-m", "vidcolor", "-q", "train", "--arch", "plain",
+         "--variant", "dropout", "--dataset", str(dataset), "-o", str(run), *TINY,
+         "--batch-size", "1", *args],  # 4 micro-batches per process: no_sync on every other one
+        env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    meta = json.loads((run / "epoch-0001.json").read_text())
+
+
+def test_distributed_two_cpu_processes_resume_exactly(dataset, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _torchrun(straight, dataset, "--epochs", "2")
+    meta = json.loads((straight / "epoch-0002.json").read_text())
     assert meta["config"]["world_size"] == 2
-    assert len(read_log(run)) == 1
-    load_model(run)
+    assert [e["epoch"] for e in read_log(straight)] == [1, 2]
+    states = load_checkpoint(straight).tensors
+    # each rank draws its own dropout masks, and the checkpoint keeps both streams
+    assert not torch.equal(states["rng.rank.0"], states["rng.rank.1"])
+
+    _torchrun(resumed, dataset, "--epochs", "1")
+    _torchrun(resumed, dataset, "--epochs", "2", "--resume", str(resumed))
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+    load_model(resumed)
 
 
 class _Clock:

@@ -3,7 +3,8 @@
 A run directory holds one pair of files per finished epoch::
 
     RUN/epoch-0003.safetensors   model.*  (state dict), optim.state.<param>.<key> (Adam moments),
-                                 bins, prior, weights, rng.torch, rng.cuda, rng.numpy, rng.python
+                                 bins, prior, weights, rng.torch, rng.cuda, rng.numpy, rng.python,
+                                 rng.rank.<r> (each DDP rank's torch [+ CUDA] state)
     RUN/epoch-0003.json          format, arch, variant, width, num_bins, head, epoch, config,
                                  version, optimiser param groups and scalar state, RNG scalars,
                                  metrics, and the size and SHA-256 of the safetensors file
@@ -182,8 +183,34 @@ def restore_rng(tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> No
     random.setstate((version, tuple(int(v) for v in tensors["rng.python"].tolist()), gauss_next))
 
 
+def rank_rng_state(device: torch.device) -> torch.Tensor:
+    """This process's torch RNG state, and its CUDA device's where it trains on one.
+
+    Under DistributedDataParallel each rank draws its own dropout masks, so a resumed
+    run needs every rank's state, not only rank 0's (:func:`capture_rng`).
+    """
+    state = torch.get_rng_state()
+    if device.type == "cuda":
+        state = torch.cat([state, torch.cuda.get_rng_state(device)])
+    return state
+
+
+def restore_rank_rng(tensors: dict[str, torch.Tensor], rank: int, device: torch.device) -> bool:
+    """Restore this rank's state saved by :func:`save_checkpoint`; False where none was saved."""
+    state = tensors.get(f"rng.rank.{rank}")
+    if state is None:
+        return False
+    state = state.to(torch.uint8)
+    cpu_size = torch.get_rng_state().numel()
+    torch.set_rng_state(state[:cpu_size].clone())
+    if device.type == "cuda" and state.numel() > cpu_size:
+        torch.cuda.set_rng_state(state[cpu_size:].clone(), device)
+    return True
+
+
 def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None) -> Path:
+                    optimizer: torch.optim.Optimizer | None = None,
+                    rank_states: list[torch.Tensor] | None = None) -> Path:
     """Write epoch ``info.epoch``'s checkpoint into ``run_dir`` atomically.
 
     Args:
@@ -191,6 +218,7 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
         info: description; ``path`` is ignored (set from ``run_dir`` and the epoch).
         model: the network (not wrapped in DistributedDataParallel).
         optimizer: its optimiser, or None to store weights only.
+        rank_states: under DDP, every rank's :func:`rank_rng_state`, by rank.
 
     Returns:
         The JSON descriptor's path.
@@ -223,6 +251,8 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
                       "param_groups": _jsonable(state["param_groups"]), "scalars": scalars}
     rng_tensors, rng_scalars = capture_rng()
     tensors.update(rng_tensors)
+    for rank, state in enumerate(rank_states or []):
+        tensors[f"rng.rank.{rank}"] = state.to("cpu").contiguous()
     with atomic_path(tensor_path) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
         # on disk before the (fsynced) descriptor that vouches for it is renamed into place

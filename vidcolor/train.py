@@ -9,8 +9,9 @@ counted once over the training split at 1/4 resolution and stored in every check
 
 Determinism: the shuffle order comes from ``seed + epoch`` and every crop/mirror from
 ``(seed, epoch, frame)``, so the data stream does not depend on worker processes or on where a
-run was interrupted; dropout draws from the global torch RNG, which checkpoints save and
-restore. On the CPU a resumed run therefore reproduces an uninterrupted one exactly.
+run was interrupted; dropout draws from the global torch RNG (seeded per rank under DDP),
+which checkpoints save and restore for every rank. On the CPU a resumed run therefore
+reproduces an uninterrupted one exactly.
 
 :func:`evaluate` compares a trained model with the all-grey baseline on a split.
 """
@@ -42,7 +43,9 @@ from vidcolor.checkpoint import (
     load_checkpoint,
     load_model,
     optimizer_state,
+    rank_rng_state,
     resolve_device,
+    restore_rank_rng,
     restore_rng,
     save_checkpoint,
 )
@@ -452,6 +455,17 @@ def _all_reduce_sum(values: list[float], dist_info: _Dist, device: torch.device)
     return tensor.tolist()
 
 
+def _gather_rng_states(dist_info: _Dist, device: torch.device) -> list[torch.Tensor] | None:
+    """Every rank's RNG state, by rank (a collective: all ranks call it); None without DDP."""
+    if not dist_info.enabled:
+        return None
+    import torch.distributed as dist
+
+    states: list[torch.Tensor | None] = [None] * dist_info.world
+    dist.all_gather_object(states, rank_rng_state(device))
+    return [state for state in states if state is not None]
+
+
 # --------------------------------------------------------------------------- prior
 
 
@@ -597,6 +611,10 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
     num_bins = int(bins_np.shape[0])
     model = build_model(config.arch, config.variant, config.width, num_bins)
     head = model.head
+    if dist_info.rank:
+        # the same initial weights on every rank (DDP also broadcasts them), but each rank
+        # draws its own dropout masks
+        torch.manual_seed(config.seed + dist_info.rank)
     start_epoch = 0
     if ckpt is not None:
         model = build_from_checkpoint(ckpt)
@@ -622,6 +640,10 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
                                   ) from exc
         try:
             restore_rng(ckpt.tensors, ckpt.meta["rng"])
+            if dist_info.enabled and not restore_rank_rng(ckpt.tensors, dist_info.rank,
+                                                          device):
+                # saved by another number of processes: a fresh, distinct stream per rank
+                torch.manual_seed(config.seed + dist_info.rank + 7919 * start_epoch)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{ckpt.info.path}: random-number state missing or damaged "
                                   f"({type(exc).__name__}: {exc}); cannot resume") from exc
@@ -705,6 +727,7 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
         metrics = {"epoch": epoch + 1, "train_loss": train_loss, "test_loss": test_loss,
                    "lr": config.lr_at(epoch), "seconds": round(seconds, 3),
                    "images_per_s": round(seen_all / seconds, 2) if seconds > 0 else None}
+        rank_states = _gather_rng_states(dist_info, device)
         if dist_info.main:
             info = CheckpointInfo(
                 arch=config.arch, variant=config.variant, width=config.width,
@@ -713,7 +736,7 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
                 weights=None if weights_np is None else np.asarray(weights_np, np.float64),
                 epoch=epoch + 1, config=config_dict, version=__version__, path=run,
                 num_bins=num_bins, head=head, metrics=metrics)
-            save_checkpoint(run, info, model, optimizer)
+            save_checkpoint(run, info, model, optimizer, rank_states)
             _append_log(log_path, metrics)
             log.info("epoch %d/%d: train loss %.4f, test loss %s, %.1f img/s", epoch + 1,
                      config.epochs, train_loss,
