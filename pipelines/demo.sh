@@ -15,7 +15,7 @@ vidcolor build-dataset demo/episode0?.mkv
 for arch in residual plain; do
   if [ -f "runs/$arch/latest.json" ]; then resume=(--resume "runs/$arch"); else resume=(); fi
   vidcolor train --arch "$arch" --width 0.125 --crop 64 --epochs "$EPOCHS" --lr-step 8 \
-    --batch-size 16 --accumulate 3 "${resume[@]}"
+    --batch-size 16 --accumulate 3 --max-test-images 32 "${resume[@]}"
 done
 vidcolor render demo/episode01_bw.mkv --refine felzenszwalb --ensemble -o demo/episode01_bw.colorized.mkv
 vidcolor render demo/episode01_bw.mkv --refine felzenszwalb --ensemble --side-by-side \

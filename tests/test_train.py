@@ -155,6 +155,19 @@ def test_cli_default_run_dir_and_log(dataset, tmp_path, monkeypatch):
     assert find_latest(run).name == "epoch-0002.json"
 
 
+def test_max_test_images_limits_only_the_test_loss(dataset, tmp_path):
+    full = read_log(train(_config(), dataset, tmp_path / "full", progress=False))[0]
+    result = CliRunner().invoke(cli, ["-q", "train", "--arch", "residual", "--dataset",
+                                      str(dataset), "-o", str(tmp_path / "one"), "--epochs", "1",
+                                      "--max-test-images", "1", *TINY])
+    assert result.exit_code == 0, result.output
+    one = read_log(tmp_path / "one")[0]
+    assert one["train_loss"] == pytest.approx(full["train_loss"])
+    assert one["test_loss"] != pytest.approx(full["test_loss"])
+    bad = CliRunner().invoke(cli, ["train", "--arch", "residual", "--max-test-images", "0"])
+    assert bad.exit_code == 2 and "--max-test-images must be >= 1" in bad.output
+
+
 def _fails(args: list[str]) -> str:
     result = CliRunner().invoke(cli, ["-q", "train", *args])
     assert result.exit_code == 1, result.output

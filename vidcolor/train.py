@@ -129,6 +129,8 @@ class TrainConfig:
             (self.workers >= 0, "--workers must be at least 0"),
             (self.seed >= 0, "--seed must be non-negative"),
             (self.max_images is None or self.max_images >= 1, "--max-images must be >= 1"),
+            (self.max_test_images is None or self.max_test_images >= 1,
+             "--max-test-images must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:

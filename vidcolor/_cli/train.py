@@ -44,10 +44,13 @@ _VARIANTS = ("rebalance", "no-rebalance", "dropout", "l2")
               help="Data-loading processes (0: load in the main process).")
 @click.option("--max-images", type=int, default=None,
               help="Train on at most this many frames (evenly spaced), for quick demos.")
+@click.option("--max-test-images", type=int, default=None,
+              help="Compute the per-epoch test loss on at most this many test frames "
+                   "(evenly spaced; whole frames cost more than crops). Default: all.")
 def train(arch: str | None, variant: str | None, dataset_dir: Path, output: Path | None,
           resume: Path | None, width: float, epochs: int, batch_size: int, accumulate: int,
           crop: int, lr: float, lr_step: int, lr_gamma: float, seed: int, device: str,
-          workers: int, max_images: int | None) -> None:
+          workers: int, max_images: int | None, max_test_images: int | None) -> None:
     """Train a network on DATASET's training split; a checkpoint after every epoch.
 
     \b
@@ -73,7 +76,8 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path, output: Path
     config = train_mod.TrainConfig(
         arch=arch, variant=variant or "rebalance", width=width, epochs=epochs,
         batch_size=batch_size, accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step,
-        lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images)
+        lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images,
+        max_test_images=max_test_images)
     try:
         config.validate()
     except ValueError as exc:
