@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-ENSEMBLE_METHODS = ("mean", "histogram")
-
 
 @click.command("render")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path), required=False)
@@ -60,6 +58,7 @@ def render(input_path: Path, models: tuple[str, ...], output: Path | None, refin
       vidcolor render bw.mkv --refine felzenszwalb --ensemble
       vidcolor render bw.mkv -m runs/plain -o out.mp4 --side-by-side
     """
+    from vidcolor.ensemble import ENSEMBLE_METHODS
     from vidcolor.render import render as render_video
 
     if ensemble is not None and ensemble not in ENSEMBLE_METHODS:
