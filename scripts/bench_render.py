@@ -96,9 +96,10 @@ def main() -> None:
 
     from vidcolor import infer
     from vidcolor.checkpoint import resolve_device
+    from vidcolor.color import lightness as frame_luminance
     from vidcolor.ensemble import mean_ab
     from vidcolor.refine import fill_regions, segment
-    from vidcolor.render import finish_frame, frame_luminance, render
+    from vidcolor.render import finish_frame, render
     from vidcolor.video import VideoWriter, iter_frames, probe
 
     cv2.setNumThreads(1)

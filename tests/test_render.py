@@ -277,8 +277,8 @@ def test_ctrl_c_leaves_no_output_or_temp_file(tmp_path: Path, runs: Path, worker
 
 
 def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
-    from vidcolor.color import lab_to_rgb
-    from vidcolor.render import frame_luminance, lab_to_rgb_uint8, upsample_ab
+    from vidcolor.color import lab_to_rgb, lab_to_rgb_uint8, upsample_ab
+    from vidcolor.color import lightness as frame_luminance
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)

@@ -40,7 +40,9 @@ import cv2
 import numpy as np
 
 from vidcolor import fsutil, progress
+from vidcolor.color import XYZ_FROM_RGB, srgb_to_linear
 from vidcolor.errors import OutputError
+from vidcolor.extract import frame_mse
 
 log = logging.getLogger(__name__)
 
@@ -188,21 +190,18 @@ class SeriesInfo:
 # Colour helpers
 
 
-def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
-
-
-_LINEAR_LUT = _srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+_LINEAR_LUT = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 # Linear luminance at which the encoded grey level steps from g to g + 1 (rounding thresholds).
-_GREY_STEPS = _srgb_to_linear((np.arange(255, dtype=np.float64) + 0.5) / 255.0).astype(np.float32)
+_GREY_STEPS = srgb_to_linear((np.arange(255, dtype=np.float64) + 0.5) / 255.0).astype(np.float32)
+_Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], dtype=np.float32)
 
 
 def luminance_grey(rgb: np.ndarray) -> np.ndarray:
     """Reduce sRGB colours to grey with the same luminance (and so the same Lab L).
 
-    The relative luminance ``Y = 0.2126 R + 0.7152 G + 0.0722 B`` of the linearised sRGB values
-    is encoded back with the sRGB curve and rounded, so the grey has the colour's Lab L up to
-    rounding.
+    The relative luminance ``Y`` of the linearised sRGB values (:mod:`vidcolor.color`'s
+    constants) is encoded back with the sRGB curve and rounded, so the grey has the colour's
+    Lab L up to rounding.
 
     Args:
         rgb: ``(..., 3)`` uint8 sRGB values.
@@ -215,8 +214,7 @@ def luminance_grey(rgb: np.ndarray) -> np.ndarray:
         255
     """
     rgb = np.asarray(rgb, dtype=np.uint8)
-    lin = _LINEAR_LUT[rgb]
-    luminance = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
+    luminance = _LINEAR_LUT[rgb] @ _Y_WEIGHTS
     return np.searchsorted(_GREY_STEPS, luminance).astype(np.uint8)
 
 
@@ -470,11 +468,6 @@ def _faded(card: np.ndarray, alpha: float) -> np.ndarray:
     return np.round(card.astype(np.float32) * alpha).astype(np.uint8)
 
 
-def _mse(a: np.ndarray, b: np.ndarray) -> float:
-    diff = a.astype(np.int32) - b.astype(np.int32)
-    return float(np.mean(diff * diff))
-
-
 def _episode_rng(seed: int, episode: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(episode), 0x51DE]))
 
@@ -551,7 +544,7 @@ def iter_episode_frames(*, seed: int = 0, episode: int = 0, seconds: float = 20.
                 hold = length - done if length - done <= 3 else 2
             frame = _render_scene(location, background, actors, clock, width, height)
             for _ in range(6):
-                if previous is None or _mse(frame, previous) > MIN_DRAWING_MSE:
+                if previous is None or frame_mse(frame, previous) > MIN_DRAWING_MSE:
                     break
                 clock += 1.0 / float(fps)
                 frame = _render_scene(location, background, actors, clock, width, height)

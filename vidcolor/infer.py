@@ -83,9 +83,9 @@ def wrap_model(model: torch.nn.Module, bins: np.ndarray | None, name: str = "mod
 def luminance_of(rgb_frames: Sequence[np.ndarray], device: torch.device | None = None
                  ) -> list[np.ndarray]:
     """CIE L (0-100, float32) of RGB uint8 frames (on the CPU, OpenCV; ``device`` is unused)."""
-    from vidcolor.render import frame_luminance
+    from vidcolor.color import lightness
 
-    return [frame_luminance(rgb) for rgb in rgb_frames]
+    return [lightness(rgb) for rgb in rgb_frames]
 
 
 def network_input(luminance: Sequence[np.ndarray], size: int, device: torch.device
@@ -101,7 +101,7 @@ def network_input(luminance: Sequence[np.ndarray], size: int, device: torch.devi
 def _to_numpy(ab_small: torch.Tensor, shapes: Sequence[tuple[int, int]] | None
               ) -> list[np.ndarray]:
     """(N, 2, h, w) ab on any device -> N (h, w, 2) float32 arrays, upsampled when ``shapes``."""
-    from vidcolor.render import upsample_ab
+    from vidcolor.color import upsample_ab
 
     small = ab_small.float().permute(0, 2, 3, 1).cpu().numpy()
     if shapes is None:
@@ -167,6 +167,6 @@ def lab_to_rgb_uint8(luminance: np.ndarray, ab: np.ndarray | None,
     See :func:`vidcolor.render.lab_to_rgb_uint8` (CPU, OpenCV; ``device`` is unused): colours
     outside the sRGB gamut are desaturated rather than clipped, so the output's L is the input's.
     """
-    from vidcolor.render import lab_to_rgb_uint8 as convert
+    from vidcolor.color import lab_to_rgb_uint8 as convert
 
     return convert(luminance, ab)

@@ -22,7 +22,7 @@ import math
 import numpy as np
 import torch
 
-from vidcolor.color import D65_WHITE, XYZ_FROM_RGB
+from vidcolor.color import AB_LIMIT, D65_WHITE, XYZ_FROM_RGB, lab_f, srgb_to_linear
 
 __all__ = [
     "GRID",
@@ -44,8 +44,6 @@ __all__ = [
 
 GRID = 10
 """Step of the ab grid, in ab units."""
-AB_LIMIT = 110.0
-"""a and b are limited to [-AB_LIMIT, AB_LIMIT]."""
 NEIGHBOURS = 5
 """Number of nearest bins a soft encoding spreads over."""
 SIGMA = 5.0
@@ -64,12 +62,12 @@ _CHUNK_PIXELS = 65536
 @functools.lru_cache(maxsize=8)
 def _gamut_bins(grid: int) -> np.ndarray:
     """Integer bin indices ``(Q, 2)`` (ab / grid) reached by some 8-bit sRGB colour."""
-    # Every one of the 2^24 colours is converted with skimage's arithmetic in float64 (sRGB
-    # companding via a 256-entry table, the XYZ matrix, D65 white, the piecewise cube root), one
-    # slab of red values at a time. Verified once against skimage.color.rgb2lab over all 2^24
-    # colours: identical bin set (261 bins for grid 10) and identical per-bin colour counts.
-    levels = np.arange(256, dtype=np.float64) / 255.0
-    linear = np.where(levels > 0.04045, ((levels + 0.055) / 1.055) ** 2.4, levels / 12.92)
+    # Every one of the 2^24 colours is converted with vidcolor.color's (= skimage's) arithmetic in
+    # float64 (sRGB companding via a 256-entry table, the XYZ matrix, D65 white, the piecewise
+    # cube root), one slab of red values at a time. Verified once against skimage.color.rgb2lab
+    # over all 2^24 colours: identical bin set (261 bins for grid 10) and identical per-bin
+    # colour counts.
+    linear = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0)
     matrix = np.asarray(XYZ_FROM_RGB, dtype=np.float64)
     white = np.asarray(D65_WHITE, dtype=np.float64)
     span = math.ceil(130.0 / grid)  # sRGB a, b lie within [-128, 127]
@@ -80,10 +78,8 @@ def _gamut_bins(grid: int) -> np.ndarray:
     slab = 32
     for red_start in range(0, 256, slab):
         red = linear[red_start : red_start + slab, None, None]
-        f = []
-        for row in range(3):
-            t = (red * matrix[row, 0] + green * matrix[row, 1] + blue * matrix[row, 2]) / white[row]
-            f.append(np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16.0 / 116.0))
+        f = [lab_f((red * matrix[row, 0] + green * matrix[row, 1] + blue * matrix[row, 2])
+                   / white[row]) for row in range(3)]
         a_index = np.round(500.0 * (f[0] - f[1]) / grid).astype(np.int64)
         b_index = np.round(200.0 * (f[1] - f[2]) / grid).astype(np.int64)
         reached[((a_index + span) * side + (b_index + span)).ravel()] = True
@@ -414,8 +410,19 @@ def decode_probs(
         return _mode(probs, bins_t)
     if method == "annealed":
         tiny = torch.finfo(probs.dtype).tiny
-        probs = torch.softmax(torch.log(probs.clamp_min(tiny)) / temperature, dim=1)
+        probs = _annealed(torch.log(probs.clamp_min(tiny)), temperature)
     return _expectation(probs, bins_t)
+
+
+def _annealed(log_scores: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``softmax(log_scores / T)`` over dim 1, stable for any positive T.
+
+    The row maximum is subtracted *before* dividing by T, so the largest score becomes exactly
+    0 and the others are negative: a tiny T (e.g. 1e-39, whose reciprocal overflows) drives them
+    to -inf, never to inf - inf = NaN, and the result tends to the mode as it should.
+    """
+    shifted = log_scores - log_scores.amax(dim=1, keepdim=True)
+    return torch.softmax(shifted / temperature, dim=1)
 
 
 def decode_logits(
@@ -446,5 +453,6 @@ def decode_logits(
     _check_hist(logits, bins_t, "logits")
     if method == "mode":
         return _mode(logits, bins_t)
-    scale = 1.0 / temperature if method == "annealed" else 1.0
-    return _expectation(torch.softmax(logits * scale, dim=1), bins_t)
+    if method == "annealed":
+        return _expectation(_annealed(logits, temperature), bins_t)
+    return _expectation(torch.softmax(logits, dim=1), bins_t)

@@ -44,6 +44,8 @@ import numpy as np
 
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
+from vidcolor.color import grey_rgb, lab_to_rgb_uint8, upsample_ab
+from vidcolor.color import lightness as frame_luminance
 from vidcolor.ensemble import ENSEMBLE_METHODS
 from vidcolor.errors import InputError, OutputError, VidcolorError
 from vidcolor.fsutil import atomic_path, ensure_writable_dir
@@ -68,151 +70,6 @@ class _Item:
     rgb: np.ndarray | None
     luminance: np.ndarray | None = None
     alpha: np.ndarray | None = None  # an image's own alpha channel, put back on the output
-
-
-# --- Per-frame colour maths (numpy + OpenCV; runs in the worker processes) -------------------
-# Same constants as vidcolor.color (skimage's sRGB/D65 conversion).
-_Y_FROM_LINEAR_RGB = np.array([[0.212671, 0.715160, 0.072169]], dtype=np.float32)
-_CODES = np.arange(256, dtype=np.float64) / 255.0
-_LINEAR_LUT = np.where(_CODES > 0.04045, ((_CODES + 0.055) / 1.055) ** 2.4,
-                       _CODES / 12.92).astype(np.float32)
-_LAB_EPSILON = 0.008856
-_LAB_SLOPE = 116.0 * 7.787  # L = 116 (7.787 Y + 16/116) - 16 on the linear branch
-
-
-def _lightness_of_y(y: np.ndarray) -> np.ndarray:
-    """L of an (H, W) float32 image of relative luminance Y."""
-    lightness = cv2.pow(y, 1.0 / 3.0) * np.float32(116.0) - np.float32(16.0)
-    low = y <= _LAB_EPSILON
-    if low.any():
-        lightness[low] = _LAB_SLOPE * y[low]
-    return lightness
-
-
-def frame_luminance(rgb: np.ndarray) -> np.ndarray:
-    """CIE L (0-100, float32) of an RGB uint8 frame (H, W, 3).
-
-    The same sRGB/D65 formula as :func:`vidcolor.color.rgb_to_lab` (agrees to ~1e-4), computed
-    with a 256-entry linearisation table and OpenCV: about 2.5 ms at 704×528 on one core.
-    """
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB frame, got shape {rgb.shape}")
-    linear = cv2.LUT(rgb, _LINEAR_LUT)
-    return _lightness_of_y(cv2.transform(linear, _Y_FROM_LINEAR_RGB))
-
-
-_XYZ_FROM_RGB = np.array([[0.412453, 0.357580, 0.180423],
-                          [0.212671, 0.715160, 0.072169],
-                          [0.019334, 0.119193, 0.950227]])
-_RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB).astype(np.float32)
-_D65 = (0.95047, 1.0, 1.08883)
-
-
-def _f_inverse(t: np.ndarray) -> np.ndarray:
-    """Inverse of the Lab companding function (skimage's constants)."""
-    return np.where(t > 0.2068966, t * t * t, (t - np.float32(16.0 / 116.0)) / np.float32(7.787))
-
-
-def _y_of_lightness(lightness: np.ndarray) -> np.ndarray:
-    return _f_inverse((np.asarray(lightness, np.float32) + np.float32(16.0)) / np.float32(116.0))
-
-
-def _clipped_linear(fy: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
-                    scale: np.ndarray | np.float32) -> list[np.ndarray]:
-    """Per-channel clipped linear RGB of Lab pixels (1-D arrays) with ab scaled by ``scale``.
-
-    ``fy`` = (L + 16) / 116 and ``y`` its Y. The formula is :func:`vidcolor.color.lab_to_rgb`'s
-    (skimage's: negative Z clamped to 0).
-    """
-    x = _f_inverse(fy + a * (scale / np.float32(500.0))) * np.float32(_D65[0])
-    z = _f_inverse(np.maximum(fy - b * (scale / np.float32(200.0)), np.float32(0.0)))
-    z *= np.float32(_D65[2])
-    channels = []
-    for channel in range(3):
-        m = _RGB_FROM_XYZ[channel]
-        linear = m[0] * x + m[1] * y + m[2] * z
-        channels.append(np.clip(linear, 0.0, 1.0, out=linear))
-    return channels
-
-
-def _y_of(channels: list[np.ndarray]) -> np.ndarray:
-    """Y of linear RGB channels. Clipping sRGB to [0, 1] is clipping linear RGB to [0, 1] (the
-    companding is monotone and fixes 0 and 1), so a clipped colour's lightness needs no gamma."""
-    weights = _Y_FROM_LINEAR_RGB[0]
-    return weights[0] * channels[0] + weights[1] * channels[1] + weights[2] * channels[2]
-
-
-def _srgb_of(linear: np.ndarray) -> np.ndarray:
-    return np.where(linear <= 0.0031308, linear * np.float32(12.92),
-                    np.float32(1.055) * np.power(linear, np.float32(1 / 2.4))
-                    - np.float32(0.055))
-
-
-def upsample_ab(ab: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bicubic upsampling of ab (h, w, 2) to the frame's (H, W) (OpenCV, half-pixel centres).
-
-    Matches ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)`` (same
-    cubic kernel, a = -0.75) to ~1e-3 ab units.
-    """
-    ab = np.ascontiguousarray(ab, dtype=np.float32)
-    if ab.shape[:2] == tuple(shape):
-        return ab
-    return cv2.resize(ab, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-
-
-def lab_to_rgb_uint8(luminance: np.ndarray, ab: np.ndarray | None, *, tolerance: float = 0.5,
-                     steps: int = 7) -> np.ndarray:
-    """Recombine full-resolution L (H, W) with ab (H, W, 2) (None: grey) into RGB uint8.
-
-    OpenCV's float Lab→RGB (sRGB, D65; agrees with :func:`vidcolor.color.lab_to_rgb` to ~0.1
-    RGB level) clips out-of-gamut colours per channel, which changes their lightness (up to ~20
-    L units for saturated predictions). Those pixels alone are desaturated instead: ab is scaled
-    by the largest factor in [0, 1] (bisection, ``steps`` halvings, on just those pixels) whose
-    clipped RGB keeps L within ``tolerance`` — so the output's L is the input's L.
-    """
-    lum = np.ascontiguousarray(luminance, dtype=np.float32)
-    lab = np.empty((*lum.shape, 3), dtype=np.float32)
-    lab[..., 0] = lum
-    if ab is None:
-        lab[..., 1:] = 0.0
-    else:
-        lab[..., 1:] = ab
-    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-    if ab is not None:
-        # Only a pixel with a clipped channel can have lost lightness: test those alone.
-        red, green, blue = cv2.split(rgb)
-        clipped = (cv2.min(cv2.min(red, green), blue) <= 0.0) \
-            | (cv2.max(cv2.max(red, green), blue) >= 1.0)
-        if clipped.any():
-            # These pixels are recomputed with vidcolor.color's formula (OpenCV's clipping
-            # differs from it for extreme colours), ab scaled down only where needed.
-            pixels = lab[clipped]  # (K, 3)
-            lum_k, a, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]
-            fy = (lum_k + np.float32(16.0)) / np.float32(116.0)
-            y = _f_inverse(fy)
-            # The lightness window [L - tolerance, L + tolerance] as a window on Y.
-            y_low = _y_of_lightness(lum_k - tolerance)
-            y_high = _y_of_lightness(lum_k + tolerance)
-            channels = _clipped_linear(fy, y, a, b, np.float32(1.0))
-            got = _y_of(channels)
-            off = np.nonzero((got < y_low) | (got > y_high))[0]
-            if len(off):
-                fy_o, y_o, a_o, b_o = fy[off], y[off], a[off], b[off]
-                y_low, y_high = y_low[off], y_high[off]
-                low = np.zeros(len(off), np.float32)
-                high = np.ones(len(off), np.float32)
-                for _ in range(steps):
-                    middle = (low + high) * np.float32(0.5)
-                    got = _y_of(_clipped_linear(fy_o, y_o, a_o, b_o, middle))
-                    ok = (got >= y_low) & (got <= y_high)
-                    low = np.where(ok, middle, low)
-                    high = np.where(ok, high, middle)
-                for channel, fixed in zip(channels, _clipped_linear(fy_o, y_o, a_o, b_o, low),
-                                          strict=True):
-                    channel[off] = fixed
-            rgb[clipped] = _srgb_of(np.stack(channels, axis=1))
-    return np.rint(rgb * np.float32(255.0)).astype(np.uint8)
 
 
 def finish_frame(luminance: np.ndarray, abs_small: Sequence[np.ndarray], refine: str,
@@ -670,7 +527,7 @@ def _compose(item: _Item, result: np.ndarray, truth_items: Iterator[_Item] | Non
              ) -> np.ndarray:
     """The review frame: grey input | result [| ground truth]."""
     assert item.luminance is not None
-    panels = [lab_to_rgb_uint8(item.luminance, None), result]
+    panels = [grey_rgb(item.luminance), result]
     if truth_items is not None:
         truth = next(truth_items, None)
         if truth is None:
