@@ -6,9 +6,12 @@ A crash or Ctrl-C therefore never leaves a half-written file under its final nam
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,3 +83,66 @@ def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
 def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``target`` atomically."""
     write_bytes_atomic(target, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def lock_path(target: str | os.PathLike[str]) -> Path:
+    """The lock file that guards ``target`` (a file or a folder): ``.<name>.lock`` beside it."""
+    target = Path(target)
+    name = target.name or Path(os.path.abspath(target)).name
+    return target.parent / f".{name}.lock"
+
+
+@contextlib.contextmanager
+def exclusive(target: str | os.PathLike[str], what: str = "it",
+              wait: float = 0.0) -> Iterator[Path]:
+    """Hold an exclusive lock on ``target`` for the ``with`` block.
+
+    The lock is an advisory ``flock`` on :func:`lock_path` (``.<name>.lock`` beside the target):
+    the kernel releases it when the holder exits, however it exits (Ctrl-C, SIGKILL, a crash),
+    so a stale lock file never blocks anyone. Two vidcolor processes writing the same dataset,
+    run folder or output file therefore never interleave: the second one waits up to ``wait``
+    seconds, then fails with one clear line.
+
+    Args:
+        target: the file or folder to guard (it need not exist yet; its parent must).
+        what: what the holder is doing, for the error message (e.g. ``"building it"``).
+        wait: seconds to wait for a holder to finish before giving up (0: fail at once).
+
+    Yields:
+        The lock file's path.
+
+    Raises:
+        OutputError: another process holds the lock, or the lock file cannot be created.
+    """
+    path = lock_path(target)
+    try:
+        handle = open(path, "a+")
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot create lock file {path.name} "
+                          f"({exc.strerror or exc})") from exc
+    with handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise OutputError(f"{target}: cannot lock ({exc.strerror or exc})") from exc
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise OutputError(f"{target}: {holder} is {what}; wait for it to finish "
+                                      "or use another output") from None
+                time.sleep(0.1)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"vidcolor process {os.getpid()}")
+        handle.flush()
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
