@@ -43,9 +43,8 @@ def test_lock_of_a_killed_holder_is_free(tmp_path: Path) -> None:
                                "    print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    with pytest.raises(OutputError):
-        with exclusive(target):
-            pass
+    with pytest.raises(OutputError), exclusive(target):
+        pass
     holder.kill()
     holder.wait()
     with exclusive(target, wait=5):

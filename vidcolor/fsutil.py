@@ -116,7 +116,7 @@ def exclusive(target: str | os.PathLike[str], what: str = "it",
     """
     path = lock_path(target)
     try:
-        handle = open(path, "a+")
+        handle = open(path, "a+")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise OutputError(f"{target}: cannot create lock file {path.name} "
                           f"({exc.strerror or exc})") from exc
