@@ -8,9 +8,9 @@ Measures on the same clip:
   model, ensemble mean, Lab→RGB), one process;
 - refinement only, per method: segmentation of L (once, shared) + 2-means fill of each model's
   ab, one process, also split into segmentation and fill;
-- the whole render (:func:`vidcolor.render.render`: decode thread, network, worker pool,
-  encoder) for ``--refine none``, ``regiongrow``, ``felzenszwalb`` (and Felzenszwalb at
-  ``--working-scale``).
+- the whole render (:func:`vidcolor.inference.render.render`: decode thread, network, worker
+  pool, encoder, segments joined at the end) for ``--refine none``, ``regiongrow``,
+  ``felzenszwalb`` (and Felzenszwalb at ``--working-scale``).
 
     python scripts/bench_render.py [CLIP] --seconds 10 --models 2 --width 0.25
 
@@ -94,12 +94,14 @@ def main() -> None:
 
     import cv2
 
-    from vidcolor import infer
     from vidcolor.checkpoint import resolve_device
     from vidcolor.color import lightness as frame_luminance
-    from vidcolor.ensemble import mean_ab
-    from vidcolor.refine import fill_regions, segment
-    from vidcolor.render import finish_frame, render
+    from vidcolor.inference.colorizer import Colorizer, load_models
+    from vidcolor.inference.ensemble import mean_ab
+    from vidcolor.inference.options import RenderOptions
+    from vidcolor.inference.refine import fill_regions, segment
+    from vidcolor.inference.render import render
+    from vidcolor.inference.stages import FrameWork, Paint, ToRGB
     from vidcolor.video import VideoWriter, iter_frames, probe
 
     cv2.setNumThreads(1)
@@ -135,21 +137,21 @@ def main() -> None:
         lums = [frame_luminance(rgb) for rgb in frames]
         table.add("L of the frame (OpenCV)", count, time.perf_counter() - start)
 
-        models = infer.load_models(runs, device)
-        infer.colorize_batch(models, lums[:2], size=args.size, upsample=False)  # warm-up
+        colorizer = Colorizer(load_models(runs, device), size=args.size, ensemble="mean")
+        colorizer.predict(lums[:2])  # warm-up
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         small = []
         for first in range(0, count, args.batch_size):
-            small += infer.colorize_batch(models, lums[first:first + args.batch_size],
-                                          size=args.size, upsample=False)
+            small += [p.ab for p in colorizer.predict(lums[first:first + args.batch_size])]
         table.add(f"inference only ({args.models} models)", count, time.perf_counter() - start,
                   f"torch threads {torch.get_num_threads()}")
 
         start = time.perf_counter()
-        for lum, abs_ in zip(lums, small, strict=True):
-            finish_frame(lum, abs_, "none")
+        for index, (lum, abs_) in enumerate(zip(lums, small, strict=True)):
+            frame = FrameWork(index=index, key=index, pts=None, lightness=lum, ab_small=abs_)
+            ToRGB().apply(Paint().apply(frame))
         table.add("upsample + mean + Lab->RGB", count, time.perf_counter() - start,
                   "one process")
 
@@ -183,9 +185,10 @@ def main() -> None:
             for method, options in [("none", {}), *methods]:
                 name = method + (f" @{options['working_scale']}" if options else "")
                 start = time.perf_counter()
-                render(clip, runs, work / "out.mkv", refine=method, ensemble="mean",
-                       size=args.size, batch_size=args.batch_size, device=str(device),
-                       workers=args.workers, refine_options=options)
+                options = RenderOptions(refine=method, refine_options=options, ensemble="mean",
+                                        size=args.size, batch_size=args.batch_size,
+                                        device=str(device), workers=args.workers)
+                render(clip, runs, work / "out.mkv", options=options)
                 table.add(f"render --refine {name}", count, time.perf_counter() - start,
                           "whole chain, workers "
                           f"{'default' if args.workers is None else args.workers}")

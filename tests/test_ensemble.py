@@ -1,4 +1,4 @@
-"""Tests of vidcolor.ensemble: mean of ab, mean of histograms, the gamut check."""
+"""Tests of vidcolor.inference.ensemble: mean of ab, mean of histograms, the gamut check."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.ensemble import check_histogram_ensemble, mean_ab, mean_histogram
 from vidcolor.errors import CheckpointError
+from vidcolor.inference.ensemble import check_histogram_ensemble, mean_ab, mean_histogram
 
 
 def test_mean_of_one_model_is_that_model() -> None:

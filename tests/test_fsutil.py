@@ -49,3 +49,4 @@ def test_lock_of_a_killed_holder_is_free(tmp_path: Path) -> None:
     holder.wait()
     with exclusive(target, wait=5):
         pass
+    assert not lock_path(target).exists()  # removed by its last holder

@@ -1,18 +1,22 @@
-"""Tests of vidcolor.refine: segmentation rules (SPEC §7) and the 2-means region fill."""
+"""Tests of vidcolor.inference.refine: segmentation rules (SPEC §7), the 2-means region fill,
+the registry and the Regions stage."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vidcolor.refine import (
+from vidcolor.inference.refine import (
+    SEGMENTATIONS,
     fill_regions,
     normalize_luminance,
-    refine_and_combine,
+    refine_methods,
+    region_colours,
     segment,
     segment_felzenszwalb,
     segment_regiongrow,
 )
+from vidcolor.inference.stages import FrameWork, Paint, Regions
 
 
 def _same_partition(labels: np.ndarray, expected: np.ndarray) -> bool:
@@ -139,11 +143,38 @@ def test_fill_regions_rejects_bad_shapes() -> None:
         fill_regions(np.zeros((4, 4, 3)), np.zeros((4, 4), int))
 
 
-def test_refine_and_combine_shares_segmentation() -> None:
-    image = np.zeros((16, 16))
-    image[:, 8:] = 1.0
-    first = np.full((16, 16, 2), 10.0)
-    second = np.full((16, 16, 2), 30.0)
-    out = refine_and_combine(image, [first, second], "regiongrow")
-    np.testing.assert_allclose(out, 20.0)
-    np.testing.assert_allclose(refine_and_combine(image, [first], "none"), 10.0)
+def test_regions_stage_shares_the_segmentation_and_averages_models() -> None:
+    image = np.zeros((16, 16), np.float32)
+    image[:, 8:] = 80.0
+    first = np.full((4, 4, 2), 10.0, np.float32)  # network-size ab, upsampled by the stage
+    second = np.full((4, 4, 2), 30.0, np.float32)
+    work = FrameWork(index=0, key=0, pts=None, lightness=image, ab_small=[first, second])
+    work = Paint().apply(Regions("regiongrow", {}).apply(work))
+    assert work.labels is not None and int(work.labels.max()) == 1
+    assert work.region_ab is not None and work.region_ab.shape == (2, 2)
+    np.testing.assert_allclose(work.ab, 20.0, atol=1e-4)
+    # without refinement, Paint upsamples the models' mean ab
+    plain = Paint().apply(FrameWork(index=0, key=0, pts=None, lightness=image,
+                                    ab_small=[first, second]))
+    assert plain.labels is None
+    np.testing.assert_allclose(plain.ab, 20.0, atol=1e-3)
+
+
+def test_registry_gives_the_choices_and_checks_options() -> None:
+    assert refine_methods() == ("none", "regiongrow", "felzenszwalb")
+    SEGMENTATIONS["felzenszwalb"].check({"scale": 50, "working_scale": 0.5})
+    with pytest.raises(ValueError, match="do not apply"):
+        SEGMENTATIONS["regiongrow"].check({"scale": 50})
+    with pytest.raises(ValueError, match="working-scale"):
+        SEGMENTATIONS["regiongrow"].check({"working_scale": 2.0})
+    labels = segment(np.tile([0.0] * 6 + [9.0] * 6, (8, 1)), "felzenszwalb", min_size=1,
+                     sigma=0)
+    assert labels is not None and sorted(np.unique(labels).tolist()) == [0, 1]
+    assert segment(np.zeros((4, 4)), "none") is None
+
+
+def test_region_colours_follow_compact_labels() -> None:
+    ab = np.zeros((2, 4, 2), np.float32)
+    ab[:, 2:] = 40.0
+    labels = np.array([[7, 7, 3, 3], [7, 7, 3, 3]])  # compact order: 3 -> 0, 7 -> 1
+    np.testing.assert_allclose(region_colours(ab, labels), [[40.0, 40.0], [0.0, 0.0]])

@@ -1,4 +1,4 @@
-"""Tests of vidcolor.render / infer and the ``vidcolor render`` command on generated clips.
+"""Tests of vidcolor.inference (render, colorizer, pipeline, sinks) and ``vidcolor render``.
 
 Models are untrained tiny networks saved with the training stage's checkpoint writer.
 """
@@ -17,14 +17,24 @@ from conftest import write_clip
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
 from vidcolor.color import rgb_to_lab
-from vidcolor.errors import CheckpointError, InputError, OutputError
+from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
+from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.refine import segment_regiongrow
+from vidcolor.inference.render import default_output
+from vidcolor.inference.render import render as render_with
 from vidcolor.models import build_model
 from vidcolor.quantize import ab_gamut
-from vidcolor.refine import segment_regiongrow
-from vidcolor.render import default_output, render
 from vidcolor.video import iter_frames, probe
 
 SIZE = 32  # network input size: tiny and fast
+
+
+def render(input_path: Path | str, models: list | None = None, output: Path | None = None, *,
+           side_by_side: bool = False, truth: Path | None = None, runs_dir: Path | str = "runs",
+           **options: object) -> Path:
+    """:func:`vidcolor.inference.render.render` with the options given as keywords."""
+    return render_with(input_path, models, output, options=RenderOptions(**options),
+                       side_by_side=side_by_side, truth=truth, runs_dir=runs_dir)
 
 
 def _save_model(run: Path, arch: str, variant: str = "rebalance", grid: int = 10,
@@ -106,7 +116,7 @@ def test_refined_regions_are_single_coloured(tmp_path: Path, runs: Path) -> None
         lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[0].numpy()
         labels = segment_regiongrow(_lightness(grey)) if method == "regiongrow" else None
         if labels is None:
-            from vidcolor.refine import segment_felzenszwalb
+            from vidcolor.inference.refine import segment_felzenszwalb
 
             labels = segment_felzenszwalb(_lightness(grey))
         checked = 0
@@ -191,11 +201,11 @@ def test_bad_inputs_fail_cleanly(tmp_path: Path, runs: Path) -> None:
         render(clip, [fake], tmp_path / "o1.mp4", workers=0)
     with pytest.raises(OutputError, match="does not exist"):
         render(clip, [runs / "plain"], tmp_path / "nowhere" / "o.mp4", workers=0)
-    with pytest.raises(OutputError, match="overwrite the input"):
+    with pytest.raises(OutputError, match="overwrite .*bw.mp4, an input"):
         render(clip, [runs / "plain"], clip, workers=0)
     with pytest.raises(InputError, match="no trained model"):
         render(clip, None, tmp_path / "o2.mp4", runs_dir=tmp_path / "noruns", workers=0)
-    with pytest.raises(InputError, match="multiple of 8"):
+    with pytest.raises(OptionError, match="multiple of 8"):
         render(clip, [runs / "plain"], tmp_path / "o3.mp4", size=30, workers=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bw.mp4", "fake.json", "notes.mp4"]
 
@@ -249,31 +259,49 @@ def test_cli_defaults_and_errors(tmp_path: Path, runs: Path, monkeypatch: pytest
     result = runner.invoke(cli, ["render", "missing.mkv"])
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "missing.mkv" in result.output
-    result = runner.invoke(cli, ["render", "bw.mkv", "--decode", "bogus", "-o", "b.mkv"])
-    assert result.exit_code == 1 and "decode" in result.output
+    for bad in (["--decode", "bogus"], ["--decode", "annealed:0"], ["--size", "30"],
+                ["--device", "gpu"], ["--batch-size", "0"]):
+        result = runner.invoke(cli, ["render", "bw.mkv", "-o", "b.mkv", *bad])
+        assert result.exit_code == 2 and bad[0] in result.output, (bad, result.output)
     assert _leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("workers", [0, 1])
-def test_ctrl_c_leaves_no_output_or_temp_file(tmp_path: Path, runs: Path, workers: int,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import vidcolor.infer as infer_mod
+def test_interrupted_render_leaves_no_output_and_resumes_exactly(
+        tmp_path: Path, runs: Path, workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidcolor.inference import sinks
+    from vidcolor.inference.colorizer import Colorizer
 
-    clip = write_clip(tmp_path / "bw.mkv", _cartoon(12), fps=24, audio=False)
-    real = infer_mod.colorize_batch
+    monkeypatch.setattr(sinks, "SEGMENT_SECONDS", 4 / 24)  # a segment every 4 frames
+    clip = write_clip(tmp_path / "bw.mkv", _cartoon(12), fps=24, audio=True)
+    options = {"refine": "felzenszwalb", "size": SIZE, "batch_size": 2, "workers": workers}
+    whole = render(clip, [runs / "plain"], tmp_path / "whole.mkv", **options)
+    real = Colorizer.predict
     calls = []
 
-    def interrupted(*args: object, **kwargs: object) -> object:
+    def interrupted(self: Colorizer, *args: object, **kwargs: object) -> object:
         calls.append(1)
-        if len(calls) == 2:  # mid-render: the first batch is already on its way out
+        if len(calls) == 6:  # in the last batch: at least one segment is finished
             raise KeyboardInterrupt
-        return real(*args, **kwargs)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(infer_mod, "colorize_batch", interrupted)
+    monkeypatch.setattr(Colorizer, "predict", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        render(clip, [runs / "plain"], tmp_path / "out.mkv", refine="felzenszwalb", size=SIZE,
-               batch_size=4, workers=workers)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bw.mkv"]
+        render(clip, [runs / "plain"], tmp_path / "out.mkv", **options)
+    assert not (tmp_path / "out.mkv").exists()
+    assert _leftovers(tmp_path) == []  # no partial file under any name
+    monkeypatch.setattr(Colorizer, "predict", real)
+    calls.clear()
+    monkeypatch.setattr(Colorizer, "predict", lambda self, *a, **k: calls.append(1)
+                        or real(self, *a, **k))
+    out = render(clip, [runs / "plain"], tmp_path / "out.mkv", **options)
+    assert len(calls) < 6  # the finished segments were not computed again
+    resumed, uninterrupted = list(iter_frames(out)), list(iter_frames(whole))
+    assert [f.pts for f in resumed] == [f.pts for f in uninterrupted]
+    for a, b in zip(resumed, uninterrupted, strict=True):
+        np.testing.assert_array_equal(a.rgb, b.rgb)
+    assert probe(out).has_audio
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bw.mkv", "out.mkv", "whole.mkv"]
 
 
 def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
@@ -304,7 +332,7 @@ def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
 
 
 def test_working_scale_follows_the_lines() -> None:
-    from vidcolor.refine import segment
+    from vidcolor.inference.refine import segment
 
     grey = _lightness(_cartoon(1, 160, 120)[0])
     full = segment(grey, "felzenszwalb")
@@ -332,7 +360,7 @@ def test_cli_segmentation_options(tmp_path: Path, runs: Path) -> None:
     result = runner.invoke(cli, [*args, "-o", str(tmp_path / "b.png"), "--refine",
                                  "regiongrow", "--fz-scale", "50"])
     assert result.exit_code != 0 and "felzenszwalb" in result.output
-    with pytest.raises(InputError, match="working"):
+    with pytest.raises(OptionError, match="working"):
         render(image, [runs / "plain"], tmp_path / "c.png", refine="regiongrow", size=SIZE,
                workers=0, refine_options={"working_scale": 2.0})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "frame.png"]
@@ -418,6 +446,6 @@ def test_colour_image_anywhere_in_a_folder_is_reported(tmp_path: Path, runs: Pat
     colour = _cartoon(1)[0].copy()
     colour[..., 2] = 250  # a red cast on every pixel
     cv2.imwrite(str(folder / "b.png"), colour)
-    with caplog.at_level("WARNING", logger="vidcolor.render"):
+    with caplog.at_level("WARNING", logger="vidcolor.inference"):
         render(folder, [runs / "plain"], size=SIZE, workers=0)
     assert "colour input" in caplog.text

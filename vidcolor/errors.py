@@ -29,3 +29,7 @@ class CheckpointError(VidcolorError):
 
 class DeviceError(VidcolorError):
     """The requested compute device is unavailable or out of memory."""
+
+
+class OptionError(VidcolorError, ValueError):
+    """An option has a value that cannot work (the CLI reports it as a usage error, exit 2)."""

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from vidcolor.errors import OutputError
 
@@ -101,7 +101,8 @@ def exclusive(target: str | os.PathLike[str], what: str = "it",
     the kernel releases it when the holder exits, however it exits (Ctrl-C, SIGKILL, a crash),
     so a stale lock file never blocks anyone. Two vidcolor processes writing the same dataset,
     run folder or output file therefore never interleave: the second one waits up to ``wait``
-    seconds, then fails with one clear line.
+    seconds, then fails with one clear line. The holder removes the lock file when it is done
+    (a waiter that locked the removed file notices and locks the new one).
 
     Args:
         target: the file or folder to guard (it need not exist yet; its parent must).
@@ -115,13 +116,33 @@ def exclusive(target: str | os.PathLike[str], what: str = "it",
         OutputError: another process holds the lock, or the lock file cannot be created.
     """
     path = lock_path(target)
+    deadline = time.monotonic() + wait
+    while True:
+        handle = _locked_handle(path, target, what, deadline)
+        if handle is not None:
+            break
+    with handle:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"vidcolor process {os.getpid()}")
+        handle.flush()
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _locked_handle(path: Path, target: str | os.PathLike[str], what: str, deadline: float
+                   ) -> IO[str] | None:
+    """Open and lock ``path``; None if it was removed meanwhile (the caller tries again)."""
     try:
-        handle = open(path, "a+")  # noqa: SIM115 - closed by the with below
+        handle = open(path, "a+")  # noqa: SIM115 - returned open, closed by the caller
     except OSError as exc:
         raise OutputError(f"{target}: cannot create lock file {path.name} "
                           f"({exc.strerror or exc})") from exc
-    with handle:
-        deadline = time.monotonic() + wait
+    try:
         while True:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,14 +156,14 @@ def exclusive(target: str | os.PathLike[str], what: str = "it",
                     raise OutputError(f"{target}: {holder} is {what}; wait for it to finish "
                                       "or use another output") from None
                 time.sleep(0.1)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"vidcolor process {os.getpid()}")
-        handle.flush()
         try:
-            yield path
-        finally:
-            with contextlib.suppress(OSError):
-                handle.seek(0)
-                handle.truncate()
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current != os.fstat(handle.fileno()).st_ino:  # the holder removed it: start again
+            handle.close()
+            return None
+        return handle
+    except BaseException:
+        handle.close()
+        raise

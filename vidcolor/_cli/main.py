@@ -16,6 +16,7 @@ import click
 from vidcolor import __version__
 
 EXIT_FAILURE = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("vidcolor")
@@ -47,11 +48,16 @@ class VidcolorGroup(click.Group):
     """Click group that turns vidcolor errors and Ctrl-C into one line and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from vidcolor.errors import VidcolorError
+        from vidcolor.errors import OptionError, VidcolorError
 
         debug = bool(os.environ.get("VIDCOLOR_DEBUG")) or "--debug" in sys.argv
         try:
             return super().invoke(ctx)
+        except OptionError as exc:  # a value the library refused: a usage error
+            if debug:
+                raise
+            click.echo(f"vidcolor: error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
         except VidcolorError as exc:
             if debug:
                 raise

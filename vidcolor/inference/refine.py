@@ -12,22 +12,24 @@ Two segmentations:
 - :func:`segment_felzenszwalb`: Felzenszwalb–Huttenlocher graph segmentation (scikit-image),
   better on subtle edges.
 
+Segmentations are registered in :data:`SEGMENTATIONS` (name -> :class:`Segmentation`: the
+function, its parameters' defaults, and how each parameter scales when segmenting at reduced
+resolution); ``--refine`` choices come from that registry. Adding one is a function plus one
+:func:`register` call.
+
 Everything here is numpy in, numpy out, no torch and no I/O, so it runs in worker processes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 from scipy import ndimage
-
-from vidcolor.ensemble import mean_ab
-
-REFINE_METHODS = ("none", "regiongrow", "felzenszwalb")
 
 #: Region-growing defaults (SPEC §7).
 REGION_THRESHOLD = 3 / 51
@@ -223,56 +225,118 @@ def _labels_to_full(labels: np.ndarray, small: np.ndarray, full: np.ndarray) -> 
     return best_label.astype(np.int32, copy=False)
 
 
+@dataclass(frozen=True)
+class Segmentation:
+    """A registered segmentation of the grey frame.
+
+    Attributes:
+        name: the ``--refine`` value.
+        function: ``function(luminance, **params) -> (H, W) int labels``.
+        defaults: every parameter's default (full-resolution pixels where it is a size).
+        scaling: for parameters that are sizes, the power of the working scale they scale with
+            when segmenting at reduced resolution (1: a length, 2: an area); others stay.
+        integers: parameters that must stay integers after scaling.
+    """
+
+    name: str
+    function: Callable[..., np.ndarray]
+    defaults: Mapping[str, float]
+    scaling: Mapping[str, int] = field(default_factory=dict)
+    integers: frozenset[str] = frozenset()
+
+    def check(self, options: Mapping[str, Any]) -> None:
+        """Raise ValueError naming an option this segmentation does not take, or a bad value."""
+        unknown = sorted(set(options) - set(self.defaults) - {"working_scale"})
+        if unknown:
+            raise ValueError(f"segmentation option(s) {', '.join(unknown)} do not apply to "
+                             f"--refine {self.name} (it takes {', '.join(self.defaults)})")
+        for key, value in options.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"segmentation option {key} must be a non-negative number, "
+                                 f"got {value!r}")
+        working_scale = options.get("working_scale", 1.0)
+        if not 0 < working_scale <= 1:
+            raise ValueError(f"--working-scale must be in (0, 1], got {working_scale}")
+
+
+SEGMENTATIONS: dict[str, Segmentation] = {}
+
+
+def register(segmentation: Segmentation) -> Segmentation:
+    """Add a segmentation to :data:`SEGMENTATIONS` (its name becomes a ``--refine`` choice)."""
+    SEGMENTATIONS[segmentation.name] = segmentation
+    return segmentation
+
+
+register(Segmentation("regiongrow", segment_regiongrow,
+                      {"threshold": REGION_THRESHOLD, "min_distance": REGION_MIN_DISTANCE,
+                       "max_iterations": 8},
+                      scaling={"min_distance": 1}, integers=frozenset({"max_iterations"})))
+register(Segmentation("felzenszwalb", segment_felzenszwalb,
+                      {"scale": FELZENSZWALB_SCALE, "sigma": FELZENSZWALB_SIGMA,
+                       "min_size": FELZENSZWALB_MIN_SIZE},
+                      scaling={"scale": 2, "sigma": 1, "min_size": 2},
+                      integers=frozenset({"min_size"})))
+
+
+def refine_methods() -> tuple[str, ...]:
+    """The ``--refine`` choices: ``none`` and every registered segmentation."""
+    return ("none", *SEGMENTATIONS)
+
+
 def segment(luminance: np.ndarray, method: str, *, working_scale: float = 1.0,
             **options: Any) -> np.ndarray | None:
-    """Segment by name: ``"regiongrow"``, ``"felzenszwalb"``, or ``"none"`` (returns None).
+    """Segment a grey frame with a registered segmentation (``"none"`` returns None).
 
     Args:
         luminance: (H, W) grey image.
-        method: the segmentation.
+        method: a name in :data:`SEGMENTATIONS`, or ``"none"``.
         working_scale: 1 (default) segments at full resolution. Below 1 the (min-max
             normalised) L is shrunk by this factor (area averaging), segmented, and the labels
             are mapped back to full resolution following the full-resolution L
             (:func:`_labels_to_full`): a speed option (Felzenszwalb at 0.5 is ~5x faster) that
             keeps boundaries on the drawn lines but can lose regions thinner than ~1/scale px.
-        **options: passed to the method (``threshold``, ``min_distance`` for region growing;
-            ``scale``, ``sigma``, ``min_size`` for Felzenszwalb), in full-resolution pixels
-            (converted to the working scale).
+        **options: the segmentation's parameters, sizes in full-resolution pixels (converted
+            to the working scale).
+
+    Returns:
+        (H, W) int32 labels 0..K-1 (every label used), or None for ``"none"``.
     """
     if method == "none":
         return None
-    if method == "regiongrow":
-        run = segment_regiongrow
-    elif method == "felzenszwalb":
-        run = segment_felzenszwalb
-    else:
+    if method not in SEGMENTATIONS:
         raise ValueError(f"unknown refinement {method!r}; choose one of "
-                         f"{', '.join(REFINE_METHODS)}")
+                         f"{', '.join(refine_methods())}")
+    spec = SEGMENTATIONS[method]
     if not 0 < working_scale <= 1:
         raise ValueError(f"working_scale must be in (0, 1], got {working_scale}")
     height, width = np.shape(luminance)
     small_size = (max(1, round(width * working_scale)), max(1, round(height * working_scale)))
     if working_scale == 1 or small_size == (width, height):
-        return run(luminance, **options)
+        return compact_labels(spec.function(luminance, **options))
     full = normalize_luminance(luminance)
     small = cv2.resize(full, small_size, interpolation=cv2.INTER_AREA)
-    # Sizes are given in full-resolution pixels: convert them to the working scale.
-    area = (small_size[0] * small_size[1]) / (width * height)
-    if method == "felzenszwalb":
-        options = {**options,
-                   "scale": options.get("scale", FELZENSZWALB_SCALE) * area,
-                   "sigma": options.get("sigma", FELZENSZWALB_SIGMA) * working_scale,
-                   "min_size": max(1, round(options.get("min_size", FELZENSZWALB_MIN_SIZE)
-                                            * area))}
-    else:
-        options = {**options, "min_distance": options.get("min_distance", REGION_MIN_DISTANCE)
-                   * working_scale}
-    labels = run(small, **options)
-    return _labels_to_full(labels, small, full)
+    ratio = math.sqrt((small_size[0] * small_size[1]) / (width * height))
+    scaled = dict(options)
+    for key, power in spec.scaling.items():
+        value = options.get(key, spec.defaults[key]) * ratio ** power
+        scaled[key] = max(1, round(value)) if key in spec.integers else value
+    labels = spec.function(small, **scaled)
+    return compact_labels(_labels_to_full(labels, small, full))
 
 
-def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """Flat int64 labels renumbered 0..K-1 (in order of value) and K, in O(N) (no sort)."""
+def compact_labels(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..K-1 in order of value, so that every label is used (O(N), no sort).
+
+    >>> compact_labels(np.array([[5, 5], [9, 2]])).tolist()
+    [[1, 1], [2, 0]]
+    """
+    flat, _ = _flat_labels(labels)
+    return flat.reshape(np.shape(labels)).astype(np.int32, copy=False)
+
+
+def _flat_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """Flat labels renumbered 0..K-1 (in order of value) and K."""
     flat = np.asarray(labels).ravel()
     if flat.size == 0:
         return flat.astype(np.intp), 0
@@ -286,9 +350,9 @@ def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return lookup[flat], int(present.sum())
 
 
-def fill_regions(ab: np.ndarray, labels: np.ndarray, *, iterations: int = 10,
-                 full_iterations: int = 1) -> np.ndarray:
-    """Paint each region with the centroid of the larger cluster of a 2-means on its ab.
+def region_colours(ab: np.ndarray, labels: np.ndarray, *, iterations: int = 10,
+                   full_iterations: int = 1) -> np.ndarray:
+    """The colour of each region: the centroid of the larger cluster of a 2-means on its ab.
 
     All regions are clustered at once with ``np.bincount`` (no per-region loop, no
     scikit-learn call). Initialisation is deterministic: the two centroids start one standard
@@ -308,19 +372,20 @@ def fill_regions(ab: np.ndarray, labels: np.ndarray, *, iterations: int = 10,
         full_iterations: Lloyd iterations on all pixels after the subsample's.
 
     Returns:
-        (H, W, 2) float32, constant within each region.
+        (K, 2) float32: the ab of each region, in the order of :func:`compact_labels` (for
+        compact labels, row k is label k's colour).
 
     >>> ab = np.zeros((2, 3, 2)); ab[0, 0] = (90, 90)
-    >>> fill_regions(ab, np.zeros((2, 3), int))[:, :, 0].tolist()
-    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    >>> region_colours(ab, np.zeros((2, 3), int)).tolist()
+    [[0.0, 0.0]]
     """
     ab = np.asarray(ab)
     if ab.ndim != 3 or ab.shape[2] != 2 or ab.shape[:2] != np.shape(labels):
         raise ValueError(f"ab must be (H, W, 2) matching labels {np.shape(labels)}, "
                          f"got {ab.shape}")
-    flat_labels, regions = _compact_labels(labels)
+    flat_labels, regions = _flat_labels(labels)
     if regions == 0:
-        return np.zeros(ab.shape, np.float32)
+        return np.zeros((0, 2), np.float32)
     a = np.ascontiguousarray(ab[..., 0], dtype=np.float32).ravel()
     b = np.ascontiguousarray(ab[..., 1], dtype=np.float32).ravel()
 
@@ -358,8 +423,21 @@ def fill_regions(ab: np.ndarray, labels: np.ndarray, *, iterations: int = 10,
         in_second = _lloyd(flat_labels, a, b, centres, regions, iterations)
     size_second = np.bincount(flat_labels, weights=in_second, minlength=regions)
     larger = np.where(size_second > count - size_second, 1, 0)
-    colour = centres[larger, np.arange(regions)].astype(np.float32)
-    return colour.take(flat_labels, axis=0).reshape(ab.shape)
+    return centres[larger, np.arange(regions)].astype(np.float32)
+
+
+def fill_regions(ab: np.ndarray, labels: np.ndarray, **options: int) -> np.ndarray:
+    """Paint each region with its :func:`region_colours` colour (the thesis's flood fill).
+
+    Returns:
+        (H, W, 2) float32, constant within each region.
+
+    >>> ab = np.zeros((2, 3, 2)); ab[0, 0] = (90, 90)
+    >>> fill_regions(ab, np.zeros((2, 3), int))[:, :, 0].tolist()
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    flat, _ = _flat_labels(labels)
+    return region_colours(ab, labels, **options).take(flat, axis=0).reshape(np.shape(ab))
 
 
 def _lloyd(labels: np.ndarray, a: np.ndarray, b: np.ndarray, centres: np.ndarray, regions: int,
@@ -389,25 +467,3 @@ def _lloyd(labels: np.ndarray, a: np.ndarray, b: np.ndarray, centres: np.ndarray
             centres[cluster][has, 0] = pair_a[has, cluster] / size[has, cluster]
             centres[cluster][has, 1] = pair_b[has, cluster] / size[has, cluster]
     return in_second
-
-
-def refine_and_combine(luminance: np.ndarray, abs_per_model: Sequence[np.ndarray],
-                       method: str, **options: Any) -> np.ndarray:
-    """Segment once, fill every model's ab with the same regions, then average them.
-
-    This is one frame's refinement job (run in a worker process by the renderer): the
-    segmentation depends only on L, so it is shared by all models of an ensemble.
-
-    Args:
-        luminance: (H, W) full-resolution L.
-        abs_per_model: (H, W, 2) ab of each model (one for a single model).
-        method: ``"none"``, ``"regiongrow"`` or ``"felzenszwalb"``.
-        **options: segmentation options (see :func:`segment`).
-
-    Returns:
-        (H, W, 2) float32 ab.
-    """
-    labels = segment(luminance, method, **options)
-    filled = [np.asarray(ab, np.float32) if labels is None else fill_regions(ab, labels)
-              for ab in abs_per_model]
-    return mean_ab(filled)

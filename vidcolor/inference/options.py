@@ -1,0 +1,94 @@
+"""The options of a render, validated once.
+
+:class:`RenderOptions` is built by the CLI (or by a library caller) and checks itself when it is
+made; everything downstream trusts it. The choice lists come from the registries: refinements
+from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
+:data:`vidcolor.inference.ensemble.ENSEMBLE_METHODS`, decodings from
+:data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from
+:data:`vidcolor.inference.stages.SEQUENCE_STAGES`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from vidcolor.errors import OptionError
+from vidcolor.inference.ensemble import ENSEMBLE_METHODS
+from vidcolor.inference.refine import SEGMENTATIONS, refine_methods
+from vidcolor.inference.stages import SEQUENCE_STAGES
+from vidcolor.quantize import parse_decode
+
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How frames are colourised (everything but the inputs, outputs and models).
+
+    Attributes:
+        refine: ``none`` or a registered segmentation (``regiongrow``, ``felzenszwalb``).
+        refine_options: the segmentation's parameters (and ``working_scale``).
+        ensemble: None (first model only), ``mean`` or ``histogram``.
+        decode: ``expectation``, ``mode``, ``annealed`` or ``annealed:T``.
+        size: the network's input side (multiple of 8).
+        batch_size: frames per network batch.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        workers: worker processes for the per-frame stages (None: automatic, 0: in-process).
+        sequence: the sequence stages to run, in order (names in ``SEQUENCE_STAGES``).
+
+    Raises:
+        OptionError: an option value that cannot work (one line naming the option).
+    """
+
+    refine: str = "none"
+    refine_options: dict[str, float] = field(default_factory=dict)
+    ensemble: str | None = None
+    decode: str = "expectation"
+    size: int = 224
+    batch_size: int = 8
+    device: str = "auto"
+    workers: int | None = None
+    sequence: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.refine not in refine_methods():
+            raise OptionError(f"unknown --refine {self.refine!r}; choose one of "
+                              f"{', '.join(refine_methods())}")
+        if self.refine != "none":
+            try:
+                SEGMENTATIONS[self.refine].check(self.refine_options)
+            except ValueError as exc:
+                raise OptionError(str(exc)) from None
+        elif self.refine_options:
+            raise OptionError(f"segmentation option(s) {', '.join(self.refine_options)} need "
+                              "--refine")
+        if self.ensemble is not None and self.ensemble not in ENSEMBLE_METHODS:
+            raise OptionError(f"unknown --ensemble {self.ensemble!r}; choose one of "
+                              f"{', '.join(ENSEMBLE_METHODS)}")
+        try:
+            parse_decode(self.decode)
+        except ValueError as exc:
+            raise OptionError(f"--decode: {exc}") from None
+        if not isinstance(self.size, int) or self.size < 8 or self.size % 8:
+            raise OptionError(f"--size must be a positive multiple of 8, got {self.size}")
+        if self.batch_size < 1:
+            raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if not _DEVICE.match(str(self.device)):
+            raise OptionError(f"--device must be auto, cpu, cuda or cuda:N, got "
+                              f"{self.device!r}")
+        if self.workers is not None and self.workers < 0:
+            raise OptionError(f"--workers must be at least 0, got {self.workers}")
+        unknown = [name for name in self.sequence if name not in SEQUENCE_STAGES]
+        if unknown:
+            raise OptionError(f"unknown sequence stage(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(SEQUENCE_STAGES) or 'none'}")
+
+    def describe(self) -> dict[str, Any]:
+        """The options that decide the output's pixels, as a JSON-able dict (for records)."""
+        record = asdict(self)
+        for key in ("batch_size", "device", "workers"):
+            record.pop(key)
+        record["sequence"] = list(self.sequence)
+        return record

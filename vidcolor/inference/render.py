@@ -1,0 +1,349 @@
+"""``vidcolor render``: colourise videos, images and folders of images with trained models.
+
+:class:`Renderer` loads the models once (a :class:`Colorizer`), owns the worker pool, and
+renders one input at a time through the :class:`Pipeline` into a resumable sink
+(:mod:`vidcolor.inference.sinks`). :func:`render` is the one-call library entry for one input.
+
+The output keeps the source's resolution, frame count, frame rate and timestamps and carries its
+audio over; each frame's L is the source's own. A render holds a lock on its output (a second
+render of the same output fails cleanly), never overwrites one of its inputs (the input, the
+truth, the model files), and continues where an interrupted run of the same command stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidcolor import __version__
+from vidcolor import progress as progress_mod
+from vidcolor.background import prefetch
+from vidcolor.color import grey_rgb
+from vidcolor.errors import InputError, OutputError
+from vidcolor.fsutil import exclusive
+from vidcolor.inference.colorizer import Colorizer, find_runs, load_models
+from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.pipeline import Pipeline, SourceFrame, default_workers, make_pool
+from vidcolor.inference.sinks import (
+    FolderSink,
+    ImageSink,
+    Sink,
+    VideoSink,
+    clean_stale,
+    staging_dir,
+)
+from vidcolor.inference.sources import (
+    IMAGE_EXTENSIONS,
+    Source,
+    open_source,
+    warn_if_colour,
+)
+from vidcolor.inference.stages import FrameWork
+
+log = logging.getLogger(__name__)
+
+VIDEO_OUTPUT_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".m4v")
+
+
+def default_output(input_path: str | os.PathLike[str]) -> Path:
+    """``<stem>.colorized.<ext>`` next to the input (a folder: ``<name>.colorized``).
+
+    A video whose container cannot hold H.264 (e.g. .webm) gets ``.mkv``.
+    """
+    path = Path(input_path)
+    if path.name in ("", ".", ".."):  # "." or "..": name the folder itself
+        path = path.resolve()
+    if path.is_dir():
+        return path.with_name(f"{path.name}.colorized")
+    ext = path.suffix
+    if path.suffix.lower() not in IMAGE_EXTENSIONS + VIDEO_OUTPUT_EXTENSIONS:
+        ext = ".mkv"
+    return path.with_name(f"{path.stem}.colorized{ext}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    with contextlib.suppress(OSError):
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
+    return a.resolve() == b.resolve()
+
+
+def check_output(output: Path, kind: str, protected: Sequence[Path]) -> None:
+    """Refuse an output that would replace an input of the command or cannot be written.
+
+    Args:
+        output: the output path.
+        kind: the input's kind (``video``, ``image``, ``folder``).
+        protected: every input of the command (input, truth, model files): never overwritten.
+
+    Raises:
+        OutputError: one line naming the output and the problem.
+    """
+    for path in protected:
+        if _same(path, output):
+            raise OutputError(f"{output}: the output would overwrite {path}, an input of this "
+                              "command; choose another -o")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{output}: output folder {parent} does not exist")
+    if kind == "folder":
+        if output.exists() and not output.is_dir():
+            raise OutputError(f"{output}: exists and is not a folder (images go into a folder)")
+        where = output if output.is_dir() else parent
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise OutputError(f"{output}: output folder {where} is not writable")
+        return
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{output}: output folder {parent} is not writable")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file name for the output")
+    if kind == "video" and output.suffix.lower() not in VIDEO_OUTPUT_EXTENSIONS:
+        raise OutputError(f"{output}: cannot write H.264 video as {output.suffix or 'no'} file; "
+                          f"use one of {', '.join(VIDEO_OUTPUT_EXTENSIONS)}")
+    if kind == "image" and output.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise OutputError(f"{output}: not an image file name; use one of "
+                          f"{', '.join(IMAGE_EXTENSIONS)}")
+
+
+def _identity(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime": stat.st_mtime_ns}
+
+
+class Renderer:
+    """Loaded models, options and a worker pool, ready to render inputs one after another.
+
+    Args:
+        colorizer: the models (:meth:`from_runs` loads them).
+        options: the validated render options.
+
+    Use as a context manager (the worker pool is shut down on exit).
+    """
+
+    def __init__(self, colorizer: Colorizer, options: RenderOptions) -> None:
+        self.colorizer = colorizer
+        self.options = options
+        self.workers = default_workers(options)
+        self.pool = None
+
+    @classmethod
+    def from_runs(cls, models: Sequence[str | os.PathLike[str]] | None,
+                  options: RenderOptions, runs_dir: str | os.PathLike[str] = "runs"
+                  ) -> Renderer:
+        """Load ``models`` (run folders or checkpoints; None: every run under ``runs_dir``).
+
+        Raises:
+            InputError: no model found.
+            CheckpointError: a model is not a vidcolor checkpoint.
+            DeviceError: the device is not available.
+        """
+        from vidcolor.checkpoint import resolve_device
+
+        if not models:
+            models = find_runs(runs_dir)
+            if not models:
+                raise InputError(f"no trained model under {Path(runs_dir)}; train one with "
+                                 "`vidcolor train` or pass -m RUN_OR_CHECKPOINT")
+            log.info("models: %s", ", ".join(str(m) for m in models))
+        loaded = load_models(models, resolve_device(options.device))
+        if len(loaded) > 1 and options.ensemble is None:
+            log.warning("%d models given; using %s only (pass --ensemble to combine them)",
+                        len(loaded), loaded[0].name)
+            loaded = loaded[:1]
+        return cls(Colorizer(loaded, size=options.size, decode=options.decode,
+                             ensemble=options.ensemble), options)
+
+    def __enter__(self) -> Renderer:
+        import torch
+
+        self._threads = torch.get_num_threads()
+        self.pool = make_pool(self.workers)
+        if self.pool is not None and self.colorizer.device.type == "cpu":
+            # Leave the workers their cores: oversubscribed OpenMP threads spin and the whole
+            # render gets several times slower on small machines.
+            torch.set_num_threads(max(1, min(self._threads,
+                                             (os.cpu_count() or 2) - self.workers)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        torch.set_num_threads(self._threads)
+
+    def model_files(self) -> list[Path]:
+        """The checkpoint files of the models (protected from being overwritten)."""
+        files = []
+        for model in self.colorizer.models:
+            tensors = Path(model.info.path)
+            files += [tensors, tensors.with_suffix(".json")]
+        return files
+
+    def key(self, source: Source, panels: int, truth: Path | None) -> str:
+        """A digest of everything that decides the output's pixels (resume and skip records)."""
+        record = {"version": __version__, "input": _identity(source.path),
+                  "models": [_identity(Path(m.info.path)) for m in self.colorizer.models],
+                  "options": self.options.describe(), "panels": panels,
+                  "truth": None if truth is None else _identity(truth)}
+        return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+    def render(self, input_path: str | os.PathLike[str],
+               output: str | os.PathLike[str] | None = None, *, side_by_side: bool = False,
+               truth: str | os.PathLike[str] | None = None, progress: bool = False) -> Path:
+        """Colourise one video, image or folder of images.
+
+        Args:
+            input_path: a video, one image, or a folder of images. Colour input is accepted:
+                only its L is used (a warning says so).
+            output: output video/image/folder; None: ``<stem>.colorized.<ext>`` beside it.
+            side_by_side: write a review: grey input | result (| views) (| truth).
+            truth: ground truth video/image/folder shown as the last panel.
+            progress: show a progress bar.
+
+        Returns:
+            The output path.
+
+        Raises:
+            InputError, OutputError, CheckpointError, DeviceError.
+        """
+        source = open_source(input_path)
+        out = Path(output) if output is not None else default_output(source.path)
+        truth_source = None
+        if truth is not None:
+            side_by_side = True
+            truth_source = open_source(truth)
+            if (truth_source.kind == "video") != (source.kind == "video"):
+                raise InputError(f"{truth_source.path}: the ground truth must be the same kind "
+                                 f"of input as {source.path} ({source.kind})")
+        protected = [source.path, *([truth_source.path] if truth_source else []),
+                     *self.model_files()]
+        check_output(out, source.kind, protected)
+        views = list(self._view_names()) if side_by_side else []
+        panels = 1 + (1 + len(views) if side_by_side else 0) + int(truth_source is not None)
+        key = self.key(source, panels, truth_source.path if truth_source else None)
+        with exclusive(out, "rendering it"):
+            staging = staging_dir(out, key)
+            clean_stale(out, staging)
+            sink = self._sink(source, out, staging, panels)
+            try:
+                self._run(source, sink, views, truth_source, progress)
+                sink.finish()
+            except InputError:  # a bad input fails again: nothing worth resuming
+                sink.close()
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            finally:
+                sink.close()
+        return out
+
+    def _view_names(self) -> Iterator[str]:
+        from vidcolor.inference.stages import SEQUENCE_STAGES
+
+        for name in self.options.sequence:
+            view = getattr(SEQUENCE_STAGES[name], "view", None)
+            if view:
+                yield view
+
+    def _sink(self, source: Source, out: Path, staging: Path, panels: int) -> Sink:
+        stateless = not self.options.sequence
+        if source.kind == "video":
+            return VideoSink(out, source, staging, panels, stateless)
+        if source.kind == "folder":
+            return FolderSink(out, staging, [p.name for p in source.images], stateless)
+        return ImageSink(out)
+
+    def _run(self, source: Source, sink: Sink, views: list[str], truth: Source | None,
+             progress: bool) -> None:
+        pipeline = Pipeline(self.colorizer, self.options, self.pool)
+        start = sink.warmup_from
+        if sink.resume_at:
+            log.info("%s: continuing after %d frames already rendered", source.path,
+                     sink.resume_at)
+        frames = warn_if_colour(source.frames(skip=start), source.path)
+        truth_frames = None if truth is None else prefetch(truth.frames(skip=start), 8,
+                                                           "vidcolor-truth")
+        written = sink.resume_at
+        try:
+            with progress_mod.bar(total=source.count, initial=sink.resume_at, desc="render",
+                                  unit="frame", enabled=progress) as bar:
+                for work in pipeline.run(frames, first_index=start):
+                    truth_rgb = None
+                    if truth_frames is not None:
+                        truth_frame = next(truth_frames, None)
+                        if truth_frame is None:
+                            raise InputError(f"{truth.path if truth else ''}: the ground truth "
+                                             f"has fewer frames than the input (ends before "
+                                             f"frame {work.key})")
+                        truth_rgb = truth_frame.rgb
+                    if work.index < sink.resume_at:
+                        sink.write(work, work.rgb)  # tracks shots only
+                        continue
+                    sink.write(work, compose(work, views, truth_rgb) if views or truth
+                               else work.rgb)
+                    written += 1
+                    bar.update(1)
+        finally:
+            if truth_frames is not None:
+                truth_frames.close()
+        log.info("%s: %d frames", source.path, written)
+
+
+def compose(work: FrameWork, views: Sequence[str], truth: np.ndarray | None) -> np.ndarray:
+    """The review frame: grey input | result | each view | ground truth (resized to fit)."""
+    import cv2
+
+    assert work.rgb is not None
+    panels = [grey_rgb(work.lightness), work.rgb]
+    panels += [work.view_rgb[name] for name in views]
+    if truth is not None:
+        if truth.shape != work.rgb.shape:
+            truth = cv2.resize(truth, (work.rgb.shape[1], work.rgb.shape[0]),
+                               interpolation=cv2.INTER_AREA)
+        panels.append(truth)
+    return np.concatenate(panels, axis=1)
+
+
+def render(input_path: str | os.PathLike[str],
+           models: Sequence[str | os.PathLike[str]] | None = None,
+           output: str | os.PathLike[str] | None = None, *,
+           options: RenderOptions | None = None, side_by_side: bool = False,
+           truth: str | os.PathLike[str] | None = None, progress: bool = False,
+           runs_dir: str | os.PathLike[str] = "runs", colorizer: Colorizer | None = None
+           ) -> Path:
+    """Colourise a video, an image or a folder of images (one call: load, render, close).
+
+    Args:
+        input_path: a video, one image, or a folder of images.
+        models: run folders (latest checkpoint) or checkpoint files; None: every run under
+            ``runs_dir``. Ignored when ``colorizer`` is given.
+        output: output path; None: ``<stem>.colorized.<ext>`` beside the input.
+        options: :class:`RenderOptions` (default: the defaults).
+        side_by_side: write a review (grey | result | ... | truth).
+        truth: ground truth shown as the last panel (implies ``side_by_side``).
+        progress: show a progress bar.
+        runs_dir: where to look for runs.
+        colorizer: already loaded models (library use and tests).
+
+    Returns:
+        The output path.
+    """
+    options = options or RenderOptions()
+    renderer = Renderer(colorizer, options) if colorizer is not None else \
+        Renderer.from_runs(models, options, runs_dir)
+    with renderer:
+        return renderer.render(input_path, output, side_by_side=side_by_side, truth=truth,
+                               progress=progress)
+
+
+__all__ = ["Renderer", "render", "default_output", "check_output", "compose", "SourceFrame"]

@@ -1,0 +1,182 @@
+"""Where frames come from: a video, one image, or a folder of images (render and evaluate).
+
+:func:`input_kind` tells them apart, :func:`open_source` opens one as a :class:`Source` (its
+frames, their count, and the facts a writer needs), and :func:`read_image` reads one image as
+RGB uint8 (16-bit, float and grey images converted; an alpha channel kept apart).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidcolor.errors import InputError
+from vidcolor.inference.pipeline import SourceFrame
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: Image formats that can hold an alpha channel: read with it, and written back with it.
+ALPHA_EXTENSIONS = (".png", ".tif", ".tiff", ".webp")
+#: A frame counts as colour when more than this fraction of pixels has an RGB spread > 12 levels.
+_COLOUR_FRACTION = 0.005
+
+
+def input_kind(path: Path) -> str:
+    """``"video"``, ``"image"`` or ``"folder"``.
+
+    Raises:
+        InputError: the path does not exist.
+    """
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return "folder"
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return "image"
+    return "video"
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The images of a folder, sorted by name (the order of the frames).
+
+    Raises:
+        InputError: the folder holds no image.
+    """
+    images = sorted(p for p in folder.iterdir()
+                    if p.is_file() and not p.name.startswith(".")
+                    and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not images:
+        raise InputError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+    return images
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray | None:
+    """8-bit version of a 16-bit or float image (None for other depths)."""
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return np.rint(image / 257.0).astype(np.uint8)
+    if image.dtype in (np.float32, np.float64):
+        return np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return None
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    """Refuse a damaged image file with one line (decoders print to stderr and carry on)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc})") from None
+
+
+def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB uint8 ``(H, W, 3)`` of an image, and its alpha channel (uint8) when it has one.
+
+    Formats that can carry alpha are read unchanged (grey, 16-bit and float images are
+    converted to 8-bit RGB here); the others (JPEG: its EXIF orientation applied) as colour.
+    A damaged file is an :class:`InputError` naming it (nothing is printed by the decoders).
+
+    Raises:
+        InputError: missing, unreadable or damaged image.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    _check_complete(path, data)
+    buffer = np.frombuffer(data, np.uint8)
+    if path.suffix.lower() in ALPHA_EXTENSIONS:
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise InputError(f"{path}: not a readable image")
+        eight_bit = _to_uint8(image)
+        if eight_bit is not None and (eight_bit.ndim == 2 or eight_bit.shape[2] in (1, 3, 4)):
+            if eight_bit.ndim == 2 or eight_bit.shape[2] == 1:
+                return cv2.cvtColor(eight_bit, cv2.COLOR_GRAY2RGB), None
+            if eight_bit.shape[2] == 4:
+                return (cv2.cvtColor(eight_bit, cv2.COLOR_BGRA2RGB),
+                        np.ascontiguousarray(eight_bit[..., 3]))
+            return cv2.cvtColor(eight_bit, cv2.COLOR_BGR2RGB), None
+    bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputError(f"{path}: not a readable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None
+
+
+def is_colour(rgb: np.ndarray) -> bool:
+    """True when a frame has visible chroma (a grey video decodes to R ≈ G ≈ B)."""
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 65536)))
+    sample = rgb[::step, ::step].astype(np.int16)
+    spread = sample.max(axis=2) - sample.min(axis=2)
+    return float((spread > 12).mean()) > _COLOUR_FRACTION
+
+
+@dataclass
+class Source:
+    """An opened input.
+
+    Attributes:
+        path: the video, image or folder.
+        kind: ``"video"``, ``"image"`` or ``"folder"``.
+        count: the number of frames (exact for images; the container's figure for a video).
+        images: a folder's image files, in frame order.
+        video: the video's :class:`vidcolor.video.VideoInfo`.
+    """
+
+    path: Path
+    kind: str
+    count: int
+    images: list[Path]
+    video: object | None = None
+
+    def frames(self, *, skip: int = 0) -> Iterator[SourceFrame]:
+        """The frames, from frame ``skip`` on (decoded one at a time; the caller prefetches)."""
+        if self.kind == "video":
+            from vidcolor.video import iter_frames
+
+            for frame in iter_frames(self.path, prefetch=0):
+                if frame.index >= skip:
+                    yield SourceFrame(key=frame.index, pts=frame.pts, rgb=frame.rgb)
+            return
+        for image in self.images[skip:]:
+            rgb, alpha = read_image(image)
+            yield SourceFrame(key=image.name, pts=None, rgb=rgb, alpha=alpha)
+
+
+def open_source(path: str | os.PathLike[str]) -> Source:
+    """Open a video, an image or a folder of images (its metadata; frames are read later).
+
+    Raises:
+        InputError: missing, unreadable, or an empty folder.
+    """
+    path = Path(path)
+    kind = input_kind(path)
+    if kind == "video":
+        from vidcolor.video import probe
+
+        info = probe(path)
+        return Source(path, kind, info.frame_count, [], info)
+    images = [path] if kind == "image" else folder_images(path)
+    return Source(path, kind, len(images), images)
+
+
+def warn_if_colour(frames: Iterator[SourceFrame], where: Path) -> Iterator[SourceFrame]:
+    """Pass frames through, logging once if the input has colour (only its L is used)."""
+    warned = False
+    for frame in frames:
+        if not warned and is_colour(frame.rgb):
+            name = where / str(frame.key) if where.is_dir() else where
+            log.warning("%s: colour input; only its luminance is used", name)
+            warned = True
+        yield frame
