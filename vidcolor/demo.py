@@ -125,11 +125,14 @@ class DemoFrame(NamedTuple):
         is_credit: whether the frame belongs to the opening or closing credits.
         drawing_id: index of the drawing within the episode; equal for the frames of one held
             drawing (and for the static part of a credit screen), different otherwise.
+        scene: index of the shot within the episode (the opening credits are shot 0, the
+            closing credits the last); a new value is a hard cut.
     """
 
     rgb: np.ndarray
     is_credit: bool
     drawing_id: int
+    scene: int = 0
 
 
 @dataclass(frozen=True)
@@ -502,6 +505,7 @@ def iter_episode_frames(*, seed: int = 0, episode: int = 0, seconds: float = 20.
     credits = _credit_length(count, fps)
     fade = max(1, min(round(0.4 * fps), credits // 3))
     drawing_id = 0
+    scene = 0
 
     def credit_frames(card: np.ndarray, fade_in: bool) -> Iterator[DemoFrame]:
         nonlocal drawing_id
@@ -518,7 +522,7 @@ def iter_episode_frames(*, seed: int = 0, episode: int = 0, seconds: float = 20.
                 frame.flags.writeable = False
             else:
                 frame = card
-            yield DemoFrame(frame, True, drawing_id)
+            yield DemoFrame(frame, True, drawing_id, scene)
             previous_alpha = alpha
         drawing_id += 1
 
@@ -535,6 +539,7 @@ def iter_episode_frames(*, seed: int = 0, episode: int = 0, seconds: float = 20.
             length = remaining
         location, actors = _plan_scene(rng, width, height)
         background = _draw_background(location, width, height)
+        scene += 1
         previous: np.ndarray | None = None
         clock = 0.0
         done = 0
@@ -550,7 +555,7 @@ def iter_episode_frames(*, seed: int = 0, episode: int = 0, seconds: float = 20.
                 frame = _render_scene(location, background, actors, clock, width, height)
             frame.flags.writeable = False
             for _ in range(hold):
-                yield DemoFrame(frame, False, drawing_id)
+                yield DemoFrame(frame, False, drawing_id, scene)
             drawing_id += 1
             previous = frame
             clock += hold / float(fps)
@@ -558,6 +563,7 @@ def iter_episode_frames(*, seed: int = 0, episode: int = 0, seconds: float = 20.
         produced += length
 
     closing = ["THE END", "MADE WITH VIDCOLOR"]
+    scene += 1
     yield from credit_frames(_credit_card(closing, width, height), fade_in=False)
 
 

@@ -456,3 +456,27 @@ def decode_logits(
     if method == "annealed":
         return _expectation(_annealed(logits, temperature), bins_t)
     return _expectation(torch.softmax(logits, dim=1), bins_t)
+
+
+def decode_rows(probs: np.ndarray, bins: np.ndarray, method: str = "expectation",
+                temperature: float = DEFAULT_TEMPERATURE) -> np.ndarray:
+    """:func:`decode_probs` for a numpy ``(N, Q)`` array of distributions (rows sum to 1).
+
+    Returns:
+        ``(N, 2)`` float32 ab.
+
+    >>> bins = np.array([[0.0, 0.0], [10.0, 20.0]])
+    >>> decode_rows(np.array([[0.25, 0.75]]), bins).tolist()
+    [[7.5, 15.0]]
+    """
+    _check_method(method, temperature)
+    probs = np.asarray(probs, np.float64)
+    bins = np.asarray(bins, np.float64)
+    if method == "mode":
+        return bins[probs.argmax(axis=1)].astype(np.float32)
+    if method == "annealed":
+        log_p = np.log(np.maximum(probs, np.finfo(np.float64).tiny))
+        log_p = (log_p - log_p.max(axis=1, keepdims=True)) / temperature
+        probs = np.exp(log_p)
+        probs /= probs.sum(axis=1, keepdims=True)
+    return (probs @ bins).astype(np.float32)

@@ -1,42 +1,71 @@
-"""``vidcolor evaluate``: score trained runs on a dataset split against the all-grey baseline."""
+"""``vidcolor evaluate``: score runs on a dataset split, or rendered files against their truth."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-
-def _check_decode(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from vidcolor.quantize import parse_decode
-
-    try:
-        parse_decode(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    return value
+from vidcolor._cli.render import build_options, render_options, split_ensemble_input
 
 
 @click.command("evaluate")
-@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.argument("items", nargs=-1, required=False, type=click.Path(path_type=Path),
+                metavar="RUN... | RESULT...")
+@click.option("--truth", type=click.Path(path_type=Path), default=None,
+              help="Colour original: score the RESULT videos, images or folders against it "
+                   "(instead of rendering a dataset split with RUNs).")
+@click.option("--align", is_flag=True,
+              help="With --truth: compare the frames the inputs have in common when their "
+                   "frame counts differ (a warning says so), instead of failing.")
 @click.option("--dataset", "dataset_dir", default="dataset", show_default=True,
-              type=click.Path(file_okay=False), help="Dataset folder.")
+              type=click.Path(file_okay=False), help="Dataset folder (RUN mode).")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
-@click.option("--decode", default="expectation", show_default=True, callback=_check_decode,
-              help="expectation | annealed[:T] | mode")
 @click.option("--max-images", type=click.IntRange(1), default=None,
-              help="Score at most this many frames (evenly spaced).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
-def evaluate(runs: tuple[str, ...], dataset_dir: str, split: str, decode: str,
-             max_images: int | None, device: str) -> None:
-    """Score each of RUNS (run folders or checkpoints) on a split: PSNR and αβ error (SPEC §8).
+              help="Score at most this many frames of the split (evenly spaced).")
+@render_options
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
+@click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Write a report folder: report.json, error curves, a comparison sheet, a "
+                   "per-frame plot and index.html.")
+def evaluate(items: tuple[Path, ...], truth: Path | None, align: bool, dataset_dir: str,
+             split: str, max_images: int | None, refine: str, ensemble: str | None, decode: str,
+             size: int, batch_size: int, device: str, workers: int | None,
+             fz_scale: float | None, fz_sigma: float | None, fz_min_size: int | None,
+             working_scale: float, temporal: bool, palette: bool, neutral: bool, credits: bool,
+             as_json: bool, report_dir: Path | None) -> None:
+    """Score colourisations against the colour truth (SPEC §8, plus temporal measures).
 
-    Prints one line per run next to the all-grey baseline (L kept, a = b = 0).
+    \b
+    RUN mode renders the split's grey frames with the RUNs exactly as `vidcolor
+    render` would with the same options, and scores the result:
+      vidcolor evaluate runs/residual runs/plain --refine felzenszwalb --ensemble
+    RESULT mode scores rendered files against their colour original:
+      vidcolor evaluate ep01_bw.colorized.mkv --truth ep01.mkv -o report/
+    Every figure is printed beside the all-grey baseline and the truth's own
+    value (the floor of the temporal measures).
     """
-    from vidcolor.train import evaluate as score
+    from vidcolor.evaluate import evaluate_results, evaluate_runs
+    from vidcolor.report import format_table
 
-    for run in runs:
-        result = score(run, dataset_dir, split, device=device, decode=decode,
-                       max_images=max_images, progress=True)
-        click.echo(f"{run}: {int(result['images'])} {split} frames  "
-                   f"PSNR {result['model_psnr']:.2f} dB (grey {result['grey_psnr']:.2f})  "
-                   f"ab error {result['model_ab_rmse']:.4f} (grey {result['grey_ab_rmse']:.4f})")
+    ensemble, items = split_ensemble_input(ensemble, items)
+    if not items:
+        raise click.UsageError("give RUNs to render a dataset split, or RESULTs with --truth")
+    if truth is not None:
+        summary = evaluate_results(list(items), truth, align=align, report_dir=report_dir,
+                                   progress=True)
+    else:
+        if align:
+            raise click.UsageError("--align needs --truth")
+        options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
+                                fz_scale, fz_sigma, fz_min_size, working_scale, temporal,
+                                palette, neutral, credits)
+        summary = evaluate_runs(list(items), options, dataset_dir=dataset_dir, split=split,
+                                max_images=max_images, report_dir=report_dir, progress=True)
+    if as_json:
+        click.echo(json.dumps(summary, allow_nan=False))
+    else:
+        click.echo(format_table(summary))
+    if report_dir is not None and not as_json:
+        click.echo(f"report: {report_dir / 'index.html'}")

@@ -13,7 +13,8 @@ from vidcolor.inference.refine import refine_methods
 def build_options(refine: str, ensemble: str | None, decode: str, size: int, batch_size: int,
                   device: str, workers: int | None, fz_scale: float | None,
                   fz_sigma: float | None, fz_min_size: int | None, working_scale: float,
-                  sequence: tuple[str, ...] = ()):  # noqa: ANN201 - RenderOptions (lazy import)
+                  temporal: bool = False, palette: bool = False, neutral: bool = False,
+                  credits: bool = False):  # noqa: ANN201 - RenderOptions (lazy import)
     """The :class:`RenderOptions` of the command line; a bad value is a usage error (exit 2)."""
     from vidcolor.errors import OptionError
     from vidcolor.inference.options import RenderOptions
@@ -30,7 +31,9 @@ def build_options(refine: str, ensemble: str | None, decode: str, size: int, bat
     try:
         return RenderOptions(refine=refine, refine_options=segmentation, ensemble=ensemble,
                              decode=decode, size=size, batch_size=batch_size, device=device,
-                             workers=workers, sequence=sequence)
+                             workers=workers,
+                             sequence=("shots", "temporal") if temporal else (),
+                             palette=palette, neutral=neutral, credits=credits)
     except OptionError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -66,6 +69,20 @@ def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
         click.option("--working-scale", type=float, default=1.0, show_default=True,
                      help="Segment at this fraction of the resolution (faster; labels are "
                           "mapped back along the full-resolution lines)."),
+        click.option("--temporal/--no-temporal", default=False, show_default=True,
+                     help="Stabilise colours within each shot: each region's colour is a vote "
+                          "over the frames it appears in (tracked by optical flow); nothing "
+                          "crosses a cut or a fade."),
+        click.option("--palette/--no-palette", default=False, show_default=True,
+                     help="Paint each region in the series' palette colour its prediction "
+                          "supports best (needs --refine; learnt by build-dataset)."),
+        click.option("--neutral/--no-neutral", default=False, show_default=True,
+                     help="Keep ink, shadows and highlights as neutral as the series keeps "
+                          "them (a chroma ceiling per lightness, learnt from the training "
+                          "split)."),
+        click.option("--credits/--no-credits", default=False, show_default=True,
+                     help="Paint credit screens detected in the grey input in the series' "
+                          "credit colours (learnt from the frames the credit filter dropped)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -99,8 +116,8 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
 def render(input_path: Path | None, models: tuple[str, ...], output: Path | None, refine: str,
            ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
-           fz_min_size: int | None, working_scale: float, side_by_side: bool,
-           truth: Path | None) -> None:
+           fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
+           neutral: bool, credits: bool, side_by_side: bool, truth: Path | None) -> None:
     """Colourise INPUT (a video, an image or a folder of images).
 
     \b
@@ -118,7 +135,8 @@ def render(input_path: Path | None, models: tuple[str, ...], output: Path | None
     if not inputs:
         raise click.UsageError("Missing argument 'INPUT'.")
     options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
-                            fz_scale, fz_sigma, fz_min_size, working_scale)
+                            fz_scale, fz_sigma, fz_min_size, working_scale, temporal, palette,
+                            neutral, credits)
     input_kind(inputs[0])  # a missing input fails before the models load
     with Renderer.from_runs(list(models) or None, options) as renderer:
         out = renderer.render(inputs[0], output, side_by_side=side_by_side, truth=truth,

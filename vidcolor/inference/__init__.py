@@ -13,3 +13,5 @@
 Sequence stages register themselves when their module is imported; the list below is their
 registration.
 """
+
+from vidcolor.inference import shots, temporal  # noqa: E402, F401 - registration

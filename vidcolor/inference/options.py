@@ -37,6 +37,11 @@ class RenderOptions:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         workers: worker processes for the per-frame stages (None: automatic, 0: in-process).
         sequence: the sequence stages to run, in order (names in ``SEQUENCE_STAGES``).
+        palette: regions take the series' palette colour their prediction supports best
+            (needs a refinement and a run with a ``series.json``).
+        neutral: each pixel's chroma at most what the series shows at its lightness (ink,
+            shadows and highlights stay neutral).
+        credits: credit screens detected in the grey input get the series' credit colours.
 
     Raises:
         OptionError: an option value that cannot work (one line naming the option).
@@ -51,6 +56,9 @@ class RenderOptions:
     device: str = "auto"
     workers: int | None = None
     sequence: tuple[str, ...] = ()
+    palette: bool = False
+    neutral: bool = False
+    credits: bool = False
 
     def __post_init__(self) -> None:
         if self.refine not in refine_methods():
@@ -80,6 +88,9 @@ class RenderOptions:
                               f"{self.device!r}")
         if self.workers is not None and self.workers < 0:
             raise OptionError(f"--workers must be at least 0, got {self.workers}")
+        if self.palette and self.refine == "none":
+            raise OptionError("--palette paints regions: it needs --refine (e.g. --refine "
+                              "felzenszwalb)")
         unknown = [name for name in self.sequence if name not in SEQUENCE_STAGES]
         if unknown:
             raise OptionError(f"unknown sequence stage(s) {', '.join(unknown)}; known: "

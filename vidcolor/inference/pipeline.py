@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -39,8 +40,12 @@ from vidcolor.inference.stages import (
     FrameStage,
     FrameWork,
     SequenceStage,
+    StageContext,
     build_stages,
 )
+
+if TYPE_CHECKING:
+    from vidcolor.series import SeriesLook
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +107,18 @@ class Pipeline:
         options: the validated render options.
         pool: an executor for the frame stages (None: run them in this process). The caller
             owns it (:func:`make_pool`), so several pipelines can share one.
+        look: the series' look (palette, chroma ceiling, credit colours), if the run has one.
+        views: keep the sequence stages' views (e.g. per-frame beside temporal colours).
     """
 
     def __init__(self, colorizer: Colorizer, options: RenderOptions,
-                 pool: Executor | None = None) -> None:
+                 pool: Executor | None = None, look: SeriesLook | None = None,
+                 views: bool = False) -> None:
         self.colorizer = colorizer
         self.options = options
         self.pool = pool
+        self.look = look
+        self.views = views
 
     def run(self, frames: Iterable[SourceFrame], *, first_index: int = 0
             ) -> Iterator[FrameWork]:
@@ -122,8 +132,9 @@ class Pipeline:
         Raises:
             VidcolorError: a worker process died.
         """
-        stages = build_stages(self.options)
-        needs_probs = any(isinstance(s, SequenceStage) and s.needs_probs for s in stages)
+        stages = build_stages(StageContext(self.options, self.look, self.colorizer.bins,
+                                           self.views))
+        needs_probs = any(stage.needs_probs for stage in stages)
         sequence = any(isinstance(stage, SequenceStage) for stage in stages)
         # decoding and each frame's L run in a thread, ahead of the network
         depth = 2 * self.options.batch_size

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from vidcolor.inference.sources import (
     warn_if_colour,
 )
 from vidcolor.inference.stages import FrameWork
+from vidcolor.series import SERIES_FILE, SeriesLook
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,11 @@ class Renderer:
         self.options = options
         self.workers = default_workers(options)
         self.pool = None
+        self.look_path, self.look = find_look(colorizer)
+        wanted = [name for name in ("palette", "neutral", "credits") if getattr(options, name)]
+        if wanted and self.look is None:
+            log.warning("the models carry no series look (series.json: trained by an older "
+                        "vidcolor?); --%s skipped", ", --".join(wanted))
 
     @classmethod
     def from_runs(cls, models: Sequence[str | os.PathLike[str]] | None,
@@ -194,6 +200,7 @@ class Renderer:
         """A digest of everything that decides the output's pixels (resume and skip records)."""
         record = {"version": __version__, "input": _identity(source.path),
                   "models": [_identity(Path(m.info.path)) for m in self.colorizer.models],
+                  "look": None if self.look_path is None else _identity(self.look_path),
                   "options": self.options.describe(), "panels": panels,
                   "truth": None if truth is None else _identity(truth)}
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
@@ -229,7 +236,7 @@ class Renderer:
         protected = [source.path, *([truth_source.path] if truth_source else []),
                      *self.model_files()]
         check_output(out, source.kind, protected)
-        views = list(self._view_names()) if side_by_side else []
+        views = self.view_names() if side_by_side else []
         panels = 1 + (1 + len(views) if side_by_side else 0) + int(truth_source is not None)
         key = self.key(source, panels, truth_source.path if truth_source else None)
         with exclusive(out, "rendering it"):
@@ -247,13 +254,17 @@ class Renderer:
                 sink.close()
         return out
 
-    def _view_names(self) -> Iterator[str]:
+    def view_names(self) -> list[str]:
+        """The extra colourings the sequence stages show beside the result (e.g. per-frame)."""
         from vidcolor.inference.stages import SEQUENCE_STAGES
 
-        for name in self.options.sequence:
-            view = getattr(SEQUENCE_STAGES[name], "view", None)
-            if view:
-                yield view
+        views = (getattr(SEQUENCE_STAGES[name], "view", None) for name in self.options.sequence)
+        return [view for view in views if view]
+
+    def pipeline(self, views: bool = False) -> Pipeline:
+        """A :class:`Pipeline` on this renderer's models, options and worker pool (``views``:
+        keep the sequence stages' views, e.g. the per-frame colours beside the temporal)."""
+        return Pipeline(self.colorizer, self.options, self.pool, self.look, views)
 
     def _sink(self, source: Source, out: Path, staging: Path, panels: int) -> Sink:
         stateless = not self.options.sequence
@@ -265,7 +276,7 @@ class Renderer:
 
     def _run(self, source: Source, sink: Sink, views: list[str], truth: Source | None,
              progress: bool) -> None:
-        pipeline = Pipeline(self.colorizer, self.options, self.pool)
+        pipeline = self.pipeline(views=bool(views))
         start = sink.warmup_from
         if sink.resume_at:
             log.info("%s: continuing after %d frames already rendered", source.path,
@@ -297,6 +308,19 @@ class Renderer:
             if truth_frames is not None:
                 truth_frames.close()
         log.info("%s: %d frames", source.path, written)
+
+
+def find_look(colorizer: Colorizer) -> tuple[Path | None, SeriesLook | None]:
+    """The series look (``series.json``) stored in the first model's run folder that has one.
+
+    Raises:
+        DatasetError: a damaged ``series.json``.
+    """
+    for model in colorizer.models:
+        path = Path(model.info.path).parent / SERIES_FILE
+        if path.is_file():
+            return path, SeriesLook.load(path)
+    return None, None
 
 
 def compose(work: FrameWork, views: Sequence[str], truth: np.ndarray | None) -> np.ndarray:

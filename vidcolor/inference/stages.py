@@ -9,14 +9,16 @@ A frame travels as a :class:`FrameWork` through a list of stages of two kinds:
   of frames (PySceneDetect's ``process_frame``/``post_process`` split). Shot boundaries and
   temporal stabilisation are sequence stages.
 
-The built-in chain (:func:`build_stages`)::
+The chain :func:`build_stages` makes::
 
-    [network, main process] -> Regions (segment + fill + ensemble mean, if refining)
-      -> sequence stages (shots, temporal, ...) -> Paint (full-resolution ab) -> ToRGB
+    [network, main process]
+      -> Regions (segment + fill + ensemble mean [+ palette], when refining)
+      -> sequence stages (shots, temporal, ...)
+      -> Paint (full-resolution ab) -> Neutral (chroma ceiling) -> Credits -> ToRGB
 
 A sequence stage is registered in :data:`SEQUENCE_STAGES` with :func:`register_sequence_stage`
-(name -> factory taking the render options); ``RenderOptions.sequence`` names the ones to run.
-Adding one is a module with the class and that one call, imported in
+(name -> factory taking a :class:`StageContext`); ``RenderOptions.sequence`` names the ones to
+run. Adding one is a module with the class and that one call, imported in
 :mod:`vidcolor.inference.__init__`.
 """
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import sparse
 
 from vidcolor.color import lab_to_rgb_uint8, upsample_ab
 from vidcolor.inference.ensemble import mean_ab
@@ -34,9 +37,11 @@ from vidcolor.inference.refine import region_colours, segment
 
 if TYPE_CHECKING:
     from vidcolor.inference.options import RenderOptions
+    from vidcolor.series import SeriesLook
 
-__all__ = ["FrameWork", "FrameStage", "SequenceStage", "Regions", "Paint", "ToRGB",
-           "SEQUENCE_STAGES", "register_sequence_stage", "build_stages", "THUMB_WIDTH"]
+__all__ = ["FrameWork", "FrameStage", "SequenceStage", "StageContext", "Regions", "Paint",
+           "Neutral", "Credits", "ToRGB", "SEQUENCE_STAGES", "register_sequence_stage",
+           "build_stages", "paint", "region_cells", "THUMB_WIDTH"]
 
 #: Width of the small L copy that sequence stages (shot detection, optical flow) work on.
 THUMB_WIDTH = 256
@@ -56,14 +61,14 @@ class FrameWork:
         ab_small: each model's decoded ab at the network's output size ``(h, w, 2)``.
         probs: the models' mean distribution ``(h, w, Q)`` float16, when a stage needs it.
         labels: region labels ``(H, W)`` int32, compact (0..R-1), when refining.
-        region_ab: ``(R, 2)`` colour of each region (the ensemble mean of the models' fills).
-        shot_start: the frame starts a new shot (set by the shot stage; frame 0 always).
-        ab: full-resolution ab ``(H, W, 2)`` (the Paint stage).
-        rgb: the output frame ``(H, W, 3)`` uint8 (the ToRGB stage).
+        region_ab: ``(R, 2)`` colour of each region.
+        region_probs: ``(R, Q)`` each region's mean predicted distribution (palette, temporal).
+        region_light: ``(R,)`` each region's lightness (median L).
+        shot_start: the frame starts a new shot (frame 0 always; the shot stage sets others).
         views: extra colourings to show beside the result (``{name: (R, 2) region ab or
-            (h, w, 2) small ab}``, e.g. the per-frame colours before temporal stabilisation);
-            ToRGB turns them into ``view_rgb``.
-        view_rgb: ``{name: (H, W, 3) uint8}`` of :attr:`views`.
+            (h, w, 2) small ab}``, e.g. the per-frame colours before temporal stabilisation).
+        ab: full-resolution ab ``(H, W, 2)`` (Paint), and ``view_ab`` the views'.
+        rgb: the output frame ``(H, W, 3)`` uint8 (ToRGB), and ``view_rgb`` the views'.
     """
 
     index: int
@@ -76,10 +81,13 @@ class FrameWork:
     probs: np.ndarray | None = None
     labels: np.ndarray | None = None
     region_ab: np.ndarray | None = None
+    region_probs: np.ndarray | None = None
+    region_light: np.ndarray | None = None
     shot_start: bool = False
-    ab: np.ndarray | None = None
-    rgb: np.ndarray | None = None
     views: dict[str, np.ndarray] = field(default_factory=dict)
+    ab: np.ndarray | None = None
+    view_ab: dict[str, np.ndarray] = field(default_factory=dict)
+    rgb: np.ndarray | None = None
     view_rgb: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -87,8 +95,21 @@ class FrameWork:
         return int(self.lightness.shape[0]), int(self.lightness.shape[1])
 
 
+@dataclass(frozen=True)
+class StageContext:
+    """What stages are built from: the options, the series' look, the models' ab bins, and
+    whether sequence stages should keep their views (review videos, evaluation)."""
+
+    options: RenderOptions
+    look: SeriesLook | None = None
+    bins: np.ndarray | None = None
+    views: bool = False
+
+
 class FrameStage:
     """A stateless per-frame step; runs in a worker process (must be picklable, no torch)."""
+
+    needs_probs = False
 
     def apply(self, work: FrameWork) -> FrameWork:  # pragma: no cover - interface
         raise NotImplementedError
@@ -99,10 +120,12 @@ class SequenceStage:
 
     ``push`` receives each frame once, in order, and returns the frames that may leave (in
     order); ``flush`` returns what is still held at the end. ``needs_probs`` asks the network
-    for its distributions; ``needs_regions`` asks for segmentation even without ``--refine``.
+    for its distributions. A class attribute ``view`` names the colouring it keeps beside its
+    own (e.g. ``"per-frame"``), for review videos and evaluation.
     """
 
     needs_probs = False
+    view: str | None = None
 
     def push(self, work: FrameWork) -> list[FrameWork]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -111,13 +134,38 @@ class SequenceStage:
         return []
 
 
-SequenceFactory = Callable[["RenderOptions"], SequenceStage]
+SequenceFactory = Callable[[StageContext], SequenceStage]
 SEQUENCE_STAGES: dict[str, SequenceFactory] = {}
 
 
 def register_sequence_stage(name: str, factory: SequenceFactory) -> None:
-    """Make ``factory(options)`` available as the sequence stage ``name``."""
+    """Make ``factory(context)`` available as the sequence stage ``name``."""
     SEQUENCE_STAGES[name] = factory
+
+
+def region_cells(labels: np.ndarray, grid: tuple[int, int]) -> sparse.csr_matrix:
+    """``(R, h·w)``: the share of each region's pixels in each cell of the network's grid.
+
+    A region's mean predicted distribution is this matrix times the cells' distributions
+    (the distributions upsampled to the frame by nearest neighbour).
+    """
+    height, width = labels.shape
+    rows, cols = grid
+    cell = ((np.arange(height) * rows // height)[:, None] * cols
+            + (np.arange(width) * cols // width)[None, :]).ravel()
+    regions = int(labels.max()) + 1
+    counts = sparse.coo_matrix((np.ones(labels.size, np.float32), (labels.ravel(), cell)),
+                               shape=(regions, rows * cols)).tocsr()
+    size = np.asarray(counts.sum(axis=1)).ravel()
+    return sparse.diags((1.0 / np.maximum(size, 1)).astype(np.float32)) @ counts
+
+
+def region_lightness(labels: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """``(R,)`` the median L of each region (robust to its anti-aliased border)."""
+    from scipy import ndimage
+
+    regions = int(labels.max()) + 1
+    return np.asarray(ndimage.median(light, labels, index=np.arange(regions)), np.float32)
 
 
 @dataclass
@@ -127,10 +175,20 @@ class Regions(FrameStage):
     The segmentation depends on L only, so it is computed once and shared by every model of an
     ensemble; each model's ab is upsampled and its regions filled (2-means, the larger
     cluster's centroid), then the models' region colours are averaged (``--ensemble mean``).
+    With ``statistics`` the regions' mean predicted distributions and lightness are kept (for
+    the palette and for temporal voting); with ``palette`` each region then takes the palette
+    colour its distribution supports best (:func:`vidcolor.series.choose_palette`).
     """
 
     method: str
     options: dict[str, Any]
+    statistics: bool = False
+    palette: np.ndarray | None = None
+    bins: np.ndarray | None = None
+
+    @property
+    def needs_probs(self) -> bool:  # type: ignore[override]
+        return self.statistics or self.palette is not None
 
     def apply(self, work: FrameWork) -> FrameWork:
         labels = segment(work.lightness, self.method, **self.options)
@@ -138,14 +196,16 @@ class Regions(FrameStage):
         work.labels = labels
         work.region_ab = mean_ab([region_colours(upsample_ab(ab, work.shape), labels)
                                   for ab in work.ab_small])
-        return work
+        if self.needs_probs and work.probs is not None:
+            grid = work.probs.shape[:2]
+            cells = work.probs.reshape(grid[0] * grid[1], -1).astype(np.float32)
+            work.region_probs = np.asarray(region_cells(labels, grid) @ cells, np.float32)
+            work.region_light = region_lightness(labels, work.lightness)
+            if self.palette is not None and self.bins is not None:
+                from vidcolor.series import choose_palette
 
-
-class Paint(FrameStage):
-    """Full-resolution ab: each region's colour, or the upsampled per-pixel ab (no refinement)."""
-
-    def apply(self, work: FrameWork) -> FrameWork:
-        work.ab = paint(work)
+                work.region_ab = choose_palette(work.region_probs, work.region_light,
+                                                self.bins, self.palette, work.region_ab)
         return work
 
 
@@ -167,23 +227,80 @@ def paint(work: FrameWork, colours: np.ndarray | None = None) -> np.ndarray:
     return upsample_ab(colours, work.shape)
 
 
+class Paint(FrameStage):
+    """Full-resolution ab: each region's colour, or the upsampled per-pixel ab (no refinement);
+    the same for every view."""
+
+    def apply(self, work: FrameWork) -> FrameWork:
+        work.ab = paint(work)
+        work.view_ab = {name: paint(work, colours) for name, colours in work.views.items()}
+        work.views = {}
+        return work
+
+
+@dataclass
+class Neutral(FrameStage):
+    """Keep what the series keeps neutral neutral (:func:`vidcolor.series.apply_look`): ink and
+    highlights take the series' own tint there, and no pixel gets more chroma than the training
+    frames show at its lightness."""
+
+    look: SeriesLook
+
+    def apply(self, work: FrameWork) -> FrameWork:
+        from vidcolor.series import apply_look
+
+        assert work.ab is not None
+        work.ab = apply_look(work.lightness, work.ab, self.look)
+        work.view_ab = {name: apply_look(work.lightness, ab, self.look)
+                        for name, ab in work.view_ab.items()}
+        return work
+
+
+@dataclass
+class Credits(FrameStage):
+    """Paint the series' credit screens in their own colours (the network never saw them: the
+    credit filter kept them out of training)."""
+
+    look: SeriesLook
+
+    def apply(self, work: FrameWork) -> FrameWork:
+        from vidcolor.series import credit_fade, paint_credits
+
+        fade = credit_fade(work.lightness, self.look)
+        if fade is not None:
+            work.ab = paint_credits(work.lightness, self.look, fade)
+            work.view_ab = {name: work.ab for name in work.view_ab}
+        return work
+
+
 class ToRGB(FrameStage):
     """Recombine the frame's own L with its ab (lightness-preserving, :mod:`vidcolor.color`)."""
 
     def apply(self, work: FrameWork) -> FrameWork:
         assert work.ab is not None
         work.rgb = lab_to_rgb_uint8(work.lightness, work.ab)
-        for name, colours in work.views.items():
-            work.view_rgb[name] = lab_to_rgb_uint8(work.lightness, paint(work, colours))
-        work.views = {}
+        work.view_rgb = {name: lab_to_rgb_uint8(work.lightness, ab)
+                         for name, ab in work.view_ab.items()}
+        work.view_ab = {}
         return work
 
 
-def build_stages(options: RenderOptions) -> list[FrameStage | SequenceStage]:
-    """The stage list of a render with ``options`` (fresh sequence-stage state)."""
+def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
+    """The stage list of a render (fresh sequence-stage state)."""
+    options, look = context.options, context.look
+    sequence = [SEQUENCE_STAGES[name](context) for name in options.sequence]
     stages: list[FrameStage | SequenceStage] = []
     if options.refine != "none":
-        stages.append(Regions(options.refine, dict(options.refine_options)))
-    stages.extend(SEQUENCE_STAGES[name](options) for name in options.sequence)
-    stages.extend([Paint(), ToRGB()])
+        palette = look.palette if (options.palette and look is not None
+                                   and len(look.palette)) else None
+        stages.append(Regions(options.refine, dict(options.refine_options),
+                              statistics=any(s.needs_probs for s in sequence),
+                              palette=palette, bins=context.bins))
+    stages.extend(sequence)
+    stages.append(Paint())
+    if options.neutral and look is not None:
+        stages.append(Neutral(look))
+    if options.credits and look is not None and look.credit_background is not None:
+        stages.append(Credits(look))
+    stages.append(ToRGB())
     return stages

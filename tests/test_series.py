@@ -1,0 +1,181 @@
+"""Tests of vidcolor.series: the palette, chroma ceiling and credit look learnt from a series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import write_clip
+
+from vidcolor.color import lightness, rgb_to_lab_frame
+from vidcolor.errors import DatasetError
+from vidcolor.series import (
+    SeriesLook,
+    apply_ceiling,
+    chroma_ceiling,
+    choose_palette,
+    credit_fade,
+    extract_palette,
+    learn_look,
+    paint_credits,
+)
+
+#: The fills of the synthetic series (sRGB).
+FILLS = [(200, 40, 40), (40, 150, 60), (250, 210, 60), (120, 90, 200), (170, 210, 240),
+         (230, 170, 180)]
+INK = (20, 18, 24)
+
+
+def _series_frame(index: int, width: int = 96, height: int = 72) -> np.ndarray:
+    """Flat fills bounded by ink lines, moving a little from frame to frame."""
+    frame = np.empty((height, width, 3), np.uint8)
+    frame[: height // 2] = FILLS[4]
+    frame[height // 2:] = FILLS[5]
+    cv2.line(frame, (0, height // 2), (width, height // 2), INK, 1, cv2.LINE_AA)
+    for k, colour in enumerate(FILLS[:4]):
+        centre = (12 + 22 * k + index % 5, 18 + 30 * (k % 2))
+        cv2.circle(frame, centre, 10, colour, -1, cv2.LINE_AA)
+        cv2.circle(frame, centre, 10, INK, 1, cv2.LINE_AA)
+    return frame
+
+
+def _lab(colours: list[tuple[int, int, int]]) -> np.ndarray:
+    return rgb_to_lab_frame(np.asarray([colours], np.uint8))[0]
+
+
+def test_palette_is_found_in_a_built_dataset(tmp_path: Path) -> None:
+    from vidcolor.dataset import build_dataset
+
+    episodes = [write_clip(tmp_path / f"ep{e}.mkv", [_series_frame(i + 7 * e) for i in range(14)],
+                           audio=False) for e in range(3)]
+    build_dataset(episodes, tmp_path / "dataset", test_episodes=["ep0"])
+    look = learn_look(tmp_path / "dataset")
+    known = _lab(FILLS)
+    for colour, lab in zip(FILLS, known, strict=True):
+        nearest = np.linalg.norm(look.palette - lab, axis=1).min()
+        assert nearest <= 3.0, (colour, nearest, look.palette.round(1).tolist())
+    ink = _lab([INK])[0]
+    for colour, share in zip(look.palette, look.palette_share, strict=True):
+        if np.linalg.norm(known - colour, axis=1).min() > 3.0 and \
+                np.linalg.norm(colour - ink) > 6.0:
+            assert share <= 0.01, (colour.round(1).tolist(), share)  # no extra real colour
+    assert look.frames == 28  # the training episodes only
+    # dark (ink) pixels are neutral in the series; the red fill's lightness is colourful
+    red_light = int(round(float(known[0][0])))
+    assert look.chroma_ceiling[5] < 10 < 50 < look.chroma_ceiling[red_light]
+
+
+def test_palette_of_frames_ignores_edges_and_small_specks() -> None:
+    frames = [_series_frame(i) for i in range(6)]
+    palette, share = extract_palette(frames)
+    assert np.isclose(share.sum(), share.sum()) and (np.diff(share) <= 0).all()
+    assert len(palette) <= len(FILLS) + 2  # fills (+ ink) but no edge blends
+
+
+def test_neutral_lightness_takes_the_series_tint() -> None:
+    from vidcolor.series import apply_look, typical_ab
+
+    chroma = np.zeros((101, 161), np.int64)
+    ab = np.zeros((2, 101, 221), np.int64)
+    chroma[6, 5] = 1000  # ink: chroma 5, tinted (a 3, b -4)
+    ab[0, 6, 110 + 3] = ab[1, 6, 110 - 4] = 1000
+    chroma[50, 60] = 1000  # a colourful fill
+    ab[0, 50, 110 + 60] = ab[1, 50, 110] = 1000
+    typical, neutral = typical_ab(ab, chroma)
+    assert neutral[6] and not neutral[50] and not neutral[90]  # 90: never seen
+    np.testing.assert_allclose(typical[6], [3.0, -4.0])
+    look = SeriesLook(np.zeros((0, 3), np.float32), np.zeros(0, np.float32),
+                      np.full(101, 200.0, np.float32), typical, neutral)
+    out = apply_look(np.array([[6.0, 50.0]], np.float32),
+                     np.array([[[40.0, 40.0], [40.0, 40.0]]], np.float32), look)
+    np.testing.assert_allclose(out, [[[3.0, -4.0], [40.0, 40.0]]])
+
+
+def test_ceiling_keeps_neutral_what_the_series_keeps_neutral() -> None:
+    histogram = np.zeros((101, 161), np.int64)
+    histogram[5, 0:3] = 1000  # dark pixels: chroma 0-2
+    histogram[50, 60] = 1000  # mid pixels: chroma 60
+    ceiling = chroma_ceiling(histogram)
+    assert ceiling[5] <= 4.0 and ceiling[50] >= 60.0
+    assert ceiling[90] > 150  # never seen: no ceiling
+    light = np.array([[5.0, 50.0]], np.float32)
+    ab = np.array([[[30.0, 40.0], [30.0, 40.0]]], np.float32)  # chroma 50 each
+    out = apply_ceiling(light, ab, ceiling)
+    assert np.hypot(*out[0, 0]) <= 4.0 + 1e-4
+    np.testing.assert_allclose(out[0, 1], ab[0, 1])
+    np.testing.assert_allclose(out[0, 0, 0] / out[0, 0, 1], 0.75, rtol=1e-5)  # hue kept
+
+
+def _credit_card(fade: float, width: int = 96, height: int = 72) -> np.ndarray:
+    card = np.empty((height, width, 3), np.uint8)
+    card[:] = (0, 30, 255)
+    cv2.putText(card, "THE END", (12, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (238, 242, 255), 2,
+                cv2.LINE_AA)
+    return np.rint(card * fade).astype(np.uint8)
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    from vidcolor.demo import bw_frame
+
+    return bw_frame(rgb)
+
+
+def test_credit_screens_are_detected_in_grey_and_painted_in_their_colours() -> None:
+    look = SeriesLook(np.zeros((0, 3), np.float32), np.zeros(0, np.float32),
+                      np.full(101, 200.0, np.float32), credit_background=(0.0, 30.0, 255.0),
+                      credit_text=(238.0, 242.0, 255.0))
+    from vidcolor.color import srgb_to_linear
+
+    def luminance(rgb: np.ndarray) -> float:
+        return float(srgb_to_linear(rgb / 255.0) @ np.array([0.212671, 0.715160, 0.072169]))
+
+    for fade in (1.0, 0.6):
+        card = _credit_card(fade)
+        light = lightness(_grey(card))
+        found = credit_fade(light, look)
+        expected = luminance(card[0, 0]) / luminance(_credit_card(1.0)[0, 0])
+        assert found is not None and abs(found - expected) < 0.05 * expected, (found, expected)
+        ab = paint_credits(light, look, found)
+        truth = rgb_to_lab_frame(card)[..., 1:]
+        background = np.all(card == card[0, 0], axis=2)
+        assert np.abs(ab[background] - truth[background]).max() < 6.0
+    for story in (_series_frame(0), np.full((72, 96, 3), 128, np.uint8)):
+        assert credit_fade(lightness(_grey(story)), look) is None
+    assert credit_fade(lightness(_grey(_credit_card(1.0))),
+                       SeriesLook(look.palette, look.palette_share, look.chroma_ceiling)) is None
+
+
+def test_choose_palette_takes_the_supported_colour_of_the_right_lightness() -> None:
+    bins = np.array([[0.0, 0.0], [60.0, 40.0], [-40.0, 30.0]], np.float32)
+    palette = np.array([[50.0, 62.0, 44.0], [50.0, -40.0, 27.0], [90.0, 60.0, 40.0]],
+                       np.float32)
+    probs = np.array([[0.2, 0.7, 0.1],   # reddish, L 50: the red fill
+                      [0.2, 0.1, 0.7],   # greenish, L 50: the green fill
+                      [0.9, 0.05, 0.05],  # grey: no palette colour supported: keep fallback
+                      [0.1, 0.8, 0.1]],  # reddish but L 70: no palette colour that light
+                     np.float32)
+    light = np.array([50.0, 51.0, 50.0, 70.0], np.float32)
+    fallback = np.full((4, 2), 7.0, np.float32)
+    out = choose_palette(probs, light, bins, palette, fallback)
+    np.testing.assert_allclose(out, [[62, 44], [-40, 27], [7, 7], [7, 7]])
+
+
+def test_look_round_trip_and_damage(tmp_path: Path) -> None:
+    neutral = np.zeros(101, bool)
+    neutral[:8] = True
+    look = SeriesLook(np.array([[50.0, 10.0, -5.0]], np.float32), np.array([0.5], np.float32),
+                      np.arange(101, dtype=np.float32), np.full((101, 2), 2.5, np.float32),
+                      neutral, credit_background=(0.0, 30.0, 255.0),
+                      credit_text=(238.0, 242.0, 255.0), frames=3)
+    look.save(tmp_path / "series.json")
+    again = SeriesLook.load(tmp_path / "series.json")
+    np.testing.assert_allclose(again.palette, look.palette)
+    np.testing.assert_allclose(again.chroma_ceiling, look.chroma_ceiling)
+    assert again.credit_background == look.credit_background and again.frames == 3
+    np.testing.assert_array_equal(again.neutral, neutral)
+    np.testing.assert_allclose(again.typical_ab, 2.5)
+    (tmp_path / "bad.json").write_text('{"format": "vidcolor-series", "palette": [[1, 2]]}')
+    with pytest.raises(DatasetError, match="bad.json"):
+        SeriesLook.load(tmp_path / "bad.json")

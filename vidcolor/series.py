@@ -1,0 +1,480 @@
+"""What a series' colour episodes teach besides the network: its look.
+
+Cartoons are painted from a small palette of flat fills with black ink, and their credits have
+colours of their own. :func:`learn_look` reads a dataset's training frames (and the credit frames
+the filter set aside) and learns three things, stored as ``series.json`` with the dataset and
+copied into every run trained on it:
+
+* the **palette** (:func:`extract_palette`): the fill colours, found as the peaks of the 3-D Lab
+  histogram of *flat* pixels (a 3×3 neighbourhood within 3 L units and 4 ab units: fills, not
+  edges, ink anti-aliasing or texture), each refined to the mean of the pixels around it;
+* the **chroma ceiling** (:func:`chroma_ceiling`): for every lightness L, the 99th percentile of
+  the training pixels' chroma ``sqrt(a² + b²)`` — ink (L < ~15) and white highlights come out
+  near 0, so render keeps them neutral instead of tinting them;
+* the **credit look** (:func:`learn_credits`): the background and text colours of the credit
+  screens (``excluded.csv``), so render can paint the credits it detects in a grey episode
+  (:func:`credit_fade`, :func:`paint_credits`).
+
+Pure numpy/OpenCV apart from the reading of frames; no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from vidcolor.color import (
+    AB_LIMIT,
+    XYZ_FROM_RGB,
+    linear_to_srgb,
+    rgb_to_lab_frame,
+    srgb_to_linear,
+)
+from vidcolor.errors import DatasetError
+from vidcolor.fsutil import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+SERIES_FILE = "series.json"
+#: Palette peaks: histogram bins of this size (L, a, b units)...
+_BIN = 2.0
+#: ... and a peak must hold at least this share of the flat pixels.
+PALETTE_MIN_SHARE = 0.0002
+#: Peaks closer than this (ΔE, CIE76) are one colour.
+PALETTE_MERGE_DELTA_E = 3.0
+#: A pixel is flat when its 3×3 neighbourhood varies by at most this much (L; a and b).
+FLAT_L_RANGE, FLAT_AB_RANGE = 3.0, 4.0
+#: The chroma ceiling is this percentile of the training chroma at each L...
+CEILING_PERCENTILE = 90.0
+#: ... where at least this many pixels were seen (elsewhere: no ceiling).
+CEILING_MIN_PIXELS = 200
+_NO_CEILING = float(AB_LIMIT * np.sqrt(2.0))
+#: A lightness where 90 % of the training pixels have less chroma than this is neutral.
+NEUTRAL_CHROMA = 15.0
+#: Only the dark end (ink, deep shadows) and the light end (highlights) can be neutral: mid
+#: tones keep their predicted hue (under the ceiling), whatever most pixels of their L are.
+NEUTRAL_DARK, NEUTRAL_LIGHT = 25, 85
+_Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], np.float64)
+
+
+@dataclass
+class SeriesLook:
+    """A series' palette, chroma ceiling and credit colours (see the module docstring).
+
+    Attributes:
+        palette: ``(K, 3)`` Lab fill colours, most frequent first.
+        palette_share: ``(K,)`` the share of flat training pixels near each colour.
+        chroma_ceiling: ``(101,)`` the chroma ceiling at each integer L (0–100).
+        typical_ab: ``(101, 2)`` the median ab at each integer L.
+        neutral: ``(101,)`` the lightness values the series keeps neutral (chroma below
+            :data:`NEUTRAL_CHROMA` for 90 % of the pixels): there a pixel takes the typical ab.
+        credit_background, credit_text: sRGB (0–255) of the credit screens at full
+            brightness, or None when the dataset recorded no credit colours.
+        frames: how many training frames were read.
+    """
+
+    palette: np.ndarray
+    palette_share: np.ndarray
+    chroma_ceiling: np.ndarray
+    typical_ab: np.ndarray = field(default_factory=lambda: np.zeros((101, 2), np.float32))
+    neutral: np.ndarray = field(default_factory=lambda: np.zeros(101, bool))
+    credit_background: tuple[float, float, float] | None = None
+    credit_text: tuple[float, float, float] | None = None
+    frames: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": "vidcolor-series", "version": 1, "frames": self.frames,
+                "palette": [[round(float(v), 3) for v in colour] for colour in self.palette],
+                "palette_share": [round(float(s), 6) for s in self.palette_share],
+                "chroma_ceiling": [round(float(c), 3) for c in self.chroma_ceiling],
+                "typical_ab": [[round(float(v), 2) for v in ab] for ab in self.typical_ab],
+                "neutral": [bool(n) for n in self.neutral],
+                "credit_background": self.credit_background, "credit_text": self.credit_text}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str = "series.json") -> SeriesLook:
+        """Rebuild from :meth:`to_json`'s dict.
+
+        Raises:
+            DatasetError: a missing or malformed field (naming ``where``).
+        """
+        try:
+            if data.get("format") != "vidcolor-series":
+                raise ValueError("not a vidcolor series file")
+            palette = np.asarray(data["palette"], np.float32).reshape(-1, 3)
+            share = np.asarray(data["palette_share"], np.float32).reshape(-1)
+            ceiling = np.asarray(data["chroma_ceiling"], np.float32).reshape(-1)
+            typical = np.asarray(data["typical_ab"], np.float32).reshape(-1, 2)
+            neutral = np.asarray(data["neutral"], bool).reshape(-1)
+            if (len(share) != len(palette) or ceiling.shape != (101,)
+                    or typical.shape != (101, 2) or neutral.shape != (101,)):
+                raise ValueError("palette, shares, ceiling and neutral lightness do not fit "
+                                 "together")
+            if not (np.all(np.isfinite(palette)) and np.all(np.isfinite(ceiling))):
+                raise ValueError("non-finite values")
+            background, text = data.get("credit_background"), data.get("credit_text")
+            credits = [None if c is None else tuple(float(v) for v in c)
+                       for c in (background, text)]
+            if any(c is not None and len(c) != 3 for c in credits):
+                raise ValueError("credit colours must be RGB triples")
+            return cls(palette, share, ceiling, typical, neutral,
+                       credits[0], credits[1],  # type: ignore[arg-type]
+                       int(data.get("frames", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{where}: damaged series file ({exc})") from None
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        write_json_atomic(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SeriesLook:
+        """Read a ``series.json``.
+
+        Raises:
+            DatasetError: unreadable or damaged.
+        """
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{path}: unreadable series file ({exc})") from None
+        if not isinstance(data, dict):
+            raise DatasetError(f"{path}: damaged series file (not an object)")
+        return cls.from_json(data, str(path))
+
+
+# --------------------------------------------------------------------------- learning
+
+
+def flat_mask(lab: np.ndarray) -> np.ndarray:
+    """Pixels whose 3×3 neighbourhood varies little: inside fills, not on edges or texture."""
+    kernel = np.ones((3, 3), np.uint8)
+    spread = cv2.morphologyEx(lab, cv2.MORPH_GRADIENT, kernel)  # max - min per channel
+    return ((spread[..., 0] <= FLAT_L_RANGE) & (spread[..., 1] <= FLAT_AB_RANGE)
+            & (spread[..., 2] <= FLAT_AB_RANGE))
+
+
+class _Accumulator:
+    """Streams frames into a Lab histogram of flat pixels and an (L, chroma) histogram."""
+
+    def __init__(self, sample_per_frame: int, seed: int = 0) -> None:
+        self.hist = np.zeros((51, 111, 111), np.int64)  # L, a, b in bins of 2 units
+        self.chroma = np.zeros((101, 161), np.int64)  # integer L x integer chroma
+        self.ab = np.zeros((2, 101, 221), np.int64)  # integer L x integer a (b), -110..110
+        self.samples: list[np.ndarray] = []
+        self.sample_per_frame = sample_per_frame
+        self.rng = np.random.default_rng(seed)
+        self.frames = 0
+
+    def add(self, rgb: np.ndarray) -> None:
+        lab = rgb_to_lab_frame(rgb)
+        flat = lab[flat_mask(lab)]
+        if len(flat):
+            index = np.clip(np.rint(flat / _BIN).astype(np.int64) + (0, 55, 55), 0,
+                            np.asarray(self.hist.shape) - 1)
+            flat_index = np.ravel_multi_index(index.T, self.hist.shape)
+            self.hist += np.bincount(flat_index, minlength=self.hist.size).reshape(
+                self.hist.shape)
+            take = min(len(flat), self.sample_per_frame)
+            self.samples.append(flat[self.rng.choice(len(flat), take, replace=False)])
+        light = np.clip(np.rint(lab[..., 0]), 0, 100).astype(np.int64).ravel()
+        chroma = np.clip(np.rint(np.hypot(lab[..., 1], lab[..., 2])), 0, 160).astype(np.int64)
+        self.chroma += np.bincount(light * 161 + chroma.ravel(),
+                                   minlength=self.chroma.size).reshape(self.chroma.shape)
+        for channel in (0, 1):
+            value = np.clip(np.rint(lab[..., 1 + channel]), -110, 110).astype(np.int64) + 110
+            self.ab[channel] += np.bincount(light * 221 + value.ravel(),
+                                            minlength=101 * 221).reshape(101, 221)
+        self.frames += 1
+
+
+def extract_palette(frames: Iterable[np.ndarray], *, min_share: float = PALETTE_MIN_SHARE,
+                    sample_per_frame: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """The fill colours of RGB frames: peaks of the Lab histogram of their flat pixels.
+
+    Args:
+        frames: RGB uint8 frames.
+        min_share: smallest share of the flat pixels a colour must gather.
+        sample_per_frame: flat pixels kept per frame to refine the peaks.
+
+    Returns:
+        ``(palette (K, 3) Lab float32, share (K,))``, most frequent first.
+    """
+    accumulator = _Accumulator(sample_per_frame)
+    for rgb in frames:
+        accumulator.add(rgb)
+    return _palette_of(accumulator, min_share)
+
+
+def _palette_of(acc: _Accumulator, min_share: float) -> tuple[np.ndarray, np.ndarray]:
+    total = int(acc.hist.sum())
+    if total == 0:
+        return np.zeros((0, 3), np.float32), np.zeros(0, np.float32)
+    smooth = ndimage.gaussian_filter(acc.hist.astype(np.float32), 1.0)
+    mass = ndimage.uniform_filter(acc.hist.astype(np.float32), 3) * 27.0
+    peaks = (smooth == ndimage.maximum_filter(smooth, 3)) & (mass >= min_share * total)
+    centres = (np.argwhere(peaks) - (0, 55, 55)).astype(np.float32) * _BIN
+    samples = np.concatenate(acc.samples).astype(np.float32)
+    colours, shares = [], []
+    for centre in centres[np.argsort(-mass[peaks])]:
+        for _ in range(3):  # mean shift towards the pixels around the peak
+            near = samples[np.linalg.norm(samples - centre, axis=1) < 4.0]
+            if not len(near):
+                break
+            centre = near.mean(axis=0)
+        if any(np.linalg.norm(centre - kept) < PALETTE_MERGE_DELTA_E for kept in colours):
+            continue
+        colours.append(centre)
+        shares.append(float((np.linalg.norm(samples - centre, axis=1) < 4.0).mean()))
+    order = np.argsort(shares)[::-1]
+    return (np.asarray(colours, np.float32)[order].reshape(-1, 3),
+            np.asarray(shares, np.float32)[order])
+
+
+def chroma_ceiling(histogram: np.ndarray, percentile: float = CEILING_PERCENTILE,
+                   min_pixels: int = CEILING_MIN_PIXELS) -> np.ndarray:
+    """The ``percentile`` of chroma at each integer L from an (L, chroma) count histogram.
+
+    L values seen in fewer than ``min_pixels`` pixels get no ceiling; a seen one takes the
+    largest ceiling of its seen L ± 2 neighbours, so it never bites on a lightness next to a
+    colourful one.
+    """
+    counts = histogram.astype(np.float64)
+    seen = counts.sum(axis=1) >= min_pixels
+    ceiling = np.full(counts.shape[0], -np.inf)
+    for light in np.flatnonzero(seen):
+        cumulative = np.cumsum(counts[light]) / counts[light].sum()
+        ceiling[light] = float(np.searchsorted(cumulative, percentile / 100.0)) + 1.0
+    # the largest of the seen neighbours' ceilings; unseen lightness: no ceiling
+    widened = ndimage.maximum_filter1d(ceiling, 5, mode="nearest")
+    return np.where(seen, widened, _NO_CEILING).astype(np.float32)
+
+
+def typical_ab(histograms: np.ndarray, chroma: np.ndarray, *,
+               neutral_chroma: float = NEUTRAL_CHROMA, min_pixels: int = CEILING_MIN_PIXELS
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The series' usual ab at each integer L, and the lightness it keeps neutral.
+
+    Args:
+        histograms: ``(2, 101, 221)`` counts of integer a and b (-110..110) per integer L.
+        chroma: ``(101, 161)`` counts of integer chroma per integer L.
+        neutral_chroma: a lightness below :data:`NEUTRAL_DARK` or above :data:`NEUTRAL_LIGHT`
+            is neutral when 90 % of its pixels have less chroma than this (ink, deep shadows,
+            white highlights: painted without colour, or with one tint).
+        min_pixels: lightness seen in fewer pixels is never neutral.
+
+    Returns:
+        ``(typical (101, 2) float32: the median a and b, neutral (101,) bool)``.
+    """
+    typical = np.zeros((101, 2), np.float32)
+    neutral = np.zeros(101, bool)
+    for light in range(101):
+        seen = chroma[light].sum()
+        if seen < min_pixels:
+            continue
+        for channel in (0, 1):
+            cumulative = np.cumsum(histograms[channel, light]) / seen
+            typical[light, channel] = float(np.searchsorted(cumulative, 0.5)) - 110.0
+        p90 = float(np.searchsorted(np.cumsum(chroma[light]) / seen, 0.9))
+        extreme = light < NEUTRAL_DARK or light > NEUTRAL_LIGHT  # ink/shadows, highlights
+        neutral[light] = extreme and p90 < neutral_chroma
+    return typical, neutral
+
+
+def learn_credits(backgrounds: Sequence[Sequence[float]], texts: Sequence[Sequence[float]]
+                  ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The credit screens' colours at full brightness: the median of the brighter half.
+
+    Fades darken both colours together, so the frames whose background is brightest show them
+    as painted. Returns None without credit frames.
+    """
+    if not len(backgrounds):
+        return None
+    back = np.asarray(backgrounds, np.float64)
+    text = np.asarray(texts, np.float64)
+    luminance = srgb_to_linear(back / 255.0) @ _Y_WEIGHTS
+    bright = luminance >= np.median(luminance)
+    return (tuple(np.median(back[bright], axis=0).round(2).tolist()),
+            tuple(np.median(text[bright], axis=0).round(2).tolist()))
+
+
+def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
+               progress: bool = False) -> SeriesLook:
+    """Learn a series' look from a dataset's training frames and its excluded credit frames.
+
+    Args:
+        dataset_dir: a dataset built by ``vidcolor build-dataset``.
+        max_frames: read at most this many training frames (evenly spaced).
+        progress: show a progress bar.
+
+    Raises:
+        DatasetError: no usable dataset.
+    """
+    from vidcolor import progress as progress_mod
+    from vidcolor.dataset import load_split, read_excluded
+    from vidcolor.inference.sources import read_image
+
+    paths = load_split(dataset_dir, "train")
+    if len(paths) > max_frames:
+        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_frames).round().astype(int)]
+    accumulator = _Accumulator(sample_per_frame=4000)
+    with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
+                          enabled=progress) as bar:
+        for path in paths:
+            accumulator.add(read_image(path)[0])
+            bar.update(1)
+    palette, share = _palette_of(accumulator, PALETTE_MIN_SHARE)
+    ceiling = chroma_ceiling(accumulator.chroma)
+    typical, neutral = typical_ab(accumulator.ab, accumulator.chroma)
+    excluded = [f for f in read_excluded(dataset_dir)
+                if f.background_rgb is not None and f.text_rgb is not None]
+    credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
+                            [f.text_rgb for f in excluded])  # type: ignore[misc]
+    log.info("series look: %d palette colours, %s", len(palette),
+             "credit colours learnt" if credits else "no credit colours")
+    return SeriesLook(palette, share, ceiling, typical, neutral, *(credits or (None, None)),
+                      frames=accumulator.frames)
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def apply_ceiling(light: np.ndarray, ab: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """Scale each pixel's ab down to the chroma ceiling of its L (a new array)."""
+    index = np.clip(np.rint(light), 0, 100).astype(np.intp)
+    limit = ceiling[index]
+    chroma = np.hypot(ab[..., 0], ab[..., 1])
+    scale = np.minimum(1.0, limit / np.maximum(chroma, 1e-6)).astype(np.float32)
+    return ab * scale[..., None]
+
+
+def apply_look(light: np.ndarray, ab: np.ndarray, look: SeriesLook) -> np.ndarray:
+    """The series' neutrals: pixels of a neutral lightness take the series' typical ab there
+    (its ink or highlight tint); the others keep their hue with chroma at most the ceiling."""
+    out = apply_ceiling(light, ab, look.chroma_ceiling)
+    index = np.clip(np.rint(light), 0, 100).astype(np.intp)
+    neutral = look.neutral[index]
+    if neutral.any():
+        out[neutral] = look.typical_ab[index[neutral]]
+    return out
+
+
+def _luminance_of_light(light: np.ndarray) -> np.ndarray:
+    f = (np.asarray(light, np.float64) + 16.0) / 116.0
+    return np.where(f > 0.2068966, f ** 3, (f - 16.0 / 116.0) / 7.787)
+
+
+def credit_fade(light: np.ndarray, look: SeriesLook, *, min_share: float = 0.8
+                ) -> float | None:
+    """Whether a grey frame shows the series' credit screen, and how faded it is.
+
+    In a grey twin a credit screen is a flat background of the credit colour's luminance
+    ``Y_b`` (times a fade factor ``f``) holding most pixels, with text of luminance ``Y_t``
+    (times the same ``f``). The frame is sampled on a 64×64 grid; its luminance is split in two
+    (2-means); it is a credit screen when the darker cluster holds more than ``min_share`` of
+    the samples, is flat, and the brighter cluster's ratio to it is that of text to
+    background (within a factor of 2, anti-aliasing pulls it down).
+
+    Returns:
+        The fade factor ``f`` (1: full brightness), or None when the frame is not a credit
+        screen of this series (or the series has no credit colours).
+    """
+    if look.credit_background is None or look.credit_text is None:
+        return None
+    height, width = light.shape
+    rows = np.linspace(0, height - 1, min(height, 64)).astype(np.intp)
+    cols = np.linspace(0, width - 1, min(width, 64)).astype(np.intp)
+    y = _luminance_of_light(light[np.ix_(rows, cols)]).ravel()
+    back_y = float(srgb_to_linear(np.asarray(look.credit_background) / 255.0) @ _Y_WEIGHTS)
+    text_y = float(srgb_to_linear(np.asarray(look.credit_text) / 255.0) @ _Y_WEIGHTS)
+    if not 0 < back_y < text_y:
+        return None
+    low, high = float(y.min()), float(y.max())
+    if high <= 1e-4:
+        return None
+    split = (low + high) / 2
+    for _ in range(10):
+        dark, bright = y[y <= split], y[y > split]
+        if not len(dark) or not len(bright):
+            return None
+        new = (dark.mean() + bright.mean()) / 2
+        if new == split:
+            break
+        split = new
+    share = len(dark) / len(y)
+    background = float(np.median(dark))
+    if share <= min_share or background <= 1e-4:
+        return None
+    spread = float(np.percentile(dark, 95) - np.percentile(dark, 5))
+    if spread > 0.15 * background + 0.002:
+        return None
+    ratio = float(np.percentile(bright, 90)) / background
+    expected = text_y / back_y
+    if not expected / 2 <= ratio <= expected * 1.25:
+        return None
+    fade = background / back_y
+    return fade if fade <= 1.3 else None
+
+
+def paint_credits(light: np.ndarray, look: SeriesLook, fade: float) -> np.ndarray:
+    """The ab of a credit screen: each pixel a mix of the credit colours that has its L.
+
+    In linear RGB a pixel is ``f ((1 - α) c_b + α c_t)``; α follows from its luminance, so the
+    colour's L is the pixel's own.
+
+    Returns:
+        ``(H, W, 2)`` float32 ab.
+    """
+    assert look.credit_background is not None and look.credit_text is not None
+    back = srgb_to_linear(np.asarray(look.credit_background) / 255.0)
+    text = srgb_to_linear(np.asarray(look.credit_text) / 255.0)
+    back_y, text_y = float(back @ _Y_WEIGHTS), float(text @ _Y_WEIGHTS)
+    y = _luminance_of_light(light)
+    alpha = np.clip((y / fade - back_y) / (text_y - back_y), 0.0, 1.0)[..., None]
+    linear = np.clip(fade * ((1 - alpha) * back + alpha * text), 0.0, 1.0)
+    rgb = np.rint(linear_to_srgb(linear) * 255.0).astype(np.uint8)
+    return rgb_to_lab_frame(rgb)[..., 1:]
+
+
+def choose_palette(region_probs: np.ndarray, region_light: np.ndarray, bins: np.ndarray,
+                   palette: np.ndarray, fallback: np.ndarray, *, light_tolerance: float = 6.0,
+                   sigma: float = 8.0, min_support: float = 0.25) -> np.ndarray:
+    """Each region's colour: the palette colour its predicted distribution supports best.
+
+    For region r with mean predicted distribution ``P_r`` over the ab bins and lightness
+    ``L_r``, palette colours with ``|L_k - L_r| <= light_tolerance`` are candidates; colour k's
+    support is the predicted mass near its ab, ``Σ_q P_r(q) exp(-|ab_k - ab_q|² / 2σ²)``. The
+    best-supported candidate wins when its support reaches ``min_support``; otherwise (no
+    palette colour fits the lightness, or the network sees none of them) the region keeps
+    ``fallback`` (its predicted colour).
+
+    Args:
+        region_probs: ``(R, Q)`` mean predicted distribution of each region.
+        region_light: ``(R,)`` each region's lightness (median L).
+        bins: ``(Q, 2)`` ab bin centres.
+        palette: ``(K, 3)`` Lab palette.
+        fallback: ``(R, 2)`` the regions' predicted ab.
+
+    Returns:
+        ``(R, 2)`` float32 ab.
+    """
+    if not len(palette) or not len(region_probs):
+        return np.asarray(fallback, np.float32)
+    distance = ((palette[:, None, 1:] - bins[None, :, :]) ** 2).sum(-1)  # (K, Q)
+    kernel = np.exp(-distance / (2 * sigma * sigma)).astype(np.float32)
+    support = np.asarray(region_probs, np.float32) @ kernel.T  # (R, K)
+    fits = np.abs(region_light[:, None] - palette[None, :, 0]) <= light_tolerance
+    support = np.where(fits, support, -1.0)
+    best = support.argmax(axis=1)
+    chosen = support[np.arange(len(best)), best] >= min_support
+    result = np.asarray(fallback, np.float32).copy()
+    result[chosen] = palette[best[chosen], 1:]
+    return result
