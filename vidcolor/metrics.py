@@ -106,7 +106,7 @@ CDC_DILATIONS = (1, 2, 4)
 FLOW_SCALE = 0.5
 """The truth's optical flow is computed at this fraction of the frame size, then scaled up."""
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
-"""OpenCV DIS preset of the truth's optical flow."""
+"""OpenCV DIS preset of the truth's optical flow (``medium``)."""
 AB_ERROR_HIST_MAX = 8.0
 """Upper end of the per-pixel αβ error histogram (uint8 colours stay below 6.1)."""
 AB_ERROR_HIST_BINS = 800
@@ -1196,8 +1196,8 @@ class SequenceScorer:
             },
             "settings": {
                 "temporal": self.temporal,
-                "flow": f"OpenCV DIS (preset {FLOW_PRESET}) on the truth's L at "
-                        f"{self.flow_scale:g} × size",
+                "flow": f"OpenCV DIS optical flow (medium preset) on the truth's L at "
+                        f"{self.flow_scale:g} × the frame size",
                 "flow_scale": self.flow_scale,
                 "pa_threshold": self.pa_threshold,
                 "auc_max_threshold": self.auc_max_threshold,
