@@ -483,3 +483,28 @@ def test_scorer_input_checks() -> None:
         SequenceScorer(["grey"])
     with pytest.raises(ValueError, match="unique"):
         SequenceScorer(["a", "a"])
+
+
+def test_error_histogram_bins_and_overflow() -> None:
+    from vidcolor.metrics import AB_ERROR_HIST_BINS, AB_ERROR_HIST_MAX, _error_histogram
+
+    width = AB_ERROR_HIST_MAX / AB_ERROR_HIST_BINS
+    errors = np.array([0.0, 0.5 * width, 1.5 * width, AB_ERROR_HIST_MAX - 0.5 * width,
+                       AB_ERROR_HIST_MAX + 3.0], dtype=np.float32)
+    counts = _error_histogram(errors)
+    assert counts.shape == (AB_ERROR_HIST_BINS,) and counts.sum() == 5
+    assert counts[0] == 2 and counts[1] == 1 and counts[-1] == 2  # the overflow joins the last
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (4, 5, 3), (40, 9, 3)])
+def test_tiny_moving_frames(shape: tuple[int, int, int]) -> None:
+    # DIS refuses images under 12 pixels a side: the flow works on an enlarged copy
+    rng = np.random.default_rng(0)
+    scorer = SequenceScorer(["same"])
+    for _ in range(3):
+        frame = rng.integers(0, 256, shape, dtype=np.uint8)
+        scorer.add(frame, {"same": frame})
+    metrics = scorer.summary()["metrics"]
+    # (random frames may leave no pixel unmasked: then both are None)
+    assert metrics["same"]["warp_error"] == metrics["truth"]["warp_error"]
+    assert metrics["same"]["cdc_1"] == metrics["truth"]["cdc_1"] > 0.0

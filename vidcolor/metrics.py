@@ -112,6 +112,7 @@ AB_ERROR_HIST_MAX = 8.0
 AB_ERROR_HIST_BINS = 800
 """Bins of the per-pixel αβ error histogram (width 0.01; larger errors land in the last)."""
 
+_FLOW_MIN_SIDE = 16  # the flow's working size is at least this many pixels a side
 _RANGE_SLACK = 0.01  # float RGB within [-slack, 1 + slack] is clipped, beyond is an error
 _IMPLICIT = ("grey", "truth")
 
@@ -800,10 +801,13 @@ def truth_flow(
     height, width = current.shape
     if np.array_equal(previous, current):
         return TruthFlow(None, None, np.ones((height, width), np.uint8), height * width)
-    if scale < 1:
-        size = (max(8, round(width * scale)), max(8, round(height * scale)))
-        previous = cv2.resize(previous, size, interpolation=cv2.INTER_AREA)
-        current = cv2.resize(current, size, interpolation=cv2.INTER_AREA)
+    # DIS needs at least 12 pixels a side: tiny frames are enlarged instead
+    size = (max(_FLOW_MIN_SIDE, round(width * scale)), max(_FLOW_MIN_SIDE, round(height * scale)))
+    if size != (width, height):
+        shrink = size[0] * size[1] < width * height
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        previous = cv2.resize(previous, size, interpolation=interpolation)
+        current = cv2.resize(current, size, interpolation=interpolation)
     small_height, small_width = current.shape
     unit = (width / small_width, height / small_height)
     dis = dis if dis is not None else cv2.DISOpticalFlow_create(FLOW_PRESET)
@@ -928,6 +932,15 @@ class _TruthFrame:
     flow: TruthFlow | None
 
 
+def _error_histogram(errors: np.ndarray) -> np.ndarray:
+    """Counts of αβ errors in :data:`AB_ERROR_HIST_BINS` bins over [0, AB_ERROR_HIST_MAX);
+    larger errors count in the last bin."""
+    counts = cv2.calcHist([errors.reshape(-1, 1)], [0], None, [AB_ERROR_HIST_BINS],
+                          [0.0, AB_ERROR_HIST_MAX]).reshape(-1).astype(np.int64)
+    counts[-1] += errors.size - int(counts.sum())
+    return counts
+
+
 class _Candidate:
     """Running sums of one candidate; memory independent of the number of frames (apart from the
     per-frame series)."""
@@ -971,9 +984,7 @@ class _Candidate:
             auc_sum = float(scores.sum(dtype=np.float64))
             bin_scores = np.bincount(truth.bin_index, weights=scores,
                                      minlength=len(self.bin_scores))
-            hist_index = np.minimum(errors * np.float32(AB_ERROR_HIST_BINS / AB_ERROR_HIST_MAX),
-                                    np.float32(AB_ERROR_HIST_BINS - 1)).astype(np.intp)
-            self.pixel_hist += np.bincount(hist_index, minlength=AB_ERROR_HIST_BINS)
+            self.pixel_hist += _error_histogram(errors)
         self.frames += 1
         self.band_sums += band_sums
         self.image_errors.append(float(band_sums.sum()) / pixels)
