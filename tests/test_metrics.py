@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -41,6 +42,20 @@ from vidcolor.metrics import (
 from vidcolor.quantize import ab_gamut, nearest_bin
 
 images = arrays(np.uint8, (5, 6, 3), elements=st.integers(0, 255))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _opencv_single_thread() -> Iterator[None]:
+    """Run OpenCV single-threaded here and leave no OpenCV worker threads behind.
+
+    A process that forks after OpenCV's thread pool ran (DIS flow starts it) deadlocks when the
+    child calls ``cv2.setNumThreads``, as train's DataLoader workers do (tests/test_train.py
+    runs later in the same pytest process). Small test images gain nothing from threads.
+    """
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield
+    cv2.setNumThreads(threads)
 
 
 def _flat(rgb: tuple[float, float, float], shape: tuple[int, int] = (4, 4)) -> np.ndarray:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,6 +22,20 @@ from vidcolor.report import (
     format_value,
     write_report,
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _opencv_single_thread() -> Iterator[None]:
+    """Run OpenCV single-threaded here and leave no OpenCV worker threads behind.
+
+    A process that forks after OpenCV's thread pool ran (DIS flow starts it) deadlocks when the
+    child calls ``cv2.setNumThreads``, as train's DataLoader workers do (tests/test_train.py
+    runs later in the same pytest process). Small test images gain nothing from threads.
+    """
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield
+    cv2.setNumThreads(threads)
 
 
 def _clip_summary(frames: int = 6) -> tuple[dict, list]:
