@@ -14,8 +14,8 @@ from vidcolor.errors import DatasetError
 from vidcolor.series import (
     SeriesLook,
     apply_ceiling,
-    chroma_ceiling,
     choose_palette,
+    chroma_ceiling,
     credit_fade,
     extract_palette,
     learn_look,
