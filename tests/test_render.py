@@ -5,6 +5,7 @@ Models are untrained tiny networks saved with the training stage's checkpoint wr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -301,7 +302,10 @@ def test_interrupted_render_leaves_no_output_and_resumes_exactly(
     for a, b in zip(resumed, uninterrupted, strict=True):
         np.testing.assert_array_equal(a.rgb, b.rgb)
     assert probe(out).has_audio
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bw.mkv", "out.mkv", "whole.mkv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bw.mkv", "out.mkv", "out.mkv.vidcolor.json", "whole.mkv", "whole.mkv.vidcolor.json"]
+    record = json.loads((tmp_path / "out.mkv.vidcolor.json").read_text())
+    assert record["frames"] == 12 and record["options"]["refine"] == "felzenszwalb"
 
 
 def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
@@ -363,7 +367,8 @@ def test_cli_segmentation_options(tmp_path: Path, runs: Path) -> None:
     with pytest.raises(OptionError, match="working"):
         render(image, [runs / "plain"], tmp_path / "c.png", refine="regiongrow", size=SIZE,
                workers=0, refine_options={"working_scale": 2.0})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "frame.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "a.png.vidcolor.json",
+                                                          "frame.png"]
 
 
 def test_folder_output_is_not_half_written(tmp_path: Path, runs: Path) -> None:

@@ -49,6 +49,9 @@ SERIES_FILE = "series.json"
 _BIN = 2.0
 #: ... and a peak must hold at least this share of the flat pixels.
 PALETTE_MIN_SHARE = 0.0002
+#: A region takes a palette colour when the colour gathers at least this much of its predicted
+#: distribution (kernel-weighted, :func:`palette_support`).
+PALETTE_MIN_SUPPORT = 0.25
 #: Peaks closer than this (ΔE, CIE76) are one colour.
 PALETTE_MERGE_DELTA_E = 3.0
 #: A pixel is flat when its 3×3 neighbourhood varies by at most this much (L; a and b).
@@ -444,17 +447,35 @@ def paint_credits(light: np.ndarray, look: SeriesLook, fade: float) -> np.ndarra
     return rgb_to_lab_frame(rgb)[..., 1:]
 
 
+def palette_support(region_probs: np.ndarray, region_light: np.ndarray, bins: np.ndarray,
+                    palette: np.ndarray, *, light_tolerance: float = 6.0, sigma: float = 8.0
+                    ) -> np.ndarray:
+    """How much each region's predicted distribution supports each palette colour.
+
+    Colour k's support in region r is the predicted mass near its ab,
+    ``Σ_q P_r(q) exp(-|ab_k - ab_q|² / 2σ²)``; colours whose lightness is more than
+    ``light_tolerance`` from the region's get -1 (they cannot be its colour).
+
+    Returns:
+        ``(R, K)`` float32.
+    """
+    distance = ((palette[:, None, 1:] - bins[None, :, :]) ** 2).sum(-1)  # (K, Q)
+    kernel = np.exp(-distance / (2 * sigma * sigma)).astype(np.float32)
+    support = np.asarray(region_probs, np.float32) @ kernel.T  # (R, K)
+    fits = np.abs(region_light[:, None] - palette[None, :, 0]) <= light_tolerance
+    return np.where(fits, support, np.float32(-1.0))
+
+
 def choose_palette(region_probs: np.ndarray, region_light: np.ndarray, bins: np.ndarray,
                    palette: np.ndarray, fallback: np.ndarray, *, light_tolerance: float = 6.0,
-                   sigma: float = 8.0, min_support: float = 0.25) -> np.ndarray:
+                   sigma: float = 8.0, min_support: float = PALETTE_MIN_SUPPORT) -> np.ndarray:
     """Each region's colour: the palette colour its predicted distribution supports best.
 
     For region r with mean predicted distribution ``P_r`` over the ab bins and lightness
-    ``L_r``, palette colours with ``|L_k - L_r| <= light_tolerance`` are candidates; colour k's
-    support is the predicted mass near its ab, ``Σ_q P_r(q) exp(-|ab_k - ab_q|² / 2σ²)``. The
-    best-supported candidate wins when its support reaches ``min_support``; otherwise (no
-    palette colour fits the lightness, or the network sees none of them) the region keeps
-    ``fallback`` (its predicted colour).
+    ``L_r``, the palette colours of a fitting lightness are candidates
+    (:func:`palette_support`); the best-supported one wins when its support reaches
+    ``min_support``; otherwise (no palette colour fits the lightness, or the network sees none
+    of them) the region keeps ``fallback`` (its predicted colour).
 
     Args:
         region_probs: ``(R, Q)`` mean predicted distribution of each region.
@@ -468,11 +489,8 @@ def choose_palette(region_probs: np.ndarray, region_light: np.ndarray, bins: np.
     """
     if not len(palette) or not len(region_probs):
         return np.asarray(fallback, np.float32)
-    distance = ((palette[:, None, 1:] - bins[None, :, :]) ** 2).sum(-1)  # (K, Q)
-    kernel = np.exp(-distance / (2 * sigma * sigma)).astype(np.float32)
-    support = np.asarray(region_probs, np.float32) @ kernel.T  # (R, K)
-    fits = np.abs(region_light[:, None] - palette[None, :, 0]) <= light_tolerance
-    support = np.where(fits, support, -1.0)
+    support = palette_support(region_probs, region_light, bins, palette,
+                              light_tolerance=light_tolerance, sigma=sigma)
     best = support.argmax(axis=1)
     chosen = support[np.arange(len(best)), best] >= min_support
     result = np.asarray(fallback, np.float32).copy()

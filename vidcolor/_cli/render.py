@@ -102,43 +102,104 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
 
 
 @click.command("render")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path), required=False)
+@click.argument("inputs", metavar="INPUT...", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-m", "--model", "models", multiple=True, metavar="RUN_OR_CKPT",
               help="Run directory (latest checkpoint) or checkpoint file; repeatable. "
                    "Default: every trained run under ./runs.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output video/image/folder. Default: <input stem>.colorized.<ext> beside it.")
+              help="Output video/image/folder; with several inputs, an output folder. "
+                   "Default: <input stem>.colorized.<ext> beside each input.")
 @render_options
 @click.option("--side-by-side", is_flag=True,
               help="Write a review video: grey input | result (| ground truth).")
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
-              help="Ground truth shown as the last panel (implies --side-by-side).")
-def render(input_path: Path | None, models: tuple[str, ...], output: Path | None, refine: str,
+              help="Ground truth shown as the last panel (implies --side-by-side; one input).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Render only the I-th of N shares of the inputs (sorted by path, so the "
+                   "same share whatever the argument order): one task of a cluster job array.")
+@click.option("--devices", default=None, metavar="LIST",
+              help="Render on several devices at once, one worker process each taking the next "
+                   "episode: e.g. cuda:0,cuda:1, or 'all' for every visible GPU.")
+@click.option("--keep-going/--stop-on-error", default=True, show_default=True,
+              help="With several inputs: go on after an episode fails (the exit code is 1 and "
+                   "the summary names it).")
+def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | None, refine: str,
            ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
-           neutral: bool, credits: bool, side_by_side: bool, truth: Path | None) -> None:
-    """Colourise INPUT (a video, an image or a folder of images).
+           neutral: bool, credits: bool, side_by_side: bool, truth: Path | None,
+           shard: str | None, devices: str | None, keep_going: bool) -> None:
+    """Colourise INPUTs: videos, images, folders of images, or folders of videos.
 
     \b
-    The output keeps the input's resolution, frame count, frame rate, timestamps
-    and audio; its L channel is the input's own. An interrupted render continues
-    where it stopped when the same command is run again. Examples:
+    Each output keeps its input's resolution, frame count, frame rate, timestamps
+    and audio; its L channel is the input's own. The models are loaded once for
+    all inputs; an episode already rendered with the same models and options is
+    skipped, an interrupted one continues where it stopped. Examples:
       vidcolor render bw.mkv                                  # every run in ./runs
       vidcolor render bw.mkv --refine felzenszwalb --ensemble
-      vidcolor render bw.mkv -m runs/plain -o out.mp4 --side-by-side
+      vidcolor render season_bw/ -o season_colour/            # a folder of episodes
+      vidcolor render season_bw/ -o out/ --shard $SLURM_ARRAY_TASK_ID/8
     """
+    from vidcolor.inference import batch
     from vidcolor.inference.render import Renderer
-    from vidcolor.inference.sources import input_kind
 
-    ensemble, inputs = split_ensemble_input(ensemble, (input_path,) if input_path else ())
+    ensemble, inputs = split_ensemble_input(ensemble, inputs)
     if not inputs:
-        raise click.UsageError("Missing argument 'INPUT'.")
+        raise click.UsageError("Missing argument 'INPUT...'.")
     options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
                             fz_scale, fz_sigma, fz_min_size, working_scale, temporal, palette,
                             neutral, credits)
-    input_kind(inputs[0])  # a missing input fails before the models load
-    with Renderer.from_runs(list(models) or None, options) as renderer:
-        out = renderer.render(inputs[0], output, side_by_side=side_by_side, truth=truth,
-                              progress=True)
-    click.echo(f"wrote {out}")
+    shard_pair = _usage(batch.parse_shard, shard) if shard else None
+    device_list = _usage(_parse_devices, devices) if devices else []
+    episodes = batch.plan(inputs, output, shard_pair)  # a missing input fails before loading
+    single = len(inputs) == 1 and len(episodes) == 1 and not shard and len(device_list) < 2
+    if truth is not None and not single:
+        raise click.UsageError("--truth needs a single input")
+    if single:
+        with Renderer.from_runs(list(models) or None, options) as renderer:
+            out = renderer.render(episodes[0].input, episodes[0].output,
+                                  side_by_side=side_by_side, truth=truth, progress=True)
+        click.echo(f"wrote {out}")
+        return
+    if not episodes:
+        click.echo("nothing to render in this shard")
+        return
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+    results = batch.render_batch(episodes, list(models) or None, options, devices=device_list,
+                                 keep_going=keep_going, side_by_side=side_by_side,
+                                 progress=len(device_list) < 2)
+    click.echo(batch.format_season(results))
+    if output is not None:
+        click.echo(f"season: {batch.write_season(results, output)}")
+    if any(r.status == "failed" for r in results):
+        raise SystemExit(1)
+
+
+def _usage(parse, value):  # noqa: ANN001, ANN202
+    from vidcolor.errors import OptionError
+
+    try:
+        return parse(value)
+    except OptionError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _parse_devices(text: str) -> list[str]:
+    """``cuda:0,cuda:1`` -> the list; ``all`` -> every visible GPU."""
+    from vidcolor.errors import OptionError
+
+    if text.strip() == "all":
+        import torch
+
+        count = torch.cuda.device_count()
+        if not count:
+            raise OptionError("--devices all: no CUDA device is visible")
+        return [f"cuda:{index}" for index in range(count)]
+    devices = [item.strip() for item in text.split(",") if item.strip()]
+    from vidcolor.inference.options import RenderOptions
+
+    for item in devices:
+        RenderOptions(device=item)  # the same check as --device
+    return devices

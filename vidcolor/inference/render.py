@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
 from vidcolor.color import grey_rgb
 from vidcolor.errors import InputError, OutputError
-from vidcolor.fsutil import exclusive
+from vidcolor.fsutil import exclusive, write_json_atomic
 from vidcolor.inference.colorizer import Colorizer, find_runs, load_models
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.pipeline import Pipeline, SourceFrame, default_workers, make_pool
@@ -136,6 +137,7 @@ class Renderer:
         self.workers = default_workers(options)
         self.pool = None
         self.look_path, self.look = find_look(colorizer)
+        self.last_frames = 0
         wanted = [name for name in ("palette", "neutral", "credits") if getattr(options, name)]
         if wanted and self.look is None:
             log.warning("the models carry no series look (series.json: trained by an older "
@@ -205,10 +207,22 @@ class Renderer:
                   "truth": None if truth is None else _identity(truth)}
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
+    def _panels(self, side_by_side: bool, truth: bool) -> tuple[list[str], int]:
+        views = self.view_names() if side_by_side or truth else []
+        return views, 1 + (1 + len(views) if side_by_side or truth else 0) + int(truth)
+
+    def key_for(self, input_path: str | os.PathLike[str], side_by_side: bool = False) -> str:
+        """The key :meth:`render` records for ``input_path`` (without a truth panel)."""
+        return self.key(open_source(input_path), self._panels(side_by_side, False)[1], None)
+
     def render(self, input_path: str | os.PathLike[str],
                output: str | os.PathLike[str] | None = None, *, side_by_side: bool = False,
                truth: str | os.PathLike[str] | None = None, progress: bool = False) -> Path:
         """Colourise one video, image or folder of images.
+
+        When done, a record beside the output (``<output>.vidcolor.json``: the key of input,
+        models and options, frames, seconds) says what made it; :attr:`last_frames` holds the
+        number of frames rendered.
 
         Args:
             input_path: a video, one image, or a folder of images. Colour input is accepted:
@@ -224,11 +238,13 @@ class Renderer:
         Raises:
             InputError, OutputError, CheckpointError, DeviceError.
         """
+        from vidcolor.inference.batch import record_path
+
+        started = time.perf_counter()
         source = open_source(input_path)
         out = Path(output) if output is not None else default_output(source.path)
         truth_source = None
         if truth is not None:
-            side_by_side = True
             truth_source = open_source(truth)
             if (truth_source.kind == "video") != (source.kind == "video"):
                 raise InputError(f"{truth_source.path}: the ground truth must be the same kind "
@@ -236,15 +252,14 @@ class Renderer:
         protected = [source.path, *([truth_source.path] if truth_source else []),
                      *self.model_files()]
         check_output(out, source.kind, protected)
-        views = self.view_names() if side_by_side else []
-        panels = 1 + (1 + len(views) if side_by_side else 0) + int(truth_source is not None)
+        views, panels = self._panels(side_by_side, truth_source is not None)
         key = self.key(source, panels, truth_source.path if truth_source else None)
         with exclusive(out, "rendering it"):
             staging = staging_dir(out, key)
             clean_stale(out, staging)
             sink = self._sink(source, out, staging, panels)
             try:
-                self._run(source, sink, views, truth_source, progress)
+                self.last_frames = self._run(source, sink, views, truth_source, progress)
                 sink.finish()
             except InputError:  # a bad input fails again: nothing worth resuming
                 sink.close()
@@ -252,6 +267,11 @@ class Renderer:
                 raise
             finally:
                 sink.close()
+            write_json_atomic(record_path(out), {
+                "key": key, "input": str(source.path), "frames": self.last_frames,
+                "seconds": round(time.perf_counter() - started, 3),
+                "options": self.options.describe(),
+                "models": [str(m.info.path) for m in self.colorizer.models]})
         return out
 
     def view_names(self) -> list[str]:
@@ -275,7 +295,7 @@ class Renderer:
         return ImageSink(out)
 
     def _run(self, source: Source, sink: Sink, views: list[str], truth: Source | None,
-             progress: bool) -> None:
+             progress: bool) -> int:
         pipeline = self.pipeline(views=bool(views))
         start = sink.warmup_from
         if sink.resume_at:
@@ -308,6 +328,7 @@ class Renderer:
             if truth_frames is not None:
                 truth_frames.close()
         log.info("%s: %d frames", source.path, written)
+        return written
 
 
 def find_look(colorizer: Colorizer) -> tuple[Path | None, SeriesLook | None]:

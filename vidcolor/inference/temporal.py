@@ -14,15 +14,22 @@ t-1 says where each pixel came from; a pixel counts when its lightness matches t
 of frame t-1 — a region that moved, split or merged inherits from what it came from; new or
 disoccluded content inherits nothing.
 
-**Voting.** Along those links the distributions accumulate: ``F_t = P_t + γ M_t F_{t-1}``
+**Voting.** Along those links the evidence accumulates: ``F_t = E_t + γ M_t F_{t-1}``
 (γ = :data:`DECAY`; an exponentially weighted vote over the unit's past, about 1/(1-γ) frames).
 At a shot start the first :data:`WINDOW` frames are held and a backward pass adds their future
-(``B_t = P_t + γ N_t B_{t+1}``, N the links read the other way), so the first frames of a shot
-are as well informed as the later ones. A unit's colour is the vote decoded like a prediction
-(``--decode``), or with ``--palette`` the series' palette colour the vote supports best.
+(``B_t = E_t + γ N_t B_{t+1}``, N the links read the other way), so the first frames of a shot
+are as well informed as the later ones. With ``--palette`` the evidence ``E_t`` is each palette
+colour's log-support in the frame (:func:`vidcolor.series.palette_support`): summed, it is a
+product of the frames' opinions, so a colour every frame supports beats one that only an
+average of conflicting frames would (a red-or-green character never turns brown); the unit
+takes the colour of highest mean log-support. Without a palette (or when no palette colour is
+supported), ``E_t`` is the predicted distribution and the unit's colour is the vote decoded
+like a prediction (``--decode``).
 
-**Hysteresis.** A tracked unit keeps the colour it inherits unless the vote moves more than
-:data:`HYSTERESIS` ab units from it, so a colour changes only on clear evidence.
+**Hysteresis.** A tracked unit keeps the palette colour it inherits unless another one's mean
+log-support is higher by more than log :data:`SWITCH_RATIO`, and keeps an inherited decoded
+colour unless the vote moves more than :data:`HYSTERESIS` ab units: a colour changes only on
+clear evidence.
 
 Nothing crosses a shot boundary (:mod:`vidcolor.inference.shots`): the state is dropped, and
 the window stops at the boundary. Memory is bounded: one frame of state, plus the window at a
@@ -53,8 +60,13 @@ DECAY = 0.9
 WINDOW = 8
 #: A pixel's flow is trusted when its lightness matches there within this (L units).
 LIGHT_TOLERANCE = 6.0
-#: A tracked unit keeps its colour unless the vote moves further than this (ab units).
+#: A tracked unit keeps its decoded colour unless the vote moves further than this (ab units)...
 HYSTERESIS = 4.0
+#: ... and its palette colour unless another is supported this many times better (geometric
+#: mean over the vote).
+SWITCH_RATIO = 1.5
+#: Log-support is floored at log of this (a palette colour the frame does not support at all).
+_SUPPORT_FLOOR = 1e-3
 #: DIS optical flow preset (on thumbnails at most 256 px wide).
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -70,8 +82,18 @@ class _Unit:
     labels: np.ndarray  # thumbnail-sized unit labels
     size: np.ndarray  # (R,) pixels of each unit in the thumbnail
     counts: sparse.csr_matrix | None = None  # (R, R_prev) pixels of r that came from s
-    forward: np.ndarray | None = None  # F_t
+    forward: np.ndarray | None = None  # F_t of the distributions
+    fits: np.ndarray | None = None  # (R, K) palette colours of a fitting lightness
+    log_support: np.ndarray | None = None  # (R, K) this frame's palette log-support
+    forward_log: np.ndarray | None = None  # F_t of the log-supports
+    weight: np.ndarray | None = None  # (R,) frames in the forward vote (decayed)
     shown: np.ndarray | None = None  # the colours emitted
+    choice: np.ndarray | None = None  # (R,) the palette colour emitted, -1 for none
+
+    def share(self) -> sparse.csr_matrix:
+        """``M_t``: the share of each unit's pixels that came from each unit of frame t-1."""
+        assert self.counts is not None
+        return (sparse.diags(1.0 / np.maximum(self.size, 1.0)) @ self.counts).tocsr()
 
 
 def _grey(light: np.ndarray) -> np.ndarray:
@@ -121,12 +143,10 @@ class Temporal(SequenceStage):
             self._previous = None
             self._holding = True
         unit = self._unit(work)
-        if self._previous is not None:
-            unit.counts = self._links(self._previous, unit)
-            share = sparse.diags(1.0 / np.maximum(unit.size, 1.0)) @ unit.counts
-            unit.forward = unit.probs + self.decay * np.asarray(share @ self._previous.forward)
-        else:
-            unit.forward = unit.probs
+        previous = self._previous
+        if previous is not None:
+            unit.counts = self._links(previous, unit)
+        self._forward(unit, previous if unit.counts is not None else None)
         if self._holding:
             self._held.append(unit)
             if len(self._held) >= self.window:
@@ -162,8 +182,29 @@ class Temporal(SequenceStage):
             labels = _cell_labels(work.thumb.shape, grid)
         probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
         size = np.bincount(labels.ravel(), minlength=units).astype(np.float32)
-        return _Unit(work, probs.astype(np.float32), np.asarray(colours, np.float32),
+        unit = _Unit(work, probs.astype(np.float32), np.asarray(colours, np.float32),
                      np.asarray(light, np.float32), labels, size)
+        if self.palette is not None:
+            from vidcolor.series import palette_support
+
+            support = palette_support(unit.probs, unit.light, self.bins, self.palette)
+            unit.fits = support >= 0
+            unit.log_support = np.log(np.maximum(support, _SUPPORT_FLOOR)).astype(np.float32)
+        return unit
+
+    def _forward(self, unit: _Unit, previous: _Unit | None) -> None:
+        """``F_t = E_t + γ M_t F_{t-1}`` for the distributions (and the palette log-supports)."""
+        unit.forward = unit.probs
+        unit.forward_log = unit.log_support
+        unit.weight = np.ones(len(unit.size), np.float32)
+        if previous is None:
+            return
+        share = unit.share()
+        unit.forward = unit.probs + self.decay * np.asarray(share @ previous.forward)
+        unit.weight = 1.0 + self.decay * np.asarray(share @ previous.weight).ravel()
+        if unit.log_support is not None and previous.forward_log is not None:
+            unit.forward_log = unit.log_support + self.decay * np.asarray(
+                share @ previous.forward_log)
 
     def _links(self, previous: _Unit, current: _Unit) -> sparse.csr_matrix:
         """Pixel counts ``(R_t, R_{t-1})``: unit r's pixels whose flow source lies in unit s."""
@@ -190,35 +231,51 @@ class Temporal(SequenceStage):
         held, self._held, self._holding = self._held, [], False
         if not held:
             return []
-        backward = held[-1].probs
-        votes = [held[-1].forward]
+        last = held[-1]
+        backward, backward_log, backward_weight = last.probs, last.log_support, \
+            np.ones(len(last.size), np.float32)
+        votes = [(last.forward, last.forward_log, last.weight)]
         for index in range(len(held) - 2, -1, -1):
             unit, after = held[index], held[index + 1]
-            assert after.counts is not None
-            # share of unit r's pixels that went on to unit u of the next frame
-            share = sparse.diags(1.0 / np.maximum(unit.size, 1.0)) @ after.counts.T.tocsr()
-            backward = unit.probs + self.decay * np.asarray(share @ backward)
-            assert unit.forward is not None
-            votes.append(unit.forward + backward - unit.probs)
+            assert after.counts is not None and unit.forward is not None
+            # the share of unit r's pixels that went on to each unit of the next frame
+            going = (sparse.diags(1.0 / np.maximum(unit.size, 1.0)) @ after.counts.T).tocsr()
+            backward = unit.probs + self.decay * np.asarray(going @ backward)
+            backward_weight = 1.0 + self.decay * np.asarray(going @ backward_weight).ravel()
+            vote_log = None
+            if unit.log_support is not None and backward_log is not None:
+                backward_log = unit.log_support + self.decay * np.asarray(going @ backward_log)
+                vote_log = unit.forward_log + backward_log - unit.log_support
+            assert unit.weight is not None
+            votes.append((unit.forward + backward - unit.probs, vote_log,
+                          unit.weight + backward_weight - 1.0))
         votes.reverse()
         emitted = []
-        previous_shown: _Unit | None = None
-        for unit, vote in zip(held, votes, strict=True):
-            emitted.append(self._emit(unit, vote, previous_shown))
-            previous_shown = unit
+        previous: _Unit | None = None
+        for unit, (vote, vote_log, weight) in zip(held, votes, strict=True):
+            emitted.append(self._emit(unit, vote, vote_log, weight, previous))
+            previous = unit
         return emitted
 
-    def _emit(self, unit: _Unit, vote: np.ndarray, previous: _Unit | None = None) -> FrameWork:
+    def _emit(self, unit: _Unit, vote: np.ndarray, vote_log: np.ndarray | None = None,
+              weight: np.ndarray | None = None, previous: _Unit | None = None) -> FrameWork:
+        if vote_log is None and unit.forward_log is not None and vote is unit.forward:
+            vote_log, weight = unit.forward_log, unit.weight
+        previous = previous if previous is not None else self._previous_shown(unit)
+        if previous is not None and (unit.counts is None or not unit.counts.nnz):
+            previous = None
+        share = unit.share() if previous is not None else None
         normalised = vote / np.maximum(vote.sum(axis=1, keepdims=True), 1e-12)
         colours = decode_rows(normalised, self.bins, self.method, self.temperature)
-        if self.palette is not None:
-            from vidcolor.series import choose_palette
-
-            colours = choose_palette(normalised, unit.light, self.bins, self.palette, colours)
-        previous = previous if previous is not None else self._previous_shown(unit)
-        if previous is not None and unit.counts is not None and unit.counts.nnz:
-            colours = self._hysteresis(unit, previous, colours)
-        unit.shown = colours
+        if share is not None:
+            assert previous is not None
+            colours = self._hold_colour(unit, share, previous, colours)
+        choice = np.full(len(colours), -1, np.intp)
+        if self.palette is not None and vote_log is not None and weight is not None:
+            choice = self._choose(unit, vote_log / weight[:, None], share, previous)
+            colours = np.where(choice[:, None] >= 0, self.palette[np.maximum(choice, 0), 1:],
+                               colours).astype(np.float32)
+        unit.shown, unit.choice = colours, choice
         work = unit.work
         if self.keep_view:
             work.views[self.view or "per-frame"] = unit.colours if work.labels is not None \
@@ -237,12 +294,42 @@ class Temporal(SequenceStage):
             return None
         return previous
 
-    def _hysteresis(self, unit: _Unit, previous: _Unit, colours: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _inherited(share: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Each unit's main source in the previous frame, and the share it came from there."""
+        dense_rows = share.shape[1] > 0
+        source = np.asarray(share.argmax(axis=1)).ravel() if dense_rows else \
+            np.zeros(share.shape[0], np.intp)
+        strength = np.asarray(share.max(axis=1).todense()).ravel() if dense_rows else \
+            np.zeros(share.shape[0])
+        return source.astype(np.intp), strength
+
+    def _choose(self, unit: _Unit, mean_log: np.ndarray, share: sparse.csr_matrix | None,
+                previous: _Unit | None) -> np.ndarray:
+        """The palette colour of each unit (-1: none supported), sticky when tracked."""
+        from vidcolor.series import PALETTE_MIN_SUPPORT
+
+        assert unit.fits is not None
+        scores = np.where(unit.fits, mean_log, -np.inf)
+        best = scores.argmax(axis=1)
+        best_score = scores[np.arange(len(best)), best]
+        choice = np.where(best_score >= np.log(PALETTE_MIN_SUPPORT), best, -1)
+        if share is not None and previous is not None and previous.choice is not None:
+            source, strength = self._inherited(share)
+            kept = previous.choice[source]
+            candidate = (strength >= 0.5) & (kept >= 0)
+            kept_score = scores[np.arange(len(kept)), np.maximum(kept, 0)]
+            keep = candidate & (kept_score >= best_score - np.log(SWITCH_RATIO)) & \
+                (kept_score >= np.log(PALETTE_MIN_SUPPORT) - np.log(SWITCH_RATIO))
+            choice = np.where(keep, kept, choice)
+        return choice
+
+    def _hold_colour(self, unit: _Unit, share: sparse.csr_matrix, previous: _Unit,
+                     colours: np.ndarray) -> np.ndarray:
         """Keep the inherited colour of well-tracked units whose vote barely moved."""
-        assert unit.counts is not None and previous.shown is not None
-        tracked = np.asarray(unit.counts.sum(axis=1)).ravel() / np.maximum(unit.size, 1.0)
-        inherited = np.asarray(unit.counts @ previous.shown)
-        inherited /= np.maximum(np.asarray(unit.counts.sum(axis=1)), 1e-12)
+        assert previous.shown is not None
+        tracked = np.asarray(share.sum(axis=1)).ravel()
+        inherited = np.asarray(share @ previous.shown) / np.maximum(tracked, 1e-12)[:, None]
         keep = (tracked >= 0.5) & (np.linalg.norm(colours - inherited, axis=1) < HYSTERESIS)
         return np.where(keep[:, None], inherited, colours).astype(np.float32)
 
