@@ -230,3 +230,12 @@ def test_zero_frame_and_audio_only_videos_are_refused(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=message):
             build_dataset([bad], tmp_path / "ds")
     assert not (tmp_path / "ds" / "manifest.csv").exists()
+
+
+def test_rip_whose_subtitles_outlast_the_video_is_built_whole(tmp_path: Path) -> None:
+    """A MakeMKV-style rip (subtitles and audio longer than the video) needs no option."""
+    from tests.test_video import write_rip
+
+    rip = write_rip(tmp_path / "ep0.mkv", episode_frames(0))
+    report = build_dataset([rip], tmp_path / "ds", params=DatasetParams(size=32))
+    assert [(e.status, e.decoded, e.stored) for e in report.episodes] == [("added", 48, 20)]

@@ -276,7 +276,7 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
     pending: list[Future] = []
     # PNG encoding releases the GIL: two writer threads overlap it with decoding.
     with ThreadPoolExecutor(max_workers=2) as writers, progress.bar(
-            total=info.frame_count, desc=name, unit="frame", enabled=progress_bar) as bar:
+            total=info.frame_count or None, desc=name, unit="frame", enabled=progress_bar) as bar:
         try:
             for frame in iter_frames(path, skip_errors=skip_errors,
                                      size=(params.size, params.size)):
