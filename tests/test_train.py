@@ -40,21 +40,31 @@ def _frame(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def make_dataset(root: Path, train: int = 8, test: int = 3, size: int = 48) -> Path:
-    """Write the dataset layout vidcolor.dataset.load_split reads (meta, manifest, PNGs)."""
+    """Write the dataset layout vidcolor.dataset.load_split reads (meta, manifest, PNGs).
+
+    Training frames belong to episode ``ep``, test frames to ``eptest``; ``meta.json`` records
+    both with their frame counts, as a build does.
+    """
     rng = np.random.default_rng(1)
-    (root / "frames" / "ep").mkdir(parents=True)
     rows = []
     for i in range(train + test):
-        rel = f"frames/ep/{i:06d}.png"
+        episode = "ep" if i < train else "eptest"
+        rel = f"frames/{episode}/{i:06d}.png"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / rel), _frame(rng, size)[:, :, ::-1])
-        rows.append({"path": rel, "episode": "ep", "source": "ep.mkv", "frame_index": i,
-                     "pts": i, "time": i / 24, "mse": 100.0,
+        rows.append({"path": rel, "episode": episode, "source": f"{episode}.mkv",
+                     "frame_index": i, "pts": i, "time": i / 24, "mse": 100.0,
                      "split": "train" if i < train else "test"})
     with open(root / "manifest.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    (root / "meta.json").write_text(json.dumps({"params": {}, "version": "test"}))
+    episodes = {name: {"stored": count, "split": split}
+                for name, count, split in (("ep", train, "train"), ("eptest", test, "test"))
+                if count}
+    (root / "meta.json").write_text(json.dumps({"params": {}, "version": "test",
+                                                "test_episodes": ["eptest"],
+                                                "episodes": episodes}))
     return root
 
 
