@@ -102,7 +102,7 @@ def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes:
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
     before = (out / "manifest.csv").read_bytes()
-    real = dataset_module.is_credit_frame
+    real = dataset_module.credit_colours
     calls = {"n": 0}
 
     def interrupt_midway(*args, **kwargs):
@@ -111,12 +111,12 @@ def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "is_credit_frame", interrupt_midway)
+    monkeypatch.setattr(dataset_module, "credit_colours", interrupt_midway)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(episodes, out, params=DatasetParams(size=32))
     assert (out / "manifest.csv").read_bytes() == before
     assert sorted(p.name for p in (out / "frames").iterdir()) == ["ep0"]
-    monkeypatch.setattr(dataset_module, "is_credit_frame", real)
+    monkeypatch.setattr(dataset_module, "credit_colours", real)
     report = build_dataset(episodes, out, params=DatasetParams(size=32))
     assert [e.status for e in report.episodes] == ["unchanged", "added", "added"]
     assert len(read_manifest(out)) == 60
@@ -358,6 +358,46 @@ def test_all_greyscale_input_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no colour frames.*greyscale.*bw0, bw1"):
         build_dataset(bw, tmp_path / "ds", params=DatasetParams(size=32))
     assert not (tmp_path / "ds").exists()
+
+
+# --------------------------------------------------------------------------- credit colours
+
+
+def test_excluded_frames_record_the_credit_colours(tmp_path: Path,
+                                                   episodes: list[Path]) -> None:
+    from vidcolor.dataset import read_excluded
+
+    out = _built(tmp_path, episodes[:1])
+    rows = rows_of(out / "excluded.csv")
+    assert len(rows) == 8 and all(r["background_rgb"] and r["text_rgb"] for r in rows)
+    frames = read_excluded(out)
+    full = [f for f in frames if f.frame_index in (3, 44)]  # the unfaded credit screens
+    assert len(full) == 2
+    for frame in full:
+        red, green, blue = frame.background_rgb
+        assert red < 20 and 20 < green < 60 and blue > 235  # (0, 40, 255) through H.264
+        assert min(frame.text_rgb) > 150
+    # faded screens keep the hue: the background stays the blue one
+    assert all(f.background_rgb[2] > f.background_rgb[0] for f in frames)
+
+
+def test_old_excluded_csv_without_colours_is_read_and_extended(tmp_path: Path,
+                                                               episodes: list[Path]) -> None:
+    from vidcolor.dataset import read_excluded
+
+    out = _built(tmp_path, episodes[:1])
+    rows = rows_of(out / "excluded.csv")
+    old_fields = ["episode", "source", "frame_index", "pts", "time", "reason"]
+    with open(out / "excluded.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, old_fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    old = read_excluded(out)
+    assert len(old) == 8 and all(f.background_rgb is None and f.text_rgb is None for f in old)
+    build_dataset(episodes[:2], out, params=DatasetParams(size=32))
+    frames = read_excluded(out)
+    assert sum(f.background_rgb is None for f in frames if f.episode == "ep0") == 8
+    assert all(f.background_rgb is not None for f in frames if f.episode == "ep1")
 
 
 # --------------------------------------------------------------------------- concurrency

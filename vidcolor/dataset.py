@@ -5,7 +5,8 @@ Layout of a dataset folder (default ``./dataset``)::
     meta.json       parameters, version, test set, finished episodes (source, size, mtime,
                     stored/decoded/credit counts, split), greyscale episodes that were skipped
     manifest.csv    one row per stored frame: path,episode,source,frame_index,pts,time,mse,split
-    excluded.csv    dropped credit frames, for review: episode,source,frame_index,pts,time,reason
+    excluded.csv    dropped credit frames, for review: episode,source,frame_index,pts,time,
+                    reason,background_rgb,text_rgb (the credit screen's two colours, "R G B")
     frames/<episode>/<frame_index>.png   256×256 RGB, lossless
 
 One writer at a time: building holds an exclusive lock beside the folder
@@ -34,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from vidcolor import __version__, progress
 from vidcolor.errors import DatasetError, InputError, VidcolorError
@@ -42,7 +44,7 @@ from vidcolor.extract import (
     CreditRule,
     DuplicateFilter,
     chroma_level,
-    is_credit_frame,
+    credit_colours,
 )
 from vidcolor.fsutil import ensure_writable_dir, exclusive, write_bytes_atomic, write_json_atomic
 from vidcolor.video import iter_frames, probe
@@ -50,7 +52,8 @@ from vidcolor.video import iter_frames, probe
 log = logging.getLogger(__name__)
 
 MANIFEST_FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
-EXCLUDED_FIELDS = ["episode", "source", "frame_index", "pts", "time", "reason"]
+EXCLUDED_FIELDS = ["episode", "source", "frame_index", "pts", "time", "reason",
+                   "background_rgb", "text_rgb"]
 #: Below this mean channel spread (0–255) over all kept frames, an episode is taken as greyscale.
 GREYSCALE_CHROMA = 2.0
 DEFAULT_CREDIT_RULE = CreditRule()
@@ -92,6 +95,23 @@ class BuildReport:
         return sum(e.decoded for e in self.episodes)
 
 
+@dataclass(frozen=True)
+class ExcludedFrame:
+    """A frame the credit filter dropped (a row of ``excluded.csv``).
+
+    ``background_rgb`` and ``text_rgb`` are the credit screen's two k-means colours (the
+    background is the blue cluster), None in datasets built before they were recorded.
+    """
+
+    episode: str
+    source: str
+    frame_index: int
+    time: float
+    reason: str
+    background_rgb: tuple[int, int, int] | None
+    text_rgb: tuple[int, int, int] | None
+
+
 def episode_name(path: str | os.PathLike[str]) -> str:
     """The episode name of a video file: its stem, made safe as a folder name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem) or "episode"
@@ -124,10 +144,55 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n", restval="",
+                            extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     write_bytes_atomic(path, buffer.getvalue().encode())
+
+
+def _rgb_text(colour: np.ndarray) -> str:
+    """A colour as ``excluded.csv`` stores it: ``"R G B"``, integers 0–255."""
+    return " ".join(str(int(v)) for v in np.clip(np.round(colour), 0, 255))
+
+
+def _parse_rgb(text: str | None) -> tuple[int, int, int] | None:
+    """``"0 30 255"`` -> ``(0, 30, 255)``; empty or malformed -> None.
+
+    >>> _parse_rgb("0 30 255"), _parse_rgb(""), _parse_rgb(None)
+    ((0, 30, 255), None, None)
+    """
+    parts = (text or "").split()
+    if len(parts) != 3 or not all(p.isdigit() and int(p) <= 255 for p in parts):
+        return None
+    red, green, blue = (int(p) for p in parts)
+    return red, green, blue
+
+
+def read_excluded(dataset_dir: str | os.PathLike[str]) -> list[ExcludedFrame]:
+    """The credit frames a dataset's build dropped, with their colours where recorded.
+
+    Reads ``excluded.csv`` of any version: files written before the colour columns existed
+    give ``background_rgb = text_rgb = None``.
+
+    Raises:
+        DatasetError: the file is unreadable or lacks its basic columns.
+    """
+    path = Path(dataset_dir) / "excluded.csv"
+    rows = _read_csv(path)
+    needed = {"episode", "source", "frame_index", "time", "reason"}
+    if rows and needed - set(rows[0]):
+        raise DatasetError(f"{path}: incomplete list of excluded frames (columns "
+                           f"{sorted(needed - set(rows[0]))} missing)")
+    try:
+        return [ExcludedFrame(episode=row["episode"], source=row["source"],
+                              frame_index=int(row["frame_index"]), time=float(row["time"]),
+                              reason=row["reason"],
+                              background_rgb=_parse_rgb(row.get("background_rgb")),
+                              text_rgb=_parse_rgb(row.get("text_rgb")))
+                for row in rows]
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{path}: damaged row ({exc})") from exc
 
 
 def _resolve_test_episodes(names: list[str], test_episodes: Sequence[str] | None,
@@ -447,9 +512,12 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
                 where = {"episode": name, "source": str(path), "frame_index": frame.index,
                          "pts": "" if frame.pts is None else frame.pts,
                          "time": f"{frame.time:.6f}"}
-                if params.credit_filter and is_credit_frame(small, rule):
+                colours = credit_colours(small, rule) if params.credit_filter else None
+                if colours is not None:
                     report.credits += 1
-                    dropped.append({**where, "reason": "credits"})
+                    dropped.append({**where, "reason": "credits",
+                                    "background_rgb": _rgb_text(colours[0]),
+                                    "text_rgb": _rgb_text(colours[1])})
                     continue
                 if chroma < GREYSCALE_CHROMA:  # once colour is seen, the answer is known
                     chroma = max(chroma, chroma_level(small))
