@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,7 @@ def test_resume_reproduces_an_uninterrupted_run(dataset, tmp_path):
 def test_checkpoint_describes_itself_and_loads(dataset, tmp_path):
     run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
     assert sorted(p.name for p in run.iterdir()) == [
-        "epoch-0001.json", "epoch-0001.safetensors", "latest.json", "log.jsonl"]
+        "best.json", "epoch-0001.json", "epoch-0001.safetensors", "latest.json", "log.jsonl"]
     meta = json.loads((run / "epoch-0001.json").read_text())
     assert meta["arch"] == "residual" and meta["variant"] == "rebalance"
     assert meta["config"]["crop"] == 32 and meta["version"]
@@ -226,7 +227,10 @@ def test_resume_other_arch_and_corrupt_checkpoints(dataset, tmp_path):
     assert "corrupt" in _fails(["--resume", str(run), "--dataset", str(dataset), *TINY])
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_model(tmp_path)
-    with pytest.raises(CheckpointError, match="not a vidcolor checkpoint"):
+    with pytest.raises(CheckpointError, match="weights.pt: no such file or folder"):
+        load_model(tmp_path / "weights.pt")
+    (tmp_path / "weights.pt").write_bytes(b"pickle")
+    with pytest.raises(CheckpointError, match="weights.pt: not a vidcolor checkpoint"):
         load_model(tmp_path / "weights.pt")
 
 
@@ -516,3 +520,120 @@ def test_checkpoint_tensors_are_synced_before_the_descriptor(dataset, tmp_path, 
     kinds = [Path(name).name.split(".part")[-1] for name in synced]
     assert ".safetensors" in kinds and ".json" in kinds
     assert kinds.index(".safetensors") < kinds.index(".json")
+
+
+# --------------------------------------------------------------------------- checkpoint fields
+
+
+@pytest.fixture(scope="module")
+def trained_run(dataset, tmp_path_factory) -> Path:
+    """A finished 1-epoch run, to copy and damage."""
+    return train(_config(epochs=1), dataset, tmp_path_factory.mktemp("trained") / "run",
+                 progress=False)
+
+
+def _damaged_copy(run: Path, tmp_path: Path, **fields) -> Path:
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    descriptor = copy / "epoch-0001.json"
+    meta = json.loads(descriptor.read_text())
+    meta.update(fields)
+    descriptor.write_text(json.dumps(meta))
+    return copy
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("num_bins", -3, "num_bins is -3 (must be an integer >= 1)"),
+    ("num_bins", "261", "num_bins is '261'"),
+    ("num_bins", True, "num_bins is True"),
+    ("num_bins", 300, "tensor bins has shape (261, 2), but num_bins 300"),
+    ("arch", "vgg", "arch is 'vgg' (must be one of plain, residual)"),
+    ("variant", "l2", "variant is 'l2' (must be one of rebalance, no-rebalance)"),
+    ("width", 0, "width is 0 (must be a positive number)"),
+    ("width", float("nan"), "width is nan"),
+    ("head", "logits", "head is 'logits'"),
+    ("head", "ab", "head is 'ab' (the l2 variant predicts ab"),
+    ("epoch", 0, "epoch is 0 (must be an integer >= 1)"),
+    ("epoch", 2, "epoch is 2 (but the file is epoch-0001.json)"),
+    ("config", [], "config is [] (must be a mapping)"),
+    ("version", 3, "version is 3"),
+    ("tensors_bytes", -1, "tensors_bytes is -1"),
+    ("tensors_sha256", "abc", "tensors_sha256 is 'abc'"),
+    ("optimizer", {"param_groups": 5}, "optimizer is"),
+    ("scheduler", [], "scheduler is []"),
+])
+def test_every_descriptor_field_is_checked(trained_run, tmp_path, field, value, message):
+    run = _damaged_copy(trained_run, tmp_path, **{field: value})
+    with pytest.raises(CheckpointError, match="epoch-0001.*" + re.escape(message)):
+        load_model(run)
+
+
+def test_bad_num_bins_is_one_line_in_every_command(trained_run, dataset, tmp_path):
+    """The issue's case: a negative num_bins gave a traceback in render, evaluate and resume."""
+    from tests.conftest import moving_square_frames, write_clip
+
+    run = _damaged_copy(trained_run, tmp_path, num_bins=-3)
+    clip = write_clip(tmp_path / "bw.mp4", moving_square_frames(4), audio=False)
+    for args in (["render", str(clip), "-m", str(run), "--device", "cpu", "-o",
+                  str(tmp_path / "out.mp4")],
+                 ["evaluate", str(run), "--dataset", str(dataset), "--device", "cpu"],
+                 ["train", "--resume", str(run), "--epochs", "2", *TINY]):
+        result = CliRunner().invoke(cli, ["-q", *args])
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "num_bins is -3" in lines[0], (args, result.output)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def _save_epochs(run: Path, losses: list[float | None], keep: int | None) -> None:
+    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.models import build_model
+
+    model = build_model("plain", "l2", 0.0625, 261)
+    run.mkdir(exist_ok=True)
+    for epoch, loss in enumerate(losses, start=1):
+        info = CheckpointInfo(arch="plain", variant="l2", width=0.0625, bins=None, prior=None,
+                              weights=None, epoch=epoch, config={}, version="test", path=run,
+                              num_bins=261, head="ab", metrics={"test_loss": loss})
+        save_checkpoint(run, info, model, keep=keep)
+
+
+def _epochs(run: Path) -> list[int]:
+    return sorted(int(p.stem.split("-")[1]) for p in run.glob("epoch-*.safetensors"))
+
+
+def test_keeps_the_latest_n_and_the_best(tmp_path):
+    run = tmp_path / "run"
+    _save_epochs(run, [3.0, 1.0, 2.0, 4.0, 5.0], keep=2)
+    assert _epochs(run) == [2, 4, 5]
+    assert sorted(p.name for p in run.glob("epoch-*.json")) == [
+        "epoch-0002.json", "epoch-0004.json", "epoch-0005.json"]
+    assert json.loads((run / "best.json").read_text())["epoch"] == 2
+    assert load_model(run)[1].epoch == 5  # a run folder means its latest
+    assert load_model(run / "latest.json")[1].epoch == 5
+    assert load_model(run / "best.json")[1].epoch == 2
+    everything = tmp_path / "all"
+    _save_epochs(everything, [3.0, None, 2.0], keep=None)
+    assert _epochs(everything) == [1, 2, 3]
+    assert json.loads((everything / "best.json").read_text())["epoch"] == 3
+
+
+def test_pruning_is_crash_safe(tmp_path):
+    from vidcolor.checkpoint import prune_checkpoints
+
+    run = tmp_path / "run"
+    _save_epochs(run, [1.0, 2.0, 3.0, 4.0], keep=None)
+    # a crash between removing a descriptor and its tensors left these tensors behind
+    (run / "epoch-0003.json").unlink()
+    # latest.json and best.json name what must survive, whatever the epoch
+    (run / "latest.json").write_text(json.dumps({"checkpoint": "epoch-0002.json"}))
+    prune_checkpoints(run, keep=1)
+    assert _epochs(run) == [1, 2, 4]  # best (1), latest.json's (2), the newest (4)
+    assert all((run / f"epoch-{e:04d}.json").is_file() for e in (1, 2, 4))
+    with pytest.raises(ValueError):
+        prune_checkpoints(run, keep=0)
