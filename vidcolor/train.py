@@ -319,11 +319,11 @@ def _check_crop(paths: list[Path], crop: int) -> None:
 
 
 def lab_batch(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 RGB (N,3,H,W) on any device -> (network input ``L × 0.01``, ab at 1/4 resolution)."""
-    from vidcolor.color import rgb_to_lab
+    """uint8 RGB (N,3,H,W) on any device -> (network input ``L × L_SCALE``, ab at 1/4 size)."""
+    from vidcolor.color import L_SCALE, rgb_to_lab
 
     lab = rgb_to_lab(rgb_uint8.float() / 255.0)
-    lightness = lab[:, :1] * 0.01
+    lightness = lab[:, :1] * L_SCALE
     ab_small = F.avg_pool2d(lab[:, 1:], kernel_size=4, stride=4)
     return lightness, ab_small
 
