@@ -637,3 +637,78 @@ def test_pruning_is_crash_safe(tmp_path):
     assert all((run / f"epoch-{e:04d}.json").is_file() for e in (1, 2, 4))
     with pytest.raises(ValueError):
         prune_checkpoints(run, keep=0)
+
+
+def test_training_keeps_checkpoints_as_asked(dataset, tmp_path):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["-q", "train", "--arch", "residual", "--dataset",
+                                      str(dataset), "-o", str(run), "--epochs", "3",
+                                      "--keep-checkpoints", "1", *TINY])
+    assert result.exit_code == 0, result.output
+    best = json.loads((run / "best.json").read_text())["epoch"]
+    assert _epochs(run) == sorted({best, 3})
+    assert [e["epoch"] for e in read_log(run)] == [1, 2, 3]
+    assert min(read_log(run), key=lambda e: e["test_loss"])["epoch"] == best
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_resume_keeps_the_runs_dataset(dataset, tmp_path, monkeypatch):
+    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    monkeypatch.chdir(tmp_path)  # no ./dataset here
+    kept = CliRunner().invoke(cli, ["-q", "train", "--resume", str(run), "--epochs", "2", *TINY])
+    assert kept.exit_code == 0, kept.output
+    other = make_dataset(tmp_path / "other", train=6, test=2)
+    line = _fails(["--resume", str(run), "--epochs", "3", "--dataset", str(other), *TINY])
+    assert "trained on" in line and "--switch-dataset" in line
+    assert find_latest(run).name == "epoch-0002.json"
+    switched = CliRunner().invoke(cli, ["-q", "train", "--resume", str(run), "--epochs", "3",
+                                        "--dataset", str(other), "--switch-dataset", *TINY])
+    assert switched.exit_code == 0, switched.output
+    assert load_checkpoint(run).info.config["dataset"] == str(other.resolve())
+
+
+def test_resume_refuses_a_dataset_whose_test_episodes_changed(tmp_path):
+    data = make_dataset(tmp_path / "data", train=6, test=2)
+    run = train(_config(epochs=1), data, tmp_path / "run", progress=False)
+    assert load_checkpoint(run).info.config["dataset_test_episodes"] == ["eptest"]
+    meta = json.loads((data / "meta.json").read_text())
+    meta["test_episodes"] = ["ep"]
+    (data / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="test episodes are now.*--switch-dataset"):
+        train(_config(epochs=2), None, run, resume=True, progress=False)
+    train(_config(epochs=2), None, run, resume=True, switch_dataset=True, progress=False)
+
+
+def test_second_trainer_into_one_run_is_refused(dataset, tmp_path):
+    from vidcolor.errors import OutputError
+    from vidcolor.fsutil import exclusive
+
+    run = tmp_path / "run"
+    with exclusive(run, "training it"):
+        with pytest.raises(OutputError, match="is training it"):
+            train(_config(epochs=1), dataset, run, progress=False)
+        line = _fails(["--arch", "residual", "--dataset", str(dataset), "-o", str(run), *TINY])
+        assert "is training it" in line
+    assert not run.exists()  # the refused trainers left nothing behind
+    train(_config(epochs=1), dataset, run, progress=False)
+
+
+@pytest.mark.parametrize("stored_schedule", [True, False])
+def test_step_schedule_resumes_exactly(dataset, tmp_path, stored_schedule):
+    """StepLR's state travels in the checkpoint; older checkpoints without it resume too."""
+    config = {"arch": "plain", "variant": "dropout", "lr_step": 1, "lr_gamma": 0.5}
+    straight = train(_config(epochs=3, **config), dataset, tmp_path / "a", progress=False)
+    assert [e["lr"] for e in read_log(straight)] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    part = train(_config(epochs=1, **config), dataset, tmp_path / "b", progress=False)
+    if not stored_schedule:
+        descriptor = part / "epoch-0001.json"
+        meta = json.loads(descriptor.read_text())
+        meta.pop("scheduler")
+        descriptor.write_text(json.dumps(meta))
+    resumed = train(_config(epochs=3, **config), dataset, part, resume=True, progress=False)
+    assert [e["lr"] for e in read_log(resumed)] == [e["lr"] for e in read_log(straight)]
+    a, b = _weights(straight), _weights(resumed)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)

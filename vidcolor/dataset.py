@@ -567,11 +567,7 @@ def _write_png(target: Path, rgb) -> None:
 
 def _load(root: Path) -> tuple[dict, list[dict[str, str]]]:
     """A finished dataset's metadata and manifest rows (not yet checked against each other)."""
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no dataset folder (build one with `vidcolor build-dataset`)")
-    meta = _read_meta(root)
-    if meta is None:
-        _missing(root / "meta.json")
+    meta = read_meta(root)
     manifest = root / "manifest.csv"
     if not manifest.exists():
         _missing(manifest)
@@ -580,6 +576,21 @@ def _load(root: Path) -> tuple[dict, list[dict[str, str]]]:
         raise DatasetError(f"{manifest}: incomplete manifest (columns "
                            f"{sorted(set(MANIFEST_FIELDS) - set(rows[0]))} missing)")
     return meta, rows
+
+
+def read_meta(dataset_dir: str | os.PathLike[str]) -> dict:
+    """A dataset's ``meta.json`` (parameters, test episodes, finished episodes).
+
+    Raises:
+        DatasetError: no dataset there, or its metadata is missing or unreadable.
+    """
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no dataset folder (build one with `vidcolor build-dataset`)")
+    meta = _read_meta(root)
+    if meta is None:
+        _missing(root / "meta.json")
+    return meta
 
 
 def read_manifest(dataset_dir: str | os.PathLike[str]) -> list[dict[str, str]]:
