@@ -104,13 +104,14 @@ def kmeans2(pixels: np.ndarray, iterations: int = 10) -> tuple[np.ndarray, np.nd
 
     Starts from the darkest and brightest pixels (by channel sum), one initialisation, at most
     ``iterations`` Lloyd iterations, on one thread. Why scikit-learn, and why one thread, by
-    measurement (``python scripts/bench_dataset.py --kmeans``, 64×64 samples, 2-core CPU
-    shared with other work): on the demo frames that reach clustering it costs what the
-    hand-written NumPy 2-means it replaced cost (1.1-1.5 ms per frame each; 88 of 709
-    deduplicated frames reach it, so a build spends about 0.1 s in it), with the same 88 of 88
-    credit decisions; so the library routine wins. With its default OpenMP threads it took
-    1-42 ms per frame inside a build, because each call waits for a thread on the other core,
-    which decoding and PNG writing keep busy; held to one thread it does not wait.
+    measurement (``PYTHONPATH=. python scripts/bench_dataset.py --kmeans``, 64×64 samples,
+    2-core CPU shared with other work): on the demo frames that reach clustering (88 of 709
+    deduplicated frames; the prefilter skips the rest) it costs 1.0 ms per frame against 1.1 ms
+    for the hand-written NumPy 2-means it replaced, on frames of random colours (all 10
+    iterations) 1.5 ms against 4.0 ms, with the same 88 of 88 credit decisions; so the library
+    routine replaced the hand-written one. With its default OpenMP threads a call took 1.9 to
+    42 ms inside a build (it waits for a thread on the other core, which decoding and PNG
+    writing keep busy); held to one thread it never waits.
 
     >>> centroids, counts = kmeans2(np.array([[0., 0, 250]] * 9 + [[250., 250, 250]]))
     >>> centroids.round().tolist(), counts.tolist()
@@ -181,13 +182,19 @@ def credit_colours(rgb: np.ndarray, rule: CreditRule = CreditRule()
     >>> [c.round().tolist() for c in credit_colours(blue)]
     [[0.0, 40.0, 255.0], [255.0, 255.0, 255.0]]
     """
-    height, width = rgb.shape[:2]
-    rows = np.linspace(0, height - 1, min(height, rule.sample_side)).astype(np.intp)
-    cols = np.linspace(0, width - 1, min(width, rule.sample_side)).astype(np.intp)
-    pixels = rgb[np.ix_(rows, cols)].reshape(-1, 3).astype(np.float64)
-    if _too_bright_for_credits(pixels, rule):
+    rows, cols = _sample_grid(rgb.shape[0], rgb.shape[1], rule.sample_side)
+    pixels = rgb[rows[:, None], cols].reshape(-1, 3)
+    if _too_bright_for_credits(pixels, rule):  # most story frames: no float copy, no k-means
         return None
-    return _credit_pair(pixels, rule)
+    return _credit_pair(pixels.astype(np.float64), rule)
+
+
+@functools.lru_cache(maxsize=16)
+def _sample_grid(height: int, width: int, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the credit test's nearest-pixel sample of a frame size."""
+    rows = np.linspace(0, height - 1, min(height, side)).astype(np.intp)
+    cols = np.linspace(0, width - 1, min(width, side)).astype(np.intp)
+    return rows, cols
 
 
 def credit_clusters(pixels: np.ndarray, rule: CreditRule = CreditRule()) -> bool:
