@@ -22,6 +22,7 @@ from types import TracebackType
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidcolor.background import prefetch as prefetch_items
 from vidcolor.errors import InputError, OutputError
@@ -232,7 +233,7 @@ def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
 
     With ``size = (width, height)`` frames are scaled (area averaging) in the same FFmpeg pass
     that converts them to RGB, which is several times cheaper than converting the full frame
-    and resizing it afterwards.
+    and resizing it afterwards. One conversion context serves the whole stream.
 
     Decoding runs in a background thread ``prefetch`` frames ahead of the caller (FFmpeg
     releases the GIL), so it overlaps with whatever the caller does with each frame; memory
@@ -259,6 +260,9 @@ def _decode_frames(path: Path, container: av.container.InputContainer, skip_erro
         stream.thread_type = "AUTO"
         declared, declared_frames = _declared_length(container, stream)
         rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        # one reformatter for the whole stream keeps FFmpeg's scaling context (its filters are
+        # computed once, not per frame: half the conversion time at 320x240 -> 256x256)
+        reformatter = VideoReformatter()
         convert: dict = {"format": "rgb24"}
         if size is not None:
             convert.update(width=int(size[0]), height=int(size[1]), interpolation="AREA")
@@ -276,7 +280,7 @@ def _decode_frames(path: Path, container: av.container.InputContainer, skip_erro
                 break
             last_time = float(frame.time) if frame.time is not None else index / float(rate)
             yield Frame(index=index, pts=frame.pts, time=last_time,
-                        rgb=frame.to_ndarray(**convert))
+                        rgb=reformatter.reformat(frame, **convert).to_ndarray())
             index += 1
         if problem is None and index == 0:
             raise InputError(f"{path}: the video stream has no decodable frames")
