@@ -570,6 +570,20 @@ def test_every_descriptor_field_is_checked(trained_run, tmp_path, field, value, 
         load_model(run)
 
 
+def test_ab_head_checkpoint_may_say_it_has_no_bins(tmp_path):
+    """The l2 variant has no bins: num_bins 0 is allowed there, a negative one is not."""
+    run = tmp_path / "run"
+    _save_epochs(run, [1.0], keep=None)
+    descriptor = run / "epoch-0001.json"
+    meta = json.loads(descriptor.read_text())
+    descriptor.write_text(json.dumps({**meta, "num_bins": 0}))
+    assert load_model(run)[0].head == "ab"
+    descriptor.write_text(json.dumps({**meta, "num_bins": -1}))
+    with pytest.raises(CheckpointError, match=re.escape("num_bins is -1 (must be an integer "
+                                                        ">= 0)")):
+        load_model(run)
+
+
 def test_bad_num_bins_is_one_line_in_every_command(trained_run, dataset, tmp_path):
     """The issue's case: a negative num_bins gave a traceback in render, evaluate and resume."""
     from tests.conftest import moving_square_frames, write_clip

@@ -413,9 +413,11 @@ def _validate_descriptor(json_path: Path, meta: dict[str, Any]) -> None:
          f"must be one of {', '.join(VARIANTS.get(arch, ()))}"),
         ("width", _is_number(meta.get("width")) and meta.get("width", 0) > 0,
          "must be a positive number"),
-        ("num_bins", _is_int(meta.get("num_bins")) and meta.get("num_bins", 0) >= 1,
-         "must be an integer >= 1"),
         ("head", meta.get("head") in HEADS, f"must be one of {', '.join(HEADS)}"),
+        # the ab head has no bins: its num_bins is unused, and 0 where a writer said "none"
+        ("num_bins", _is_int(meta.get("num_bins")) and meta.get("num_bins", 0) >= (
+            0 if meta.get("head") == "ab" else 1),
+         "must be an integer >= 1" if meta.get("head") != "ab" else "must be an integer >= 0"),
         ("head", (meta.get("head") == "ab") == (meta.get("variant") == "l2"),
          "the l2 variant predicts ab, the others histograms"),
         ("epoch", _is_int(meta.get("epoch")) and meta.get("epoch", 0) >= 1,
