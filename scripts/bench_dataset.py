@@ -60,12 +60,22 @@ def decode_only(path: Path, to_rgb: bool, reuse: bool = False) -> tuple[int, flo
         return count, time.perf_counter() - started, _cpu_seconds() - cpu
 
 
-def build(paths: list[Path], output: Path) -> tuple[int, float, float, dict]:
-    """Frames decoded, wall and CPU seconds, and per-episode counts of one build."""
+def build(paths: list[Path], output: Path) -> tuple[int | None, float, float, dict]:
+    """Frames decoded, wall and CPU seconds, and per-episode counts of one build.
+
+    A greyscale input (a black-and-white film) is decoded whole, then refused: the frames are
+    None and the seconds are the time to the refusal.
+    """
     from vidcolor.dataset import build_dataset
+    from vidcolor.errors import DatasetError
 
     started, cpu = time.perf_counter(), _cpu_seconds()
-    report = build_dataset(paths, output)
+    try:
+        report = build_dataset(paths, output)
+    except DatasetError as exc:
+        if "no colour frames" not in str(exc):
+            raise
+        return None, time.perf_counter() - started, _cpu_seconds() - cpu, {"refused": str(exc)}
     seconds, cpu_seconds = time.perf_counter() - started, _cpu_seconds() - cpu
     stats = {e.episode: {"decoded": e.decoded, "stored": e.stored, "credits": e.credits}
              for e in report.episodes}
@@ -192,7 +202,7 @@ def main() -> None:
             generate_episode(video, seconds=args.seconds, width=args.width, height=args.height,
                              fps=Fraction(25))
         build([video], tmp / "warm-up")  # imports and first-use costs out of the rounds
-        shutil.rmtree(tmp / "warm-up")
+        shutil.rmtree(tmp / "warm-up", ignore_errors=True)
         frames, raw_s, raw_cpu = decode_only(video, to_rgb=False)
         print(f"input            {video.name}: {frames} frames")
         print(f"decode only      {frames / raw_s:8.1f} frames/s, {1e3 * raw_cpu / frames:.3f} "
@@ -202,7 +212,8 @@ def main() -> None:
             _, rgb_s, rgb_cpu = decode_only(video, to_rgb=True)
             _, reuse_s, reuse_cpu = decode_only(video, to_rgb=True, reuse=True)
             built, build_s, build_cpu, stats = build([video], tmp / "dataset")
-            shutil.rmtree(tmp / "dataset")
+            shutil.rmtree(tmp / "dataset", ignore_errors=True)
+            built = frames if built is None else built  # refused greyscale: decoded whole
             ratios.append(((built / build_s) / (frames / rgb_s),
                            (built / build_s) / (frames / reuse_s)))
             print(f"round {round_ + 1}: frames/s (CPU ms/frame): decode to RGB "
