@@ -726,3 +726,15 @@ def test_step_schedule_resumes_exactly(dataset, tmp_path, stored_schedule):
     a, b = _weights(straight), _weights(resumed)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+
+
+def test_checkpoint_files_get_the_usual_permissions(tmp_path):
+    """safetensors creates its file 0600; a checkpoint is shared like any other output."""
+    run = tmp_path / "run"
+    umask = os.umask(0o022)
+    try:
+        _save_epochs(run, [1.0], keep=None)
+    finally:
+        os.umask(umask)
+    assert (run / "epoch-0001.safetensors").stat().st_mode & 0o777 == 0o644
+    assert (run / "epoch-0001.json").stat().st_mode & 0o777 == 0o644

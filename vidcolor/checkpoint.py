@@ -289,7 +289,9 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
     for rank, state in enumerate(rank_states or []):
         tensors[f"rng.rank.{rank}"] = state.to("cpu").contiguous()
     with atomic_path(tensor_path) as tmp:
+        mode = tmp.stat().st_mode & 0o777  # what atomic_path gave it: the umask's default
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        os.chmod(tmp, mode)  # safetensors writes a new file, readable by its owner only
         # on disk before the (fsynced) descriptor that vouches for it is renamed into place
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
