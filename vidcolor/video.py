@@ -134,7 +134,6 @@ def _declared_length(container: av.container.InputContainer, stream: av.VideoStr
     the longest stream's, and a rip's subtitles or audio often outlast its video. Frames come
     from the stream's frame count or its ``NUMBER_OF_FRAMES`` tag.
     """
-    seconds = None
     if stream.duration is not None and stream.time_base is not None:
         seconds = float(stream.duration * stream.time_base)
     else:
@@ -169,8 +168,8 @@ def matroska_shortfall(path: str | os.PathLike[str]) -> int:
     """Bytes a Matroska/WebM file lacks of the size its Segment header declares (0: complete).
 
     A cut-off Matroska file keeps its header, which states the Segment's size, so the cut shows
-    whatever its streams declare. Files of other formats, streamed Matroska (size unknown) and
-    unparsable headers give 0.
+    even where no stream declares its length. Files of other formats, streamed Matroska (size
+    unknown) and unparsable headers give 0.
     """
     try:
         with open(path, "rb") as handle:
