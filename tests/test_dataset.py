@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -98,7 +102,7 @@ def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes:
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
     before = (out / "manifest.csv").read_bytes()
-    real = dataset_module.is_credit_frame
+    real = dataset_module.credit_colours
     calls = {"n": 0}
 
     def interrupt_midway(*args, **kwargs):
@@ -107,12 +111,12 @@ def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "is_credit_frame", interrupt_midway)
+    monkeypatch.setattr(dataset_module, "credit_colours", interrupt_midway)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(episodes, out, params=DatasetParams(size=32))
     assert (out / "manifest.csv").read_bytes() == before
     assert sorted(p.name for p in (out / "frames").iterdir()) == ["ep0"]
-    monkeypatch.setattr(dataset_module, "is_credit_frame", real)
+    monkeypatch.setattr(dataset_module, "credit_colours", real)
     report = build_dataset(episodes, out, params=DatasetParams(size=32))
     assert [e.status for e in report.episodes] == ["unchanged", "added", "added"]
     assert len(read_manifest(out)) == 60
@@ -230,3 +234,241 @@ def test_zero_frame_and_audio_only_videos_are_refused(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=message):
             build_dataset([bad], tmp_path / "ds")
     assert not (tmp_path / "ds" / "manifest.csv").exists()
+
+
+def test_rip_whose_subtitles_outlast_the_video_is_built_whole(tmp_path: Path) -> None:
+    """A MakeMKV-style rip (subtitles and audio longer than the video) needs no option."""
+    from tests.test_video import write_rip
+
+    rip = write_rip(tmp_path / "ep0.mkv", episode_frames(0))
+    report = build_dataset([rip], tmp_path / "ds", params=DatasetParams(size=32))
+    assert [(e.status, e.decoded, e.stored) for e in report.episodes] == [("added", 48, 20)]
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _built(tmp_path: Path, episodes: list[Path]) -> Path:
+    out = tmp_path / "ds"
+    build_dataset(episodes, out, params=DatasetParams(size=32))
+    return out
+
+
+def test_truncated_manifest_is_refused_by_load_split(tmp_path: Path,
+                                                     episodes: list[Path]) -> None:
+    """A manifest cut short is an error naming what is missing, never a smaller split."""
+    out = _built(tmp_path, episodes)
+    lines = (out / "manifest.csv").read_text().splitlines(keepends=True)
+    (out / "manifest.csv").write_text("".join(lines[:28]))  # 27 of the 60 frames
+    with pytest.raises(DatasetError, match="manifest.csv lists 7 of the 20 frames of episode "
+                                           "'ep1'.*build-dataset"):
+        load_split(out, "train")
+
+
+def test_missing_frames_and_unrecorded_rows_are_refused(tmp_path: Path,
+                                                        episodes: list[Path]) -> None:
+    out = _built(tmp_path, episodes)
+    for png in sorted((out / "frames" / "ep2").iterdir())[:3]:
+        png.unlink()
+    with pytest.raises(DatasetError, match=r"3 of the 20 frames of episode 'ep2' are missing"):
+        load_split(out, "test")  # the whole dataset is checked, whichever split is asked for
+    meta = json.loads((out / "meta.json").read_text())
+    del meta["episodes"]["ep1"]
+    (out / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="episode 'ep1', which meta.json does not record"):
+        load_split(out, "train")
+
+
+def test_rerun_repairs_what_is_missing(tmp_path: Path, episodes: list[Path]) -> None:
+    out = _built(tmp_path, episodes)
+    complete = {r["path"] for r in read_manifest(out)}
+    (out / "frames" / "ep1" / sorted(os.listdir(out / "frames" / "ep1"))[5]).unlink()
+    lines = (out / "manifest.csv").read_text().splitlines(keepends=True)
+    (out / "manifest.csv").write_text("".join(line for line in lines if "frames/ep2/" not in line
+                                              or line.endswith("000010.png\n")))
+    report = build_dataset(episodes[:2], out, params=DatasetParams(size=32))  # ep2 not given
+    statuses = {e.episode: e.status for e in report.episodes}
+    assert statuses == {"ep0": "unchanged", "ep1": "repaired", "ep2": "repaired"}
+    assert "missing" in report.episodes[1].message
+    assert {r["path"] for r in read_manifest(out)} == complete
+    assert len(load_split(out, "train")) == 40
+    again = build_dataset(episodes, out, params=DatasetParams(size=32))
+    assert [e.status for e in again.episodes] == ["unchanged"] * 3
+
+
+def test_damaged_episode_whose_source_is_gone_is_named(tmp_path: Path,
+                                                       episodes: list[Path]) -> None:
+    out = _built(tmp_path, episodes)
+    (out / "frames" / "ep2" / sorted(os.listdir(out / "frames" / "ep2"))[0]).unlink()
+    episodes[2].unlink()
+    with pytest.raises(DatasetError, match="ep2.*missing.*ep2.mkv is gone"):
+        build_dataset(episodes[:2], out, params=DatasetParams(size=32))
+
+
+def test_build_stopped_between_its_writes_is_repaired(tmp_path: Path,
+                                                      episodes: list[Path]) -> None:
+    """A crash after the manifest but before meta.json leaves rows meta does not vouch for."""
+    out = _built(tmp_path, episodes[:1])
+    meta = (out / "meta.json").read_text()
+    build_dataset(episodes[:2], out, params=DatasetParams(size=32))
+    (out / "meta.json").write_text(meta)  # as if the process died before writing it
+    (out / "frames" / ".ep2.partial").mkdir()  # and a staging folder of a killed build
+    report = build_dataset(episodes[:2], out, params=DatasetParams(size=32))
+    assert [e.status for e in report.episodes] == ["unchanged", "added"]
+    assert sorted(p.name for p in (out / "frames").iterdir()) == ["ep0", "ep1"]
+    assert len(load_split(out, "train")) == 20
+
+
+def test_unknown_test_episode_is_refused_before_anything_is_written(
+        tmp_path: Path, episodes: list[Path]) -> None:
+    out = tmp_path / "ds"
+    with pytest.raises(DatasetError, match="--test-episodes: unknown episode 'ep7'.*ep0, ep1"):
+        build_dataset(episodes[:2], out, params=DatasetParams(size=32),
+                      test_episodes=["ep1", "ep7"])
+    assert not out.exists()
+    build_dataset(episodes[:2], out, params=DatasetParams(size=32), test_episodes=["ep1"])
+    # naming an episode the dataset already holds is fine when adding others
+    report = build_dataset(episodes[2:], out, params=DatasetParams(size=32),
+                           test_episodes=["ep1"])
+    assert [e.status for e in report.episodes] == ["added"]
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path: Path, episodes: list[Path]) -> None:
+    junk = tmp_path / "junk.mkv"
+    junk.write_bytes(b"not a video" * 100)
+    out = tmp_path / "ds"
+    with pytest.raises(InputError, match="junk.mkv"):
+        build_dataset([episodes[0], junk], out, params=DatasetParams(size=32),
+                      test_episodes=["ep0"])
+    assert (out / "frames" / "ep0").is_dir()  # the finished episode stays: a re-run resumes
+    with pytest.raises(InputError, match="junk.mkv"):
+        build_dataset([junk], tmp_path / "new", params=DatasetParams(size=32))
+    assert not (tmp_path / "new").exists()
+    existing = tmp_path / "empty"
+    existing.mkdir()
+    with pytest.raises(InputError, match="junk.mkv"):
+        build_dataset([junk], existing, params=DatasetParams(size=32))
+    assert list(existing.iterdir()) == []
+
+
+def test_all_greyscale_input_is_an_error(tmp_path: Path) -> None:
+    grey = [np.repeat(f.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+            for f in episode_frames(1)]
+    bw = [write_clip(tmp_path / f"bw{i}.mkv", grey) for i in range(2)]
+    with pytest.raises(DatasetError, match="no colour frames.*greyscale.*bw0, bw1"):
+        build_dataset(bw, tmp_path / "ds", params=DatasetParams(size=32))
+    assert not (tmp_path / "ds").exists()
+
+
+# --------------------------------------------------------------------------- credit colours
+
+
+def test_excluded_frames_record_the_credit_colours(tmp_path: Path,
+                                                   episodes: list[Path]) -> None:
+    from vidcolor.dataset import read_excluded
+
+    out = _built(tmp_path, episodes[:1])
+    rows = rows_of(out / "excluded.csv")
+    assert len(rows) == 8 and all(r["background_rgb"] and r["text_rgb"] for r in rows)
+    frames = read_excluded(out)
+    full = [f for f in frames if f.frame_index in (3, 44)]  # the unfaded credit screens
+    assert len(full) == 2
+    for frame in full:
+        red, green, blue = frame.background_rgb
+        assert red < 20 and 20 < green < 60 and blue > 235  # (0, 40, 255) through H.264
+        assert min(frame.text_rgb) > 150
+    # faded screens keep the hue: the background stays the blue one
+    assert all(f.background_rgb[2] > f.background_rgb[0] for f in frames)
+
+
+def test_old_excluded_csv_without_colours_is_read_and_extended(tmp_path: Path,
+                                                               episodes: list[Path]) -> None:
+    from vidcolor.dataset import read_excluded
+
+    out = _built(tmp_path, episodes[:1])
+    rows = rows_of(out / "excluded.csv")
+    old_fields = ["episode", "source", "frame_index", "pts", "time", "reason"]
+    with open(out / "excluded.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, old_fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    old = read_excluded(out)
+    assert len(old) == 8 and all(f.background_rgb is None and f.text_rgb is None for f in old)
+    build_dataset(episodes[:2], out, params=DatasetParams(size=32))
+    frames = read_excluded(out)
+    assert sum(f.background_rgb is None for f in frames if f.episode == "ep0") == 8
+    assert all(f.background_rgb is not None for f in frames if f.episode == "ep1")
+
+
+# --------------------------------------------------------------------------- concurrency
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _build_process(out: Path, episodes: list[Path], *extra: str,
+                   slow: float = 0.0) -> subprocess.Popen:
+    """``vidcolor build-dataset`` in a process of its own, each frame slowed by ``slow`` s."""
+    code = ("import sys, time\n"
+            "from vidcolor.extract import DuplicateFilter\n"
+            "real = DuplicateFilter.__call__\n"
+            f"DuplicateFilter.__call__ = lambda *a: (time.sleep({slow}), real(*a))[1]\n"
+            "from vidcolor._cli.main import cli\n"
+            "cli(sys.argv[1:], prog_name='vidcolor')\n")
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "-q", "build-dataset", *map(str, episodes), "-o", str(out),
+         "--size", "32", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _wait_for(condition, process: subprocess.Popen, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _complete(out: Path, stored: int) -> None:
+    from vidcolor.dataset import verify_dataset
+
+    rows = verify_dataset(out)
+    assert len(rows) == stored and all((out / r["path"]).is_file() for r in rows)
+    assert not [p for p in (out / "frames").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("wait", [False, True])
+def test_two_builds_into_one_folder(tmp_path: Path, episodes: list[Path], wait: bool) -> None:
+    """The second build is refused with one line, or waits and finds the dataset complete."""
+    out = tmp_path / "ds"
+    first = _build_process(out, episodes, slow=0.02)
+    _wait_for(lambda: (out / "frames" / ".ep0.partial").is_dir(), first)
+    second = _build_process(out, episodes, *(["--wait", "120"] if wait else []))
+    second_out, second_err = second.communicate(timeout=180)
+    first_out, first_err = first.communicate(timeout=180)
+    assert first.returncode == 0, first_err
+    if wait:
+        assert second.returncode == 0, second_err
+    else:
+        assert second.returncode == 1
+        lines = second_err.strip().splitlines()
+        assert len(lines) == 1 and "is building it" in lines[0] and str(out) in lines[0], lines
+    _complete(out, 60)
+    report = build_dataset(episodes, out, params=DatasetParams(size=32))
+    assert [e.status for e in report.episodes] == ["unchanged"] * 3
+
+
+def test_killed_build_resumes_complete(tmp_path: Path, episodes: list[Path]) -> None:
+    out = tmp_path / "ds"
+    build = _build_process(out, episodes, slow=0.02)
+    _wait_for(lambda: (out / "frames" / ".ep1.partial").is_dir(), build)
+    build.send_signal(signal.SIGKILL)
+    build.communicate()
+    from vidcolor.dataset import verify_dataset
+
+    # what the killed build finished is a consistent dataset; its staging folder is left over
+    assert {r["episode"] for r in verify_dataset(out)} == {"ep0"}
+    assert (out / "frames" / ".ep1.partial").is_dir()
+    report = build_dataset(episodes, out, params=DatasetParams(size=32))
+    assert [e.status for e in report.episodes] == ["unchanged", "added", "added"]
+    _complete(out, 60)

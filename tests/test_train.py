@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,21 +41,31 @@ def _frame(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def make_dataset(root: Path, train: int = 8, test: int = 3, size: int = 48) -> Path:
-    """Write the dataset layout vidcolor.dataset.load_split reads (meta, manifest, PNGs)."""
+    """Write the dataset layout vidcolor.dataset.load_split reads (meta, manifest, PNGs).
+
+    Training frames belong to episode ``ep``, test frames to ``eptest``; ``meta.json`` records
+    both with their frame counts, as a build does.
+    """
     rng = np.random.default_rng(1)
-    (root / "frames" / "ep").mkdir(parents=True)
     rows = []
     for i in range(train + test):
-        rel = f"frames/ep/{i:06d}.png"
+        episode = "ep" if i < train else "eptest"
+        rel = f"frames/{episode}/{i:06d}.png"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / rel), _frame(rng, size)[:, :, ::-1])
-        rows.append({"path": rel, "episode": "ep", "source": "ep.mkv", "frame_index": i,
-                     "pts": i, "time": i / 24, "mse": 100.0,
+        rows.append({"path": rel, "episode": episode, "source": f"{episode}.mkv",
+                     "frame_index": i, "pts": i, "time": i / 24, "mse": 100.0,
                      "split": "train" if i < train else "test"})
     with open(root / "manifest.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    (root / "meta.json").write_text(json.dumps({"params": {}, "version": "test"}))
+    episodes = {name: {"stored": count, "split": split}
+                for name, count, split in (("ep", train, "train"), ("eptest", test, "test"))
+                if count}
+    (root / "meta.json").write_text(json.dumps({"params": {}, "version": "test",
+                                                "test_episodes": ["eptest"],
+                                                "episodes": episodes}))
     return root
 
 
@@ -93,7 +104,7 @@ def test_resume_reproduces_an_uninterrupted_run(dataset, tmp_path):
 def test_checkpoint_describes_itself_and_loads(dataset, tmp_path):
     run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
     assert sorted(p.name for p in run.iterdir()) == [
-        "epoch-0001.json", "epoch-0001.safetensors", "latest.json", "log.jsonl"]
+        "best.json", "epoch-0001.json", "epoch-0001.safetensors", "latest.json", "log.jsonl"]
     meta = json.loads((run / "epoch-0001.json").read_text())
     assert meta["arch"] == "residual" and meta["variant"] == "rebalance"
     assert meta["config"]["crop"] == 32 and meta["version"]
@@ -216,7 +227,10 @@ def test_resume_other_arch_and_corrupt_checkpoints(dataset, tmp_path):
     assert "corrupt" in _fails(["--resume", str(run), "--dataset", str(dataset), *TINY])
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_model(tmp_path)
-    with pytest.raises(CheckpointError, match="not a vidcolor checkpoint"):
+    with pytest.raises(CheckpointError, match="weights.pt: no such file or folder"):
+        load_model(tmp_path / "weights.pt")
+    (tmp_path / "weights.pt").write_bytes(b"pickle")
+    with pytest.raises(CheckpointError, match="weights.pt: not a vidcolor checkpoint"):
         load_model(tmp_path / "weights.pt")
 
 
@@ -506,3 +520,221 @@ def test_checkpoint_tensors_are_synced_before_the_descriptor(dataset, tmp_path, 
     kinds = [Path(name).name.split(".part")[-1] for name in synced]
     assert ".safetensors" in kinds and ".json" in kinds
     assert kinds.index(".safetensors") < kinds.index(".json")
+
+
+# --------------------------------------------------------------------------- checkpoint fields
+
+
+@pytest.fixture(scope="module")
+def trained_run(dataset, tmp_path_factory) -> Path:
+    """A finished 1-epoch run, to copy and damage."""
+    return train(_config(epochs=1), dataset, tmp_path_factory.mktemp("trained") / "run",
+                 progress=False)
+
+
+def _damaged_copy(run: Path, tmp_path: Path, **fields) -> Path:
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    descriptor = copy / "epoch-0001.json"
+    meta = json.loads(descriptor.read_text())
+    meta.update(fields)
+    descriptor.write_text(json.dumps(meta))
+    return copy
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("num_bins", -3, "num_bins is -3 (must be an integer >= 1)"),
+    ("num_bins", "261", "num_bins is '261'"),
+    ("num_bins", True, "num_bins is True"),
+    ("num_bins", 300, "tensor bins has shape (261, 2), but num_bins 300"),
+    ("arch", "vgg", "arch is 'vgg' (must be one of plain, residual)"),
+    ("variant", "l2", "variant is 'l2' (must be one of rebalance, no-rebalance)"),
+    ("width", 0, "width is 0 (must be a positive number)"),
+    ("width", float("nan"), "width is nan"),
+    ("head", "logits", "head is 'logits'"),
+    ("head", "ab", "head is 'ab' (the l2 variant predicts ab"),
+    ("epoch", 0, "epoch is 0 (must be an integer >= 1)"),
+    ("epoch", 2, "epoch is 2 (but the file is epoch-0001.json)"),
+    ("config", [], "config is [] (must be a mapping)"),
+    ("version", 3, "version is 3"),
+    ("tensors_bytes", -1, "tensors_bytes is -1"),
+    ("tensors_sha256", "abc", "tensors_sha256 is 'abc'"),
+    ("optimizer", {"param_groups": 5}, "optimizer is"),
+    ("scheduler", [], "scheduler is []"),
+])
+def test_every_descriptor_field_is_checked(trained_run, tmp_path, field, value, message):
+    run = _damaged_copy(trained_run, tmp_path, **{field: value})
+    with pytest.raises(CheckpointError, match="epoch-0001.*" + re.escape(message)):
+        load_model(run)
+
+
+def test_ab_head_checkpoint_may_say_it_has_no_bins(tmp_path):
+    """The l2 variant has no bins: num_bins 0 is allowed there, a negative one is not."""
+    run = tmp_path / "run"
+    _save_epochs(run, [1.0], keep=None)
+    descriptor = run / "epoch-0001.json"
+    meta = json.loads(descriptor.read_text())
+    descriptor.write_text(json.dumps({**meta, "num_bins": 0}))
+    assert load_model(run)[0].head == "ab"
+    descriptor.write_text(json.dumps({**meta, "num_bins": -1}))
+    with pytest.raises(CheckpointError, match=re.escape("num_bins is -1 (must be an integer "
+                                                        ">= 0)")):
+        load_model(run)
+
+
+def test_bad_num_bins_is_one_line_in_every_command(trained_run, dataset, tmp_path):
+    """The issue's case: a negative num_bins gave a traceback in render, evaluate and resume."""
+    from tests.conftest import moving_square_frames, write_clip
+
+    run = _damaged_copy(trained_run, tmp_path, num_bins=-3)
+    clip = write_clip(tmp_path / "bw.mp4", moving_square_frames(4), audio=False)
+    for args in (["render", str(clip), "-m", str(run), "--device", "cpu", "-o",
+                  str(tmp_path / "out.mp4")],
+                 ["evaluate", str(run), "--dataset", str(dataset), "--device", "cpu"],
+                 ["train", "--resume", str(run), "--epochs", "2", *TINY]):
+        result = CliRunner().invoke(cli, ["-q", *args])
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "num_bins is -3" in lines[0], (args, result.output)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def _save_epochs(run: Path, losses: list[float | None], keep: int | None) -> None:
+    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.models import build_model
+
+    model = build_model("plain", "l2", 0.0625, 261)
+    run.mkdir(exist_ok=True)
+    for epoch, loss in enumerate(losses, start=1):
+        info = CheckpointInfo(arch="plain", variant="l2", width=0.0625, bins=None, prior=None,
+                              weights=None, epoch=epoch, config={}, version="test", path=run,
+                              num_bins=261, head="ab", metrics={"test_loss": loss})
+        save_checkpoint(run, info, model, keep=keep)
+
+
+def _epochs(run: Path) -> list[int]:
+    return sorted(int(p.stem.split("-")[1]) for p in run.glob("epoch-*.safetensors"))
+
+
+def test_keeps_the_latest_n_and_the_best(tmp_path):
+    run = tmp_path / "run"
+    _save_epochs(run, [3.0, 1.0, 2.0, 4.0, 5.0], keep=2)
+    assert _epochs(run) == [2, 4, 5]
+    assert sorted(p.name for p in run.glob("epoch-*.json")) == [
+        "epoch-0002.json", "epoch-0004.json", "epoch-0005.json"]
+    assert json.loads((run / "best.json").read_text())["epoch"] == 2
+    assert load_model(run)[1].epoch == 5  # a run folder means its latest
+    assert load_model(run / "latest.json")[1].epoch == 5
+    assert load_model(run / "best.json")[1].epoch == 2
+    everything = tmp_path / "all"
+    _save_epochs(everything, [3.0, None, 2.0], keep=None)
+    assert _epochs(everything) == [1, 2, 3]
+    assert json.loads((everything / "best.json").read_text())["epoch"] == 3
+
+
+def test_pruning_is_crash_safe(tmp_path):
+    from vidcolor.checkpoint import prune_checkpoints
+
+    run = tmp_path / "run"
+    _save_epochs(run, [1.0, 2.0, 3.0, 4.0], keep=None)
+    # a crash between removing a descriptor and its tensors left these tensors behind
+    (run / "epoch-0003.json").unlink()
+    # latest.json and best.json name what must survive, whatever the epoch
+    (run / "latest.json").write_text(json.dumps({"checkpoint": "epoch-0002.json"}))
+    prune_checkpoints(run, keep=1)
+    assert _epochs(run) == [1, 2, 4]  # best (1), latest.json's (2), the newest (4)
+    assert all((run / f"epoch-{e:04d}.json").is_file() for e in (1, 2, 4))
+    with pytest.raises(ValueError):
+        prune_checkpoints(run, keep=0)
+
+
+def test_training_keeps_checkpoints_as_asked(dataset, tmp_path):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["-q", "train", "--arch", "residual", "--dataset",
+                                      str(dataset), "-o", str(run), "--epochs", "3",
+                                      "--keep-checkpoints", "1", *TINY])
+    assert result.exit_code == 0, result.output
+    best = json.loads((run / "best.json").read_text())["epoch"]
+    assert _epochs(run) == sorted({best, 3})
+    assert [e["epoch"] for e in read_log(run)] == [1, 2, 3]
+    assert min(read_log(run), key=lambda e: e["test_loss"])["epoch"] == best
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_resume_keeps_the_runs_dataset(dataset, tmp_path, monkeypatch):
+    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    monkeypatch.chdir(tmp_path)  # no ./dataset here
+    kept = CliRunner().invoke(cli, ["-q", "train", "--resume", str(run), "--epochs", "2", *TINY])
+    assert kept.exit_code == 0, kept.output
+    other = make_dataset(tmp_path / "other", train=6, test=2)
+    line = _fails(["--resume", str(run), "--epochs", "3", "--dataset", str(other), *TINY])
+    assert "trained on" in line and "--switch-dataset" in line
+    assert find_latest(run).name == "epoch-0002.json"
+    switched = CliRunner().invoke(cli, ["-q", "train", "--resume", str(run), "--epochs", "3",
+                                        "--dataset", str(other), "--switch-dataset", *TINY])
+    assert switched.exit_code == 0, switched.output
+    assert load_checkpoint(run).info.config["dataset"] == str(other.resolve())
+
+
+def test_resume_refuses_a_dataset_whose_test_episodes_changed(tmp_path):
+    data = make_dataset(tmp_path / "data", train=6, test=2)
+    run = train(_config(epochs=1), data, tmp_path / "run", progress=False)
+    assert load_checkpoint(run).info.config["dataset_test_episodes"] == ["eptest"]
+    meta = json.loads((data / "meta.json").read_text())
+    meta["test_episodes"] = ["ep"]
+    (data / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="test episodes are now.*--switch-dataset"):
+        train(_config(epochs=2), None, run, resume=True, progress=False)
+    train(_config(epochs=2), None, run, resume=True, switch_dataset=True, progress=False)
+
+
+def test_second_trainer_into_one_run_is_refused(dataset, tmp_path):
+    from vidcolor.errors import OutputError
+    from vidcolor.fsutil import exclusive
+
+    run = tmp_path / "run"
+    with exclusive(run, "training it"):
+        with pytest.raises(OutputError, match="is training it"):
+            train(_config(epochs=1), dataset, run, progress=False)
+        line = _fails(["--arch", "residual", "--dataset", str(dataset), "-o", str(run), *TINY])
+        assert "is training it" in line
+    assert not run.exists()  # the refused trainers left nothing behind
+    train(_config(epochs=1), dataset, run, progress=False)
+
+
+@pytest.mark.parametrize("stored_schedule", [True, False])
+def test_step_schedule_resumes_exactly(dataset, tmp_path, stored_schedule):
+    """StepLR's state travels in the checkpoint; older checkpoints without it resume too."""
+    config = {"arch": "plain", "variant": "dropout", "lr_step": 1, "lr_gamma": 0.5}
+    straight = train(_config(epochs=3, **config), dataset, tmp_path / "a", progress=False)
+    assert [e["lr"] for e in read_log(straight)] == pytest.approx([1e-3, 5e-4, 2.5e-4])
+    part = train(_config(epochs=1, **config), dataset, tmp_path / "b", progress=False)
+    if not stored_schedule:
+        descriptor = part / "epoch-0001.json"
+        meta = json.loads(descriptor.read_text())
+        meta.pop("scheduler")
+        descriptor.write_text(json.dumps(meta))
+    resumed = train(_config(epochs=3, **config), dataset, part, resume=True, progress=False)
+    assert [e["lr"] for e in read_log(resumed)] == [e["lr"] for e in read_log(straight)]
+    a, b = _weights(straight), _weights(resumed)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+
+
+def test_checkpoint_files_get_the_usual_permissions(tmp_path):
+    """safetensors creates its file 0600; a checkpoint is shared like any other output."""
+    run = tmp_path / "run"
+    umask = os.umask(0o022)
+    try:
+        _save_epochs(run, [1.0], keep=None)
+    finally:
+        os.umask(umask)
+    assert (run / "epoch-0001.safetensors").stat().st_mode & 0o777 == 0o644
+    assert (run / "epoch-0001.json").stat().st_mode & 0o777 == 0o644

@@ -152,3 +152,95 @@ def test_rotation_metadata_is_written_and_read(tmp_path: Path) -> None:
             writer.write(frame)
     assert probe(path).rotation == 90
     assert probe(write_clip(tmp_path / "plain.mp4", moving_square_frames(4))).rotation == 0
+
+
+def write_rip(path: Path, frames: list[np.ndarray], subtitles_until: float = 9.0,
+              audio_seconds: float = 6.0, strip_tags: bool = False) -> Path:
+    """An MKV like a MakeMKV rip: video, then subtitles and audio that outlast the video.
+
+    The subtitles are stream-copied from an SRT file (PyAV's subrip encoder needs a header the
+    muxer does not give it). Matroska video streams carry no duration of their own, so the
+    container's duration is the subtitles'. ``strip_tags`` renames the per-stream ``DURATION``
+    tags that FFmpeg writes, as muxers that write no statistics tags leave them out.
+    """
+    srt = path.with_suffix(".srt")
+    srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
+                   f"2\n00:00:0{subtitles_until - 1:.0f},000 --> 00:00:0{subtitles_until:.0f},000"
+                   "\nThe last line\n\n")
+    samples, rate = tone(audio_seconds)
+    with av.open(str(srt)) as captions, av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height = frames[0].shape[1], frames[0].shape[0]
+        video.pix_fmt = "yuv420p"
+        caption_in = captions.streams.subtitles[0]
+        caption_out = out.add_stream_from_template(caption_in)
+        audio = out.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        sound.sample_rate = rate
+        for packet in [*audio.encode(sound), *audio.encode(None)]:
+            out.mux(packet)
+        for packet in captions.demux(caption_in):
+            if packet.dts is not None:
+                packet.stream = caption_out
+                out.mux(packet)
+    srt.unlink()
+    if strip_tags:
+        data = path.read_bytes()
+        assert data.count(b"DURATION") == 3
+        path.write_bytes(data.replace(b"DURATION", b"XURATION"))
+    return path
+
+
+@pytest.mark.parametrize("strip_tags", [False, True])
+def test_mkv_whose_subtitles_and_audio_outlast_the_video(tmp_path: Path,
+                                                         strip_tags: bool) -> None:
+    """A valid rip is read whole; other streams neither fail it nor inflate its frame count."""
+    frames = moving_square_frames(24)
+    path = write_rip(tmp_path / "rip.mkv", frames, strip_tags=strip_tags)
+    with av.open(str(path)) as container:  # the situation: the container lasts 9 s, video 1 s
+        assert container.duration / av.time_base == pytest.approx(9.0)
+    info = probe(path)
+    assert info.has_audio
+    if strip_tags:  # nothing declares the video's own length: unknown, not the subtitles'
+        assert info.duration is None and info.frame_count == 0
+    else:
+        assert info.duration == pytest.approx(1.0) and info.frame_count == 24
+    decoded = list(iter_frames(path))
+    assert [f.index for f in decoded] == list(range(24))
+
+
+@pytest.mark.parametrize("strip_tags", [False, True])
+def test_truncated_rip_is_still_detected(tmp_path: Path, strip_tags: bool) -> None:
+    """Cut in half, the same rip is refused, with or without the video's DURATION tag."""
+    path = write_rip(tmp_path / "rip.mkv", moving_square_frames(96), strip_tags=strip_tags)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputError, match="cut.mkv: truncated.*--skip-errors"):
+        list(iter_frames(cut))
+    assert 10 < len(list(iter_frames(cut, skip_errors=True))) < 96
+
+
+def test_render_reads_a_whole_rip_and_keeps_its_length(tmp_path: Path) -> None:
+    """render colourises every frame of a rip whose subtitles and audio outlast its video."""
+    import torch
+
+    from vidcolor.infer import wrap_model
+    from vidcolor.models import build_model
+    from vidcolor.quantize import ab_gamut
+    from vidcolor.render import render
+
+    rip = write_rip(tmp_path / "rip.mkv", moving_square_frames(12))
+    torch.manual_seed(0)
+    model = wrap_model(build_model("plain", "l2", 0.0625, 261), ab_gamut())
+    out = render(rip, output=tmp_path / "out.mkv", device="cpu", size=32, workers=0,
+                 loaded_models=[model])
+    assert len(list(iter_frames(out))) == 12
+    assert probe(out).has_audio

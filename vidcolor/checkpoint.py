@@ -1,18 +1,24 @@
 """Self-describing training checkpoints: safetensors for tensors, JSON for everything else.
 
-A run directory holds one pair of files per finished epoch::
+A run directory holds one pair of files per kept epoch::
 
     RUN/epoch-0003.safetensors   model.*  (state dict), optim.state.<param>.<key> (Adam moments),
                                  bins, prior, weights, rng.torch, rng.cuda, rng.numpy, rng.python,
                                  rng.rank.<r> (each DDP rank's torch [+ CUDA] state)
     RUN/epoch-0003.json          format, arch, variant, width, num_bins, head, epoch, config,
-                                 version, optimiser param groups and scalar state, RNG scalars,
-                                 metrics, and the size and SHA-256 of the safetensors file
+                                 version, optimiser param groups and scalar state, learning-rate
+                                 scheduler state, RNG scalars, metrics, and the size and SHA-256
+                                 of the safetensors file
     RUN/latest.json              {"checkpoint": "epoch-0003.json", "epoch": 3}
+    RUN/best.json                {"checkpoint": "epoch-0002.json", "epoch": 2, "test_loss": ...}
 
 The tensor file is written first and the JSON last, each atomically, so a JSON descriptor only
-exists for a complete checkpoint; :func:`find_latest` picks the highest epoch with a descriptor.
-Nothing is unpickled and no code runs on load.
+exists for a complete checkpoint; :func:`find_latest` picks the highest epoch with a descriptor
+(what ``latest.json`` names), :func:`find_best` what ``best.json`` names: the epoch of the
+lowest test loss. Only the latest few epochs and the best are kept (:func:`prune_checkpoints`);
+an old epoch loses its descriptor before its tensors, so a crash never leaves a descriptor
+without tensors. Every field of a descriptor is checked on load (:class:`CheckpointError`
+naming the file and the field). Nothing is unpickled and no code runs on load.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -40,6 +47,10 @@ log = logging.getLogger(__name__)
 FORMAT = "vidcolor-checkpoint"
 FORMAT_VERSION = 1
 _EPOCH_RE = re.compile(r"^epoch-(\d{4,})\.json$")
+_TENSORS_RE = re.compile(r"^epoch-(\d{4,})\.safetensors$")
+#: Files that name a run's latest and best checkpoints.
+POINTERS = ("latest.json", "best.json")
+HEADS = ("histogram", "ab")
 
 
 @dataclass
@@ -135,6 +146,23 @@ def find_latest(run_dir: str | Path) -> Path | None:
     return found[-1][1] if found else None
 
 
+def _read_pointer(path: Path) -> Path | None:
+    """The descriptor a ``latest.json``/``best.json`` names, or None if it is absent or bad."""
+    try:
+        name = json.loads(path.read_text())["checkpoint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(name, str) or not _EPOCH_RE.match(name):
+        return None
+    return path.with_name(name)
+
+
+def find_best(run_dir: str | Path) -> Path | None:
+    """JSON descriptor of the epoch with the lowest test loss (``best.json``), or None."""
+    target = _read_pointer(Path(run_dir) / "best.json")
+    return target if target is not None and target.is_file() else None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -210,8 +238,13 @@ def restore_rank_rng(tensors: dict[str, torch.Tensor], rank: int, device: torch.
 
 def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
                     optimizer: torch.optim.Optimizer | None = None,
-                    rank_states: list[torch.Tensor] | None = None) -> Path:
+                    rank_states: list[torch.Tensor] | None = None, *,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                    keep: int | None = None) -> Path:
     """Write epoch ``info.epoch``'s checkpoint into ``run_dir`` atomically.
+
+    Then ``latest.json`` names it, ``best.json`` too when its ``test_loss`` metric is the
+    lowest so far, and with ``keep`` the older epochs are pruned (:func:`prune_checkpoints`).
 
     Args:
         run_dir: the run directory (must exist).
@@ -219,6 +252,8 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
         model: the network (not wrapped in DistributedDataParallel).
         optimizer: its optimiser, or None to store weights only.
         rank_states: under DDP, every rank's :func:`rank_rng_state`, by rank.
+        scheduler: the learning-rate scheduler, whose state is stored for an exact resume.
+        keep: keep this many latest epochs (and the best); None keeps every epoch.
 
     Returns:
         The JSON descriptor's path.
@@ -254,7 +289,9 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
     for rank, state in enumerate(rank_states or []):
         tensors[f"rng.rank.{rank}"] = state.to("cpu").contiguous()
     with atomic_path(tensor_path) as tmp:
+        mode = tmp.stat().st_mode & 0o777  # what atomic_path gave it: the umask's default
         save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        os.chmod(tmp, mode)  # safetensors writes a new file, readable by its owner only
         # on disk before the (fsynced) descriptor that vouches for it is renamed into place
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
@@ -264,43 +301,182 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
         "head": info.head, "epoch": info.epoch, "config": _jsonable(info.config),
         "version": info.version or __version__, "metrics": _jsonable(info.metrics),
         "optimizer": optim_meta, "rng": rng_scalars,
+        "scheduler": None if scheduler is None else _jsonable(scheduler.state_dict()),
         "tensors": tensor_path.name, "tensors_bytes": tensor_path.stat().st_size,
         "tensors_sha256": _sha256(tensor_path),
     }
     write_json_atomic(json_path, meta)
     write_json_atomic(run / "latest.json", {"checkpoint": json_path.name, "epoch": info.epoch})
+    test_loss = info.metrics.get("test_loss")
+    if isinstance(test_loss, (int, float)) and math.isfinite(test_loss):
+        best = _best_loss(run)
+        if best is None or test_loss < best:
+            write_json_atomic(run / "best.json", {"checkpoint": json_path.name,
+                                                  "epoch": info.epoch, "test_loss": test_loss})
+    if keep is not None:
+        prune_checkpoints(run, keep)
     return json_path
 
 
+def _best_loss(run: Path) -> float | None:
+    """The test loss ``best.json`` records, if it names a checkpoint that still exists."""
+    if find_best(run) is None:
+        return None
+    loss = json.loads((run / "best.json").read_text()).get("test_loss")
+    return float(loss) if isinstance(loss, (int, float)) else None
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> list[int]:
+    """Delete all but the ``keep`` latest epochs, the best one and those the pointers name.
+
+    Crash-safe: a descriptor is removed before its tensors (a descriptor never outlives them),
+    and tensors whose descriptor is already gone (a crash in between) are removed too.
+
+    Returns:
+        The epochs removed.
+
+    Raises:
+        ValueError: ``keep`` < 1.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, got {keep}")
+    run = Path(run_dir)
+    found = list_checkpoints(run)
+    kept = {path.name for _, path in found[-keep:]}
+    kept |= {target.name for name in POINTERS
+             if (target := _read_pointer(run / name)) is not None}
+    removed = []
+    for epoch, descriptor in found:
+        if descriptor.name not in kept:
+            descriptor.unlink(missing_ok=True)
+            descriptor.with_suffix(".safetensors").unlink(missing_ok=True)
+            removed.append(epoch)
+    for path in run.iterdir():  # tensors a crash left without their descriptor
+        if _TENSORS_RE.match(path.name) and not path.with_suffix(".json").exists():
+            path.unlink(missing_ok=True)
+    if removed:
+        log.debug("%s: removed the checkpoints of epochs %s", run, removed)
+    return removed
+
+
 def _descriptor_path(path: str | Path) -> Path:
-    """JSON descriptor for a run directory, a ``.json`` or a ``.safetensors`` path."""
+    """JSON descriptor for a run directory, a ``.json``/``.safetensors`` file or a pointer.
+
+    A run directory gives its latest checkpoint; ``latest.json`` and ``best.json`` give the
+    checkpoint they name.
+    """
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or folder")
     if path.is_dir():
         latest = find_latest(path)
         if latest is None:
             raise CheckpointError(f"{path}: no checkpoint in this run directory "
                                   "(no epoch-NNNN.json)")
         return latest
+    if path.name in POINTERS:
+        target = _read_pointer(path)
+        if target is None:
+            raise CheckpointError(f"{path}: damaged (it should name an epoch-NNNN.json)")
+        if not target.is_file():
+            raise CheckpointError(f"{path}: names {target.name}, which is missing")
+        return target
     if path.suffix == ".safetensors":
         path = path.with_suffix(".json")
     elif path.suffix != ".json":
         raise CheckpointError(f"{path}: not a vidcolor checkpoint (expected a run directory, "
                               "a .json or a .safetensors file)")
     if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint descriptor missing")
     return path
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
+def _validate_descriptor(json_path: Path, meta: dict[str, Any]) -> None:
+    """Check every field of a descriptor's JSON; CheckpointError names the file and field."""
+    from vidcolor.models import VARIANTS
+
+    def bad(name: str, rule: str) -> CheckpointError:
+        return CheckpointError(f"{json_path}: invalid checkpoint descriptor: {name} is "
+                               f"{meta.get(name)!r} ({rule})")
+
+    arch = meta.get("arch")
+    checks = [
+        ("arch", arch in VARIANTS, f"must be one of {', '.join(VARIANTS)}"),
+        ("variant", meta.get("variant") in VARIANTS.get(arch, ()),
+         f"must be one of {', '.join(VARIANTS.get(arch, ()))}"),
+        ("width", _is_number(meta.get("width")) and meta.get("width", 0) > 0,
+         "must be a positive number"),
+        ("head", meta.get("head") in HEADS, f"must be one of {', '.join(HEADS)}"),
+        # the ab head has no bins: its num_bins is unused, and 0 where a writer said "none"
+        ("num_bins", _is_int(meta.get("num_bins")) and meta.get("num_bins", 0) >= (
+            0 if meta.get("head") == "ab" else 1),
+         "must be an integer >= 1" if meta.get("head") != "ab" else "must be an integer >= 0"),
+        ("head", (meta.get("head") == "ab") == (meta.get("variant") == "l2"),
+         "the l2 variant predicts ab, the others histograms"),
+        ("epoch", _is_int(meta.get("epoch")) and meta.get("epoch", 0) >= 1,
+         "must be an integer >= 1"),
+        ("config", isinstance(meta.get("config"), dict), "must be a mapping"),
+        ("version", isinstance(meta.get("version"), str), "must be a string"),
+        ("metrics", isinstance(meta.get("metrics", {}), (dict, type(None))),
+         "must be a mapping"),
+        ("tensors_bytes", _is_int(meta.get("tensors_bytes")) and meta["tensors_bytes"] > 0,
+         "must be a positive integer"),
+        ("tensors_sha256", isinstance(meta.get("tensors_sha256"), str)
+         and re.fullmatch(r"[0-9a-f]{64}", meta["tensors_sha256"]) is not None,
+         "must be a SHA-256 in hex"),
+        ("optimizer", meta.get("optimizer") is None or (
+            isinstance(meta["optimizer"], dict)
+            and isinstance(meta["optimizer"].get("param_groups"), list)
+            and all(isinstance(g, dict) for g in meta["optimizer"]["param_groups"])
+            and isinstance(meta["optimizer"].get("scalars", {}), dict)),
+         "must be null or a mapping with a list of param_groups"),
+        ("scheduler", isinstance(meta.get("scheduler"), (dict, type(None))),
+         "must be null or a mapping"),
+    ]
+    named = _EPOCH_RE.match(json_path.name)
+    if named:
+        checks.append(("epoch", meta.get("epoch") == int(named.group(1)),
+                       f"but the file is {json_path.name}"))
+    for name, ok, rule in checks:
+        if not ok:
+            raise bad(name, rule)
+
+
+def _validate_tensors(path: Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor]
+                      ) -> None:
+    """Check the shapes of the gamut tensors against the descriptor's ``num_bins`` and head."""
+    num_bins = meta["num_bins"]
+    if meta["head"] == "histogram" and "bins" not in tensors:
+        raise CheckpointError(f"{path}: a histogram checkpoint without its bins tensor")
+    expected = {"bins": (num_bins, 2), "prior": (num_bins,), "weights": (num_bins,)}
+    for key, shape in expected.items():
+        if key in tensors and tuple(tensors[key].shape) != shape:
+            raise CheckpointError(f"{path}: tensor {key} has shape {tuple(tensors[key].shape)}"
+                                  f", but num_bins {num_bins} needs {shape}")
+    if not any(key.startswith("model.") for key in tensors):
+        raise CheckpointError(f"{path}: holds no model weights")
 
 
 def load_checkpoint(path: str | Path, *, verify: bool = True) -> Checkpoint:
     """Read and validate a checkpoint (tensors stay on the CPU).
 
     Args:
-        path: a run directory (its latest checkpoint), or a checkpoint's ``.json`` or
-            ``.safetensors`` file.
+        path: a run directory (its latest checkpoint), its ``latest.json`` or ``best.json``,
+            or a checkpoint's ``.json`` or ``.safetensors`` file.
         verify: check the tensor file's SHA-256 against the descriptor.
 
     Raises:
-        CheckpointError: not a vidcolor checkpoint, missing, truncated or corrupt.
+        CheckpointError: no such file, not a vidcolor checkpoint, a descriptor field of the
+            wrong type or range, tensors missing, truncated, corrupt or of the wrong shape.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -319,6 +495,7 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> Checkpoint:
     if format_version > FORMAT_VERSION:
         raise CheckpointError(f"{json_path}: written by a newer vidcolor "
                               f"({meta.get('version')}); upgrade vidcolor")
+    _validate_descriptor(json_path, meta)
     tensor_name = meta.get("tensors")
     # a bare file name beside the descriptor: never a path that leads elsewhere
     if (not isinstance(tensor_name, str) or not tensor_name.endswith(".safetensors")
@@ -328,7 +505,7 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> Checkpoint:
     tensor_path = json_path.with_name(tensor_name)
     if not tensor_path.is_file():
         raise CheckpointError(f"{tensor_path}: checkpoint tensors missing")
-    if tensor_path.stat().st_size != meta.get("tensors_bytes"):
+    if tensor_path.stat().st_size != meta["tensors_bytes"]:
         raise CheckpointError(f"{tensor_path}: truncated or altered checkpoint "
                               f"({tensor_path.stat().st_size} bytes, expected "
                               f"{meta.get('tensors_bytes')})")
@@ -339,18 +516,17 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> Checkpoint:
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{tensor_path}: corrupt checkpoint ({exc})") from exc
 
+    _validate_tensors(tensor_path, meta, tensors)
+
     def array(key: str) -> np.ndarray | None:
         return tensors[key].numpy() if key in tensors else None
 
-    try:
-        info = CheckpointInfo(
-            arch=str(meta["arch"]), variant=str(meta["variant"]), width=float(meta["width"]),
-            bins=array("bins"), prior=array("prior"), weights=array("weights"),
-            epoch=int(meta["epoch"]), config=dict(meta["config"]), version=str(meta["version"]),
-            path=tensor_path, num_bins=int(meta["num_bins"]), head=str(meta["head"]),
-            metrics=dict(meta.get("metrics") or {}))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{json_path}: incomplete checkpoint descriptor ({exc})") from exc
+    info = CheckpointInfo(
+        arch=meta["arch"], variant=meta["variant"], width=float(meta["width"]),
+        bins=array("bins"), prior=array("prior"), weights=array("weights"),
+        epoch=meta["epoch"], config=dict(meta["config"]), version=meta["version"],
+        path=tensor_path, num_bins=meta["num_bins"], head=meta["head"],
+        metrics=dict(meta.get("metrics") or {}))
     return Checkpoint(info=info, tensors=tensors, meta=meta)
 
 
@@ -411,8 +587,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"
     """Load a trained network for inference.
 
     Args:
-        path: a run directory (its latest checkpoint), or a checkpoint ``.json`` /
-            ``.safetensors`` file.
+        path: a run directory (its latest checkpoint), its ``latest.json`` or ``best.json``,
+            or a checkpoint ``.json`` / ``.safetensors`` file.
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
 
     Returns:

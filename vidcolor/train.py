@@ -1,17 +1,21 @@
 """Training of the colourisation networks (SPEC §6, thesis ch. 7), single process or DDP.
 
-:func:`train` runs Adam (lr 1e-3, β 0.9/0.999, × 0.3 every 15 epochs) on random crops and
-mirrors of the dataset's 256×256 training frames, with an effective batch of micro-batch ×
-accumulation (× processes under ``torchrun``). Frames travel to the device as uint8 and are
-turned into Lab there; the target is ab at 1/4 resolution (area average), soft-encoded over the
-gamut bins, each pixel weighted by the rebalancing weight of its arg-max bin. The prior is
-counted once over the training split at 1/4 resolution and stored in every checkpoint.
+:func:`train` runs Adam (lr 1e-3, β 0.9/0.999, × 0.3 every 15 epochs by ``StepLR``) on random
+crops and mirrors of the dataset's 256×256 training frames, with an effective batch of
+micro-batch × accumulation (× processes under ``torchrun``). It reads as named steps, in the
+shape of the torchvision references: :func:`setup` (data, model, optimiser, scheduler, resume
+point), then per epoch :func:`train_one_epoch`, :func:`test_loss` and :func:`save`.
+
+Frames travel to the device as uint8 and are turned into Lab there; the target is ab at 1/4
+resolution (area average), soft-encoded over the gamut bins, each pixel weighted by the
+rebalancing weight of its arg-max bin. The prior is counted once over the training split at
+1/4 resolution and stored in every checkpoint.
 
 Determinism: the shuffle order comes from ``seed + epoch`` and every crop/mirror from
 ``(seed, epoch, frame)``, so the data stream does not depend on worker processes or on where a
 run was interrupted; dropout draws from the global torch RNG (seeded per rank under DDP),
-which checkpoints save and restore for every rank. On the CPU a resumed run therefore
-reproduces an uninterrupted one exactly.
+which checkpoints save and restore for every rank, with the optimiser's and the scheduler's
+state. On the CPU a resumed run therefore reproduces an uninterrupted one exactly.
 
 :func:`evaluate` compares a trained model with the all-grey baseline on a split.
 """
@@ -37,6 +41,7 @@ from torch import nn
 
 from vidcolor import __version__
 from vidcolor.checkpoint import (
+    Checkpoint,
     CheckpointInfo,
     build_from_checkpoint,
     find_latest,
@@ -56,7 +61,7 @@ from vidcolor.errors import (
     OutputError,
     VidcolorError,
 )
-from vidcolor.fsutil import ensure_writable_dir, write_bytes_atomic
+from vidcolor.fsutil import ensure_writable_dir, exclusive, write_bytes_atomic
 from vidcolor.models import VARIANTS, build_model, count_parameters, uses_rebalancing
 
 log = logging.getLogger(__name__)
@@ -64,9 +69,9 @@ log = logging.getLogger(__name__)
 #: Options that define the network; a resumed run must keep them.
 _IDENTITY = ("arch", "variant", "width")
 #: Options a resumed run may change.
-_RESUMABLE = ("epochs", "device", "workers")
+_RESUMABLE = ("epochs", "device", "workers", "keep_checkpoints")
 #: Facts a checkpoint's config records beside the options.
-_RECORDED = ("dataset", "world_size")
+_RECORDED = ("dataset", "dataset_test_episodes", "world_size")
 
 
 @dataclass
@@ -83,14 +88,15 @@ class TrainConfig:
             × processes).
         crop: side of the random square crops (multiple of 8, at most the frame size).
         lr: Adam learning rate.
-        lr_step: epochs between learning-rate drops.
-        lr_gamma: learning-rate factor at each drop.
+        lr_step: epochs between learning-rate drops (``StepLR``'s ``step_size``).
+        lr_gamma: learning-rate factor at each drop (``StepLR``'s ``gamma``).
         seed: seed of initialisation, shuffling, augmentation and dropout.
         device: ``auto``, ``cpu`` or ``cuda``.
         workers: DataLoader worker processes (0 loads in the main process).
         max_images: use at most this many training frames (evenly spaced), None for all.
         max_test_images: use at most this many test frames for the per-epoch test loss.
         rebalance_lambda: λ of the rebalancing weights.
+        keep_checkpoints: epoch checkpoints kept besides the best one (the latest ones).
     """
 
     arch: str = "plain"
@@ -109,6 +115,7 @@ class TrainConfig:
     max_images: int | None = None
     max_test_images: int | None = None
     rebalance_lambda: float = 0.5
+    keep_checkpoints: int = 2
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad option."""
@@ -131,14 +138,11 @@ class TrainConfig:
             (self.max_images is None or self.max_images >= 1, "--max-images must be >= 1"),
             (self.max_test_images is None or self.max_test_images >= 1,
              "--max-test-images must be >= 1"),
+            (self.keep_checkpoints >= 1, "--keep-checkpoints must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of 0-based ``epoch``."""
-        return self.lr * self.lr_gamma ** (epoch // self.lr_step)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -319,11 +323,11 @@ def _check_crop(paths: list[Path], crop: int) -> None:
 
 
 def lab_batch(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 RGB (N,3,H,W) on any device -> (network input ``L × 0.01``, ab at 1/4 resolution)."""
-    from vidcolor.color import rgb_to_lab
+    """uint8 RGB (N,3,H,W) on any device -> (network input ``L × L_SCALE``, ab at 1/4 size)."""
+    from vidcolor.color import L_SCALE, rgb_to_lab
 
     lab = rgb_to_lab(rgb_uint8.float() / 255.0)
-    lightness = lab[:, :1] * 0.01
+    lightness = lab[:, :1] * L_SCALE
     ab_small = F.avg_pool2d(lab[:, 1:], kernel_size=4, stride=4)
     return lightness, ab_small
 
@@ -506,10 +510,91 @@ def compute_prior(paths: list[Path], bins: np.ndarray, device: torch.device, *, 
 
 
 # --------------------------------------------------------------------------- training
+# The torchvision-reference shape: setup() builds a TrainingRun (data, model, optimiser,
+# scheduler, resume point); train() runs train_one_epoch(), test_loss() and save() per epoch.
+
+
+@dataclass
+class Targets:
+    """What the loss compares the network's output with (SPEC §4)."""
+
+    head: str
+    num_bins: int
+    bins_np: np.ndarray
+    prior: np.ndarray | None
+    weights_np: np.ndarray | None
+    bins: torch.Tensor | None  # on the device, histogram head only
+    weights: torch.Tensor | None  # on the device, rebalanced variants only
+
+
+@dataclass
+class TrainingRun:
+    """What the steps of a training run share; built by :func:`setup`."""
+
+    config: TrainConfig
+    run_dir: Path
+    dataset_dir: Path
+    dataset_test_episodes: list[str]
+    dist: _Dist
+    accel: Accel
+    model: nn.Module  # the network itself (what is saved)
+    net: nn.Module  # what is trained: the network or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.StepLR
+    targets: Targets
+    sampler: EpochSampler
+    loader: torch.utils.data.DataLoader
+    test_loader: torch.utils.data.DataLoader | None
+    start_epoch: int
+    progress: bool
+
+
+def setup(config: TrainConfig, dataset_dir: str | Path | None, run_dir: Path, *,
+          resume: bool, switch_dataset: bool, dist_info: _Dist, progress: bool) -> TrainingRun:
+    """Data, model, optimiser, scheduler and resume point of a run (see :func:`train`)."""
+    config, ckpt = _prepare_run(config, run_dir, resume)
+    dataset = _resolve_dataset(dataset_dir, ckpt, switch_dataset)
+    device = resolve_device(config.device)
+    if device.type == "cuda" and dist_info.enabled:
+        device = torch.device("cuda", dist_info.local_rank)
+    if dist_info.main:
+        ensure_writable_dir(run_dir)
+    train_paths, test_paths, test_episodes = _split_paths(dataset, config, ckpt,
+                                                          switch_dataset)
+    model, targets, start_epoch = _model_and_targets(config, ckpt, train_paths, device,
+                                                     dist_info, progress)
+    accel = Accel.for_device(device)
+    accel.setup()
+    model = accel.place_model(model)
+    optimizer, scheduler = _optimizer(config, model, ckpt, dist_info, device)
+    net: nn.Module = model
+    if dist_info.enabled:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    sampler = EpochSampler(len(train_paths), config.seed, dist_info.rank, dist_info.world)
+    loader = _loader(FrameDataset(train_paths, crop=config.crop), sampler, config.batch_size,
+                     config.workers, pin=accel.pin_memory)
+    test_loader = None
+    if test_paths:
+        test_sampler = EpochSampler(len(test_paths), 0, dist_info.rank, dist_info.world,
+                                    shuffle=False)
+        test_loader = _loader(FrameDataset(test_paths, crop=None), test_sampler,
+                              config.batch_size, config.workers, pin=accel.pin_memory)
+    if dist_info.main:
+        _trim_log(run_dir / "log.jsonl", start_epoch)
+        log.info("%s %s width %g: %s parameters, %d training / %d test frames, effective "
+                 "batch %d, %s", config.arch, config.variant, config.width,
+                 f"{count_parameters(model):,}", len(train_paths), len(test_paths),
+                 config.batch_size * config.accumulate * dist_info.world, device)
+    if start_epoch >= config.epochs:
+        log.info("%s: already trained for %d epochs", run_dir, start_epoch)
+    return TrainingRun(config, run_dir, dataset.resolve(), test_episodes, dist_info, accel,
+                       model, net, optimizer, scheduler, targets, sampler, loader, test_loader,
+                       start_epoch, progress)
 
 
 def _prepare_run(config: TrainConfig, run_dir: Path, resume: bool
-                 ) -> tuple[TrainConfig, Any]:
+                 ) -> tuple[TrainConfig, Checkpoint | None]:
     """Check the run directory; on resume load its latest checkpoint and merge configs."""
     latest = find_latest(run_dir) if run_dir.is_dir() else None
     if not resume:
@@ -530,88 +615,75 @@ def _prepare_run(config: TrainConfig, run_dir: Path, resume: bool
         options = {k: v for k, v in stored.items() if k not in _RECORDED}
         merged = TrainConfig.from_dict(
             {**options, **{k: getattr(config, k) for k in _RESUMABLE}})
+        merged.validate()
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt.info.path}: unusable stored configuration ({exc})") from exc
     return merged, ckpt
 
 
-def _evaluate_loss(model: nn.Module, loader: torch.utils.data.DataLoader, accel: Accel,
-                   bins: torch.Tensor | None, weights: torch.Tensor | None, head: str,
-                   dist_info: _Dist) -> float | None:
-    was_training = model.training
-    model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=accel.device)
-    count = 0
-    with torch.no_grad():
-        for batch in _batches(loader):
-            loss = compute_loss(model, accel.to_device(batch), bins, weights, head,
-                                accel.autocast, accel.channels_last)
-            total += loss.double() * batch.shape[0]
-            count += batch.shape[0]
-    model.train(was_training)
-    summed, seen = _all_reduce_sum([float(total), float(count)], dist_info, accel.device)
-    return summed / seen if seen else None
-
-
-def _oom_error(config: TrainConfig) -> DeviceError:
-    smaller = max(1, config.batch_size // 2)
-    return DeviceError(
-        f"out of GPU memory with --batch-size {config.batch_size}; try --batch-size {smaller} "
-        f"--accumulate {config.accumulate * config.batch_size // smaller} (same effective batch)")
-
-
-def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
-          run_dir: str | Path | None = None, *, resume: bool = False,
-          progress: bool = True) -> Path:
-    """Train (or, with ``resume``, continue training) a network; checkpoint every epoch.
-
-    Args:
-        config: hyperparameters; on resume only ``epochs``, ``device`` and ``workers`` are
-            taken from it, the rest from the run (``arch``/``variant``/``width`` must match).
-        dataset_dir: dataset directory (``meta.json``, ``manifest.csv``, ``frames/``).
-        run_dir: output run directory; default ``runs/<arch>[-<variant>]``.
-        resume: continue the run in ``run_dir`` from its latest checkpoint.
-        progress: show a progress bar (rank 0 only).
-
-    Returns:
-        The run directory.
+def _resolve_dataset(given: str | Path | None, ckpt: Checkpoint | None,
+                     switch: bool) -> Path:
+    """The dataset to train on: ``given`` (default ``./dataset``), or on resume the run's own.
 
     Raises:
-        DatasetError: the dataset is missing, incomplete, or has no training frames.
-        CheckpointError: resuming from a missing/corrupt checkpoint or another architecture.
-        DeviceError: CUDA requested but absent, or out of GPU memory.
-        OutputError: the run directory cannot be written, or holds checkpoints already
-            (without ``resume``).
-        ValueError: invalid options.
+        DatasetError: on resume, ``given`` is another dataset than the run's and ``switch``
+            is not set.
     """
-    from vidcolor import progress as progress_mod
-    from vidcolor.dataset import load_split
-    from vidcolor.quantize import ab_gamut, rebalance_weights
+    if ckpt is None:
+        return Path(given) if given is not None else Path("dataset")
+    stored = ckpt.info.config.get("dataset")
+    if given is None:
+        if not isinstance(stored, str):
+            raise CheckpointError(f"{ckpt.info.path}: the run records no dataset; pass "
+                                  "--dataset")
+        return Path(stored)
+    if isinstance(stored, str) and str(Path(given).resolve()) != stored:
+        if not switch:
+            raise DatasetError(
+                f"{Path(given).resolve()}: the run {ckpt.info.path.parent} was trained on "
+                f"{stored}; drop --dataset to keep its dataset, or add --switch-dataset to "
+                "train on this one (its test episodes may have been the run's training "
+                "episodes)")
+        log.warning("%s: switching the run from dataset %s to %s", ckpt.info.path.parent,
+                    stored, Path(given).resolve())
+    return Path(given)
 
-    config.validate()
-    run = Path(run_dir) if run_dir is not None else default_run_dir(config.arch, config.variant)
-    config, ckpt = _prepare_run(config, run, resume)
-    dist_info = _init_distributed(config.device)
-    device = resolve_device(config.device)
-    if device.type == "cuda" and dist_info.enabled:
-        device = torch.device("cuda", dist_info.local_rank)
-    if dist_info.main:
-        ensure_writable_dir(run)
 
-    train_paths = _even_subset(load_split(dataset_dir, "train"), config.max_images)
+def _split_paths(dataset: Path, config: TrainConfig, ckpt: Checkpoint | None, switch: bool
+                 ) -> tuple[list[Path], list[Path], list[str]]:
+    """Training and test frames (limited as configured) and the dataset's test episodes.
+
+    On resume the test episodes must be those the run was trained with, unless ``switch``.
+    """
+    from vidcolor.dataset import load_split, read_meta
+
+    train_paths = _even_subset(load_split(dataset, "train"), config.max_images)
     _check_crop(train_paths, config.crop)
+    test_episodes = list(read_meta(dataset).get("test_episodes") or [])
+    recorded = ckpt.info.config.get("dataset_test_episodes") if ckpt is not None else None
+    if recorded is not None and sorted(recorded) != sorted(test_episodes) and not switch:
+        raise DatasetError(f"{dataset}: its test episodes are now {test_episodes}, the run "
+                           f"was trained with {recorded} held out; add --switch-dataset to "
+                           "train on it anyway")
     try:
-        test_paths = _even_subset(load_split(dataset_dir, "test"), config.max_test_images)
+        test_paths = _even_subset(load_split(dataset, "test"), config.max_test_images)
     except DatasetError as exc:
         log.warning("no test-split loss: %s", exc)
         test_paths = []
+    return train_paths, test_paths, test_episodes
+
+
+def _model_and_targets(config: TrainConfig, ckpt: Checkpoint | None, train_paths: list[Path],
+                       device: torch.device, dist_info: _Dist, progress: bool
+                       ) -> tuple[nn.Module, Targets, int]:
+    """The network (fresh or resumed), its loss targets and the first epoch to train."""
+    from vidcolor.quantize import ab_gamut, rebalance_weights
 
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % 2**32)
     random.seed(config.seed)
     bins_np = ab_gamut()
-    num_bins = int(bins_np.shape[0])
-    model = build_model(config.arch, config.variant, config.width, num_bins)
+    model = build_model(config.arch, config.variant, config.width, int(bins_np.shape[0]))
     head = model.head
     if dist_info.rank:
         # the same initial weights on every rank (DDP also broadcasts them), but each rank
@@ -628,128 +700,236 @@ def train(config: TrainConfig, dataset_dir: str | Path = "dataset",
         weights_np = rebalance_weights(prior, config.rebalance_lambda)
     else:
         prior = weights_np = None
-
-    accel = Accel.for_device(device)
-    accel.setup()
-    use_cuda = device.type == "cuda"
-    model = accel.place_model(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
-    if ckpt is not None:
-        try:
-            optimizer.load_state_dict(optimizer_state(ckpt))
-        except (ValueError, KeyError, RuntimeError) as exc:
-            raise CheckpointError(f"{ckpt.info.path}: optimiser state does not fit ({exc})"
-                                  ) from exc
-        try:
-            restore_rng(ckpt.tensors, ckpt.meta["rng"])
-            if dist_info.enabled and not restore_rank_rng(ckpt.tensors, dist_info.rank,
-                                                          device):
-                # saved by another number of processes: a fresh, distinct stream per rank
-                torch.manual_seed(config.seed + dist_info.rank + 7919 * start_epoch)
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"{ckpt.info.path}: random-number state missing or damaged "
-                                  f"({type(exc).__name__}: {exc}); cannot resume") from exc
-    net: nn.Module = model
-    if dist_info.enabled:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if use_cuda else None)
-
     bins_t = torch.from_numpy(bins_np).to(device) if head == "histogram" else None
     weights_t = None
     if head == "histogram" and uses_rebalancing(config.variant):
         weights_t = torch.from_numpy(np.asarray(weights_np, dtype=np.float32)).to(device)
+    targets = Targets(head, int(bins_np.shape[0]), bins_np, prior, weights_np, bins_t,
+                      weights_t)
+    return model, targets, start_epoch
 
-    dataset = FrameDataset(train_paths, crop=config.crop)
-    sampler = EpochSampler(len(train_paths), config.seed, dist_info.rank, dist_info.world)
-    loader = _loader(dataset, sampler, config.batch_size, config.workers, pin=accel.pin_memory)
-    test_loader = None
-    if test_paths:
-        test_sampler = EpochSampler(len(test_paths), 0, dist_info.rank, dist_info.world,
-                                    shuffle=False)
-        test_loader = _loader(FrameDataset(test_paths, crop=None), test_sampler,
-                              config.batch_size, config.workers, pin=accel.pin_memory)
-    log_path = run / "log.jsonl"
-    if dist_info.main:
-        _trim_log(log_path, start_epoch)
-        log.info("%s %s width %g: %s parameters, %d training / %d test frames, effective "
-                 "batch %d, %s", config.arch, config.variant, config.width,
-                 f"{count_parameters(model):,}", len(train_paths), len(test_paths),
-                 config.batch_size * config.accumulate * dist_info.world, device)
-    if start_epoch >= config.epochs:
-        log.info("%s: already trained for %d epochs", run, start_epoch)
 
-    config_dict = {**asdict(config), "dataset": str(Path(dataset_dir).resolve()),
-                   "world_size": dist_info.world}
-    steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
-    for epoch in range(start_epoch, config.epochs):
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr_at(epoch)
-        sampler.set_epoch(epoch)
-        net.train()
-        started = time.perf_counter()
-        # summed on the device: no host synchronisation per micro-batch
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        seen = 0
-        optimizer.zero_grad(set_to_none=True)
-        bar = progress_mod.bar(total=len(sampler) * dist_info.world,
-                               desc=f"epoch {epoch + 1}/{config.epochs}", unit="img",
-                               enabled=progress and dist_info.main)
+def _optimizer(config: TrainConfig, model: nn.Module, ckpt: Checkpoint | None,
+               dist_info: _Dist, device: torch.device
+               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+    """Adam and its StepLR schedule, with their state and the RNGs restored on resume."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step,
+                                                gamma=config.lr_gamma)
+    if ckpt is None:
+        return optimizer, scheduler
+    path, epoch = ckpt.info.path, ckpt.info.epoch
+    try:
+        optimizer.load_state_dict(optimizer_state(ckpt))
+        if ckpt.meta.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt.meta["scheduler"])
+        else:  # written before the scheduler was stored: the same steps, from its closed form
+            for group in optimizer.param_groups:
+                group["initial_lr"] = config.lr
+                group["lr"] = config.lr * config.lr_gamma ** ((epoch - 1) // config.lr_step)
+            scheduler = torch.optim.lr_scheduler.StepLR(
+                optimizer, step_size=config.lr_step, gamma=config.lr_gamma,
+                last_epoch=epoch - 1)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: optimiser or scheduler state does not fit ({exc})"
+                              ) from exc
+    try:
+        restore_rng(ckpt.tensors, ckpt.meta["rng"])
+        if dist_info.enabled and not restore_rank_rng(ckpt.tensors, dist_info.rank, device):
+            # saved by another number of processes: a fresh, distinct stream per rank
+            torch.manual_seed(config.seed + dist_info.rank + 7919 * epoch)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: random-number state missing or damaged "
+                              f"({type(exc).__name__}: {exc}); cannot resume") from exc
+    return optimizer, scheduler
+
+
+def train_one_epoch(run: TrainingRun, epoch: int) -> dict[str, float | None]:
+    """One pass over this process's share of the training frames (0-based ``epoch``).
+
+    Micro-batches accumulate gradients in groups of ``accumulate`` (the last group of an
+    epoch may be smaller, and is scaled by its own size); under DDP gradients are all-reduced
+    only on the micro-batch that ends a group.
+
+    Returns:
+        ``train_loss`` (mean over all processes' frames), ``seconds``, ``images_per_s``.
+    """
+    from vidcolor import progress as progress_mod
+
+    config, dist_info, targets = run.config, run.dist, run.targets
+    run.sampler.set_epoch(epoch)
+    run.net.train()
+    steps = math.ceil(len(run.sampler) / config.batch_size)
+    started = time.perf_counter()
+    # summed on the device: no host synchronisation per micro-batch
+    loss_sum = torch.zeros((), dtype=torch.float64, device=run.accel.device)
+    seen = 0
+    run.optimizer.zero_grad(set_to_none=True)
+    bar = progress_mod.bar(total=len(run.sampler) * dist_info.world,
+                           desc=f"epoch {epoch + 1}/{config.epochs}", unit="img",
+                           enabled=run.progress and dist_info.main)
+    try:
+        for step, batch in enumerate(_batches(run.loader)):
+            group_start = step - step % config.accumulate
+            group_size = min(config.accumulate, steps - group_start)
+            last_of_group = step + 1 == group_start + group_size
+            context = (run.net.no_sync() if dist_info.enabled and not last_of_group
+                       else contextlib.nullcontext())
+            with context:
+                loss = micro_step(run.net, batch, targets.bins, targets.weights, targets.head,
+                                  run.accel, scale=1.0 / group_size)
+            if last_of_group:
+                run.optimizer.step()
+                run.optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.double() * batch.shape[0]
+            seen += batch.shape[0]
+            bar.update(batch.shape[0] * dist_info.world)
+    except torch.OutOfMemoryError as exc:
+        raise _oom_error(config) from exc
+    finally:
+        bar.close()
+    total_loss = float(loss_sum)  # also waits for the device to finish the epoch
+    seconds = time.perf_counter() - started
+    total_loss, seen_all = _all_reduce_sum([total_loss, float(seen)], dist_info,
+                                           run.accel.device)
+    return {"train_loss": total_loss / max(seen_all, 1.0), "seconds": round(seconds, 3),
+            "images_per_s": round(seen_all / seconds, 2) if seconds > 0 else None}
+
+
+def test_loss(run: TrainingRun) -> float | None:
+    """Mean loss over the (whole, uncropped) test frames; None without a test split."""
+    if run.test_loader is None:
+        return None
+    model, accel, targets = run.model, run.accel, run.targets
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64, device=accel.device)
+    count = 0
+    try:
+        with torch.no_grad():
+            for batch in _batches(run.test_loader):
+                loss = compute_loss(model, accel.to_device(batch), targets.bins, targets.weights,
+                                    targets.head, accel.autocast, accel.channels_last)
+                total += loss.double() * batch.shape[0]
+                count += batch.shape[0]
+    except torch.OutOfMemoryError as exc:
+        raise _oom_error(run.config) from exc
+    finally:
+        model.train(was_training)
+    summed, seen = _all_reduce_sum([float(total), float(count)], run.dist, accel.device)
+    return summed / seen if seen else None
+
+
+test_loss.__test__ = False  # a training step, not a test for pytest to collect
+
+
+def save(run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> None:
+    """Checkpoint finished ``epoch`` (1-based), log its metrics, prune old checkpoints.
+
+    A collective under DDP (every rank's RNG state is gathered); rank 0 writes.
+    """
+    rank_states = _gather_rng_states(run.dist, run.accel.device)
+    if not run.dist.main:
+        return
+    config, targets = run.config, run.targets
+    config_record = {**asdict(config), "dataset": str(run.dataset_dir),
+                     "dataset_test_episodes": run.dataset_test_episodes,
+                     "world_size": run.dist.world}
+    info = CheckpointInfo(
+        arch=config.arch, variant=config.variant, width=config.width,
+        bins=targets.bins_np if targets.head == "histogram" else None,
+        prior=None if targets.prior is None else np.asarray(targets.prior, dtype=np.float64),
+        weights=None if targets.weights_np is None else np.asarray(targets.weights_np,
+                                                                   np.float64),
+        epoch=epoch, config=config_record, version=__version__, path=run.run_dir,
+        num_bins=targets.num_bins, head=targets.head, metrics=metrics)
+    save_checkpoint(run.run_dir, info, run.model, run.optimizer, rank_states,
+                    scheduler=run.scheduler, keep=config.keep_checkpoints)
+    _append_log(run.run_dir / "log.jsonl", metrics)
+    log.info("epoch %d/%d: train loss %.4f, test loss %s, %.1f img/s", epoch, config.epochs,
+             metrics["train_loss"],
+             "-" if metrics["test_loss"] is None else f"{metrics['test_loss']:.4f}",
+             metrics["images_per_s"] or 0.0)
+
+
+def _oom_error(config: TrainConfig) -> DeviceError:
+    smaller = max(1, config.batch_size // 2)
+    return DeviceError(
+        f"out of GPU memory with --batch-size {config.batch_size}; try --batch-size {smaller} "
+        f"--accumulate {config.accumulate * config.batch_size // smaller} (same effective batch)")
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path, dist_info: _Dist) -> Iterator[None]:
+    """Hold the run folder's lock on rank 0; remove the folder if this run made it in vain."""
+    if not dist_info.main:
+        yield
+        return
+    ensure_writable_dir(run_dir.parent if str(run_dir.parent) else Path("."))
+    created = not run_dir.exists()
+    with exclusive(run_dir, "training it"):
         try:
-            for step, batch in enumerate(_batches(loader)):
-                group_start = step - step % config.accumulate
-                group_size = min(config.accumulate, steps_per_epoch - group_start)
-                last_of_group = step + 1 == group_start + group_size
-                # DDP all-reduces gradients only on the micro-batch that ends a group
-                context = (net.no_sync() if dist_info.enabled and not last_of_group
-                           else contextlib.nullcontext())
-                with context:
-                    loss = micro_step(net, batch, bins_t, weights_t, head, accel,
-                                      scale=1.0 / group_size)
-                if last_of_group:
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                loss_sum += loss.double() * batch.shape[0]
-                seen += batch.shape[0]
-                bar.update(batch.shape[0] * dist_info.world)
-        except torch.OutOfMemoryError as exc:
-            raise _oom_error(config) from exc
-        finally:
-            bar.close()
-        total_loss = float(loss_sum)  # also waits for the device to finish the epoch
-        seconds = time.perf_counter() - started
-        total_loss, seen_all = _all_reduce_sum([total_loss, float(seen)], dist_info, device)
-        train_loss = total_loss / max(seen_all, 1.0)
-        test_loss = None
-        if test_loader is not None:
-            try:
-                test_loss = _evaluate_loss(model, test_loader, accel, bins_t, weights_t, head,
-                                           dist_info)
-            except torch.OutOfMemoryError as exc:
-                raise _oom_error(config) from exc
-        metrics = {"epoch": epoch + 1, "train_loss": train_loss, "test_loss": test_loss,
-                   "lr": config.lr_at(epoch), "seconds": round(seconds, 3),
-                   "images_per_s": round(seen_all / seconds, 2) if seconds > 0 else None}
-        rank_states = _gather_rng_states(dist_info, device)
-        if dist_info.main:
-            info = CheckpointInfo(
-                arch=config.arch, variant=config.variant, width=config.width,
-                bins=bins_np if head == "histogram" else None,
-                prior=None if prior is None else np.asarray(prior, dtype=np.float64),
-                weights=None if weights_np is None else np.asarray(weights_np, np.float64),
-                epoch=epoch + 1, config=config_dict, version=__version__, path=run,
-                num_bins=num_bins, head=head, metrics=metrics)
-            save_checkpoint(run, info, model, optimizer, rank_states)
-            _append_log(log_path, metrics)
-            log.info("epoch %d/%d: train loss %.4f, test loss %s, %.1f img/s", epoch + 1,
-                     config.epochs, train_loss,
-                     "-" if test_loss is None else f"{test_loss:.4f}",
-                     metrics["images_per_s"] or 0.0)
+            yield
+        except BaseException:
+            if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+            raise
+
+
+def train(config: TrainConfig, dataset_dir: str | Path | None = None,
+          run_dir: str | Path | None = None, *, resume: bool = False,
+          switch_dataset: bool = False, progress: bool = True) -> Path:
+    """Train (or, with ``resume``, continue training) a network; checkpoint every epoch.
+
+    Per epoch: :func:`train_one_epoch`, :func:`test_loss`, a StepLR step, :func:`save`. The
+    run folder is locked for the whole run (a second trainer into it stops with one line).
+
+    Args:
+        config: hyperparameters; on resume only ``epochs``, ``device``, ``workers`` and
+            ``keep_checkpoints`` are taken from it, the rest from the run
+            (``arch``/``variant``/``width`` must match).
+        dataset_dir: dataset directory (``meta.json``, ``manifest.csv``, ``frames/``); default
+            ``./dataset``, and on resume the dataset the run recorded.
+        run_dir: output run directory; default ``runs/<arch>[-<variant>]``.
+        resume: continue the run in ``run_dir`` from its latest checkpoint.
+        switch_dataset: on resume, train on ``dataset_dir`` although the run was trained on
+            another dataset (or on other test episodes).
+        progress: show a progress bar (rank 0 only).
+
+    Returns:
+        The run directory.
+
+    Raises:
+        DatasetError: the dataset is missing, incomplete, has no training frames, or on
+            resume is another than the run's (without ``switch_dataset``).
+        CheckpointError: resuming from a missing/corrupt checkpoint or another architecture.
+        DeviceError: CUDA requested but absent, or out of GPU memory.
+        OutputError: the run directory cannot be written, holds checkpoints already (without
+            ``resume``), or another process is training into it.
+        ValueError: invalid options.
+    """
+    config.validate()
+    run_path = (Path(run_dir) if run_dir is not None
+                else default_run_dir(config.arch, config.variant))
+    dist_info = _init_distributed(config.device)
+    with _run_lock(run_path, dist_info):
+        run = setup(config, dataset_dir, run_path, resume=resume,
+                    switch_dataset=switch_dataset, dist_info=dist_info, progress=progress)
+        for epoch in range(run.start_epoch, run.config.epochs):
+            lr = run.scheduler.get_last_lr()[0]
+            epoch_metrics = train_one_epoch(run, epoch)
+            metrics = {"epoch": epoch + 1, "train_loss": epoch_metrics["train_loss"],
+                       "test_loss": test_loss(run), "lr": lr,
+                       "seconds": epoch_metrics["seconds"],
+                       "images_per_s": epoch_metrics["images_per_s"]}
+            run.scheduler.step()
+            save(run, epoch + 1, metrics)
     if dist_info.enabled:
         import torch.distributed as dist
 
         dist.barrier()
         dist.destroy_process_group()
-    return run
+    return run_path
 
 
 def _trim_log(log_path: Path, keep_epochs: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,6 +22,7 @@ from types import TracebackType
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidcolor.background import prefetch as prefetch_items
 from vidcolor.errors import InputError, OutputError
@@ -44,8 +46,10 @@ _REENCODE_AUDIO = {".webm": "libopus", ".avi": "mp3"}  # default: aac
 class VideoInfo:
     """What a video file declares about its first video stream.
 
+    ``duration`` is the video stream's own length (never another stream's: a rip's subtitles
+    or audio often outlast its video), None where the file does not declare it.
     ``frame_count`` is exact when the container states it (``frame_count_exact``), otherwise an
-    estimate from duration × frame rate.
+    estimate from duration × frame rate, and 0 when the length is unknown.
     """
 
     path: Path
@@ -99,6 +103,94 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.Vide
     return container.streams.video[0]
 
 
+def _tag(stream: av.stream.Stream, name: str) -> str | None:
+    """A stream's metadata tag ``name``, also as Matroska's ``NAME-<language>`` variant."""
+    for key, value in stream.metadata.items():
+        if key.upper().split("-", 1)[0] == name:
+            return value
+    return None
+
+
+def _clock_seconds(text: str | None) -> float | None:
+    """Seconds of a Matroska ``DURATION`` tag (``HH:MM:SS.nnnnnnnnn``), None if unparsable.
+
+    >>> _clock_seconds("01:02:03.500000000"), _clock_seconds("soon")
+    (3723.5, None)
+    """
+    match = re.fullmatch(r"\s*(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*", text or "")
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _declared_length(container: av.container.InputContainer, stream: av.VideoStream
+                     ) -> tuple[float | None, int | None]:
+    """The video stream's own declared (seconds, frames); None for what the file leaves out.
+
+    Seconds come from the stream's duration, else its ``DURATION`` tag (Matroska video streams
+    carry no duration; FFmpeg, mkvmerge and MakeMKV write the tag), else the container's
+    duration, but only when the video is the file's only stream: otherwise the container's is
+    the longest stream's, and a rip's subtitles or audio often outlast its video. Frames come
+    from the stream's frame count or its ``NUMBER_OF_FRAMES`` tag.
+    """
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+    else:
+        seconds = _clock_seconds(_tag(stream, "DURATION"))
+        if seconds is None and container.duration is not None and len(container.streams) == 1:
+            seconds = container.duration / av.time_base
+    frames = int(stream.frames) if stream.frames else None
+    if frames is None:
+        tagged = (_tag(stream, "NUMBER_OF_FRAMES") or "").strip()
+        frames = int(tagged) if tagged.isdigit() and int(tagged) > 0 else None
+    return seconds, frames
+
+
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+_MATROSKA_SEGMENT = b"\x18\x53\x80\x67"
+
+
+def _ebml_vint(data: bytes, pos: int) -> tuple[int | None, int]:
+    """An EBML variable-length size at ``pos``: (value, or None for "unknown"; next position)."""
+    first = data[pos]
+    length = 9 - first.bit_length() if first else 9
+    if length > 8 or pos + length > len(data):
+        raise ValueError("bad EBML size")
+    value = first & (0xFF >> length)
+    for byte in data[pos + 1:pos + length]:
+        value = (value << 8) | byte
+    unknown = value == (1 << (7 * length)) - 1
+    return (None if unknown else value), pos + length
+
+
+def matroska_shortfall(path: str | os.PathLike[str]) -> int:
+    """Bytes a Matroska/WebM file lacks of the size its Segment header declares (0: complete).
+
+    A cut-off Matroska file keeps its header, which states the Segment's size, so the cut shows
+    even where no stream declares its length. Files of other formats, streamed Matroska (size
+    unknown) and unparsable headers give 0.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+            size = os.fstat(handle.fileno()).st_size
+        if not head.startswith(_EBML_MAGIC):
+            return 0
+        header_size, pos = _ebml_vint(head, 4)
+        if header_size is None:
+            return 0
+        pos += header_size
+        if head[pos:pos + 4] != _MATROSKA_SEGMENT:
+            return 0
+        segment_size, pos = _ebml_vint(head, pos + 4)
+    except (OSError, ValueError, IndexError):
+        return 0
+    if segment_size is None:
+        return 0
+    return max(0, pos + segment_size - size)
+
+
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Read a video's metadata (and its first frame, for rotation).
 
@@ -113,13 +205,9 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         if not rate:
             raise InputError(f"{path}: the video stream declares no frame rate")
         rate = Fraction(rate)
-        duration = None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / av.time_base
-        exact = bool(stream.frames)
-        count = int(stream.frames) if exact else int(round((duration or 0.0) * rate))
+        duration, frames = _declared_length(container, stream)
+        exact = frames is not None
+        count = frames if frames is not None else int(round((duration or 0.0) * rate))
         codec = stream.codec_context
         rotation = 0
         try:
@@ -144,7 +232,7 @@ def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
 
     With ``size = (width, height)`` frames are scaled (area averaging) in the same FFmpeg pass
     that converts them to RGB, which is several times cheaper than converting the full frame
-    and resizing it afterwards.
+    and resizing it afterwards. One conversion context serves the whole stream.
 
     Decoding runs in a background thread ``prefetch`` frames ahead of the caller (FFmpeg
     releases the GIL), so it overlaps with whatever the caller does with each frame; memory
@@ -169,12 +257,11 @@ def _decode_frames(path: Path, container: av.container.InputContainer, skip_erro
     with container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        declared = None
-        if stream.duration is not None and stream.time_base is not None:
-            declared = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            declared = container.duration / av.time_base
+        declared, declared_frames = _declared_length(container, stream)
         rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        # one reformatter for the whole stream keeps FFmpeg's scaling context (its filters are
+        # computed once, not per frame: half the conversion time at 320x240 -> 256x256)
+        reformatter = VideoReformatter()
         convert: dict = {"format": "rgb24"}
         if size is not None:
             convert.update(width=int(size[0]), height=int(size[1]), interpolation="AREA")
@@ -192,20 +279,41 @@ def _decode_frames(path: Path, container: av.container.InputContainer, skip_erro
                 break
             last_time = float(frame.time) if frame.time is not None else index / float(rate)
             yield Frame(index=index, pts=frame.pts, time=last_time,
-                        rgb=frame.to_ndarray(**convert))
+                        rgb=reformatter.reformat(frame, **convert).to_ndarray())
             index += 1
         if problem is None and index == 0:
             raise InputError(f"{path}: the video stream has no decodable frames")
-        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
-        missing = declared - (last_time - start) if declared is not None else 0.0
-        if problem is None and missing > 1.0 + 2 / rate:
-            problem = (f"truncated: decoding stopped at {last_time:.2f} s of a declared "
-                       f"{declared:.2f} s")
+        if problem is None:
+            problem = _truncation(path, stream, declared, declared_frames, index, last_time,
+                                  rate)
         if problem is not None:
             if not skip_errors:
                 raise InputError(f"{path}: {problem}; pass --skip-errors to keep the "
                                  f"{index} frames before the damage")
             log.warning("%s: %s; keeping the %d frames before it", path, problem, index)
+
+
+def _truncation(path: Path, stream: av.VideoStream, declared: float | None,
+                declared_frames: int | None, decoded: int, last_time: float, rate: Fraction
+                ) -> str | None:
+    """Why a file that decoded without error is cut off, or None where it is complete.
+
+    Judged on the video stream alone: its declared length against the time of its last frame
+    (more than a second and two frames short), its declared frame count against the frames
+    decoded, and where it declares neither, the Matroska Segment size against the file size.
+    """
+    slack = 1.0 + 2 / rate
+    start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+    if declared is not None and declared - (last_time - start) > slack:
+        return f"truncated: decoding stopped at {last_time:.2f} s of a declared {declared:.2f} s"
+    if declared_frames is not None and declared_frames - decoded > slack * rate:
+        return f"truncated: {decoded} of a declared {declared_frames} frames decoded"
+    if declared is None and declared_frames is None:
+        shortfall = matroska_shortfall(path)
+        if shortfall:
+            return (f"truncated: the file ends {shortfall} bytes short of the size its header "
+                    "declares")
+    return None
 
 
 class _AudioCarrier:

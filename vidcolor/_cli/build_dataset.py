@@ -24,13 +24,19 @@ log = logging.getLogger("vidcolor")
 @click.option("--skip-errors", is_flag=True,
               help="Skip unreadable episodes and keep the frames before damage in truncated "
                    "ones, with a warning, instead of stopping.")
+@click.option("--wait", default=0.0, show_default=True, type=click.FloatRange(0),
+              metavar="SECONDS",
+              help="If another build is writing the same folder, wait up to this long for it "
+                   "to finish (0: stop at once with an error).")
 def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | None, size: int,
-                  dedup_threshold: float, no_credit_filter: bool, skip_errors: bool) -> None:
+                  dedup_threshold: float, no_credit_filter: bool, skip_errors: bool,
+                  wait: float) -> None:
     """Extract training frames from colour EPISODES (one video file each) into a dataset.
 
     Drops near-duplicate frames and credit screens, stores lossless PNG frames with a manifest,
     and splits train/test by whole episodes. Re-running with more episodes extends the dataset;
-    an interrupted run resumes where it stopped.
+    an interrupted run resumes where it stopped; a re-run checks the dataset and extracts again
+    the episodes whose frames or manifest rows are missing. One build writes a folder at a time.
     """
     from vidcolor.dataset import DatasetParams
     from vidcolor.dataset import build_dataset as build
@@ -39,11 +45,12 @@ def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | N
     report = build(list(episodes), output,
                    params=DatasetParams(size=size, dedup_threshold=dedup_threshold,
                                         credit_filter=not no_credit_filter),
-                   test_episodes=tests, skip_errors=skip_errors, progress_bar=True)
+                   test_episodes=tests, skip_errors=skip_errors, progress_bar=True, wait=wait)
     for ep in report.episodes:
-        if ep.status == "added":
-            log.info("%s: %d frames decoded, %d stored, %d duplicates, %d credit frames dropped",
-                     ep.episode, ep.decoded, ep.stored, ep.duplicates, ep.credits)
+        if ep.status in ("added", "repaired"):
+            log.info("%s: %s%d frames decoded, %d stored, %d duplicates, %d credit frames "
+                     "dropped", ep.episode, "repaired: " if ep.status == "repaired" else "",
+                     ep.decoded, ep.stored, ep.duplicates, ep.credits)
         else:
             log.info("%s: %s", ep.episode, ep.status)
     fps = report.decoded / report.seconds if report.seconds else 0.0

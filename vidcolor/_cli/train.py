@@ -16,13 +16,19 @@ _VARIANTS = ("rebalance", "no-rebalance", "dropout", "l2")
                    "--resume.")
 @click.option("--variant", type=click.Choice(_VARIANTS), default=None,
               help="Loss/graph variant [default: rebalance]; dropout and l2 are plain only.")
-@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), default="dataset",
-              show_default=True, help="Dataset folder from `vidcolor build-dataset`.")
+@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), default=None,
+              help="Dataset folder from `vidcolor build-dataset` [default: ./dataset; with "
+                   "--resume, the dataset the run was trained on].")
+@click.option("--switch-dataset", is_flag=True,
+              help="With --resume: train on --dataset although the run was trained on another "
+                   "dataset (or other test episodes). Its test episodes may have been the "
+                   "run's training episodes, so the test loss is no longer held out.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Run folder [default: runs/<arch>[-<variant>]].")
 @click.option("--resume", type=click.Path(path_type=Path), default=None,
-              help="Continue the run in this folder from its latest checkpoint; its stored "
-                   "options are kept except --epochs, --device and --workers.")
+              help="Continue the run in this folder from its latest checkpoint, on its own "
+                   "dataset; its stored options are kept except --epochs, --device, --workers "
+                   "and --keep-checkpoints.")
 @click.option("--width", type=float, default=1.0, show_default=True,
               help="Channel multiplier (e.g. 0.125 for a quick CPU model).")
 @click.option("--epochs", type=int, default=30, show_default=True)
@@ -47,16 +53,20 @@ _VARIANTS = ("rebalance", "no-rebalance", "dropout", "l2")
 @click.option("--max-test-images", type=int, default=None,
               help="Compute the per-epoch test loss on at most this many test frames "
                    "(evenly spaced; whole frames cost more than crops). Default: all.")
-def train(arch: str | None, variant: str | None, dataset_dir: Path, output: Path | None,
-          resume: Path | None, width: float, epochs: int, batch_size: int, accumulate: int,
-          crop: int, lr: float, lr_step: int, lr_gamma: float, seed: int, device: str,
-          workers: int, max_images: int | None, max_test_images: int | None) -> None:
+@click.option("--keep-checkpoints", type=int, default=2, show_default=True, metavar="N",
+              help="Keep the checkpoints of the latest N epochs and of the best one (lowest "
+                   "test loss, named by best.json); older ones are deleted.")
+def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
+          switch_dataset: bool, output: Path | None, resume: Path | None, width: float,
+          epochs: int, batch_size: int, accumulate: int, crop: int, lr: float, lr_step: int,
+          lr_gamma: float, seed: int, device: str, workers: int, max_images: int | None,
+          max_test_images: int | None, keep_checkpoints: int) -> None:
     """Train a network on DATASET's training split; a checkpoint after every epoch.
 
     \b
       vidcolor train --arch residual                       # ./dataset -> ./runs/residual
       vidcolor train --arch plain --variant l2 --width 0.125 --crop 64 --epochs 5
-      vidcolor train --resume runs/residual                # continue an interrupted run
+      vidcolor train --resume runs/residual                # continue it, on its dataset
       torchrun --nproc_per_node=4 -m vidcolor train --arch plain   # multi-GPU
     """
     from vidcolor import train as train_mod
@@ -71,18 +81,20 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path, output: Path
         if output is not None and output.resolve() != resume.resolve():
             raise click.UsageError("--resume RUN continues RUN in place; drop -o")
         output = resume
+    elif switch_dataset:
+        raise click.UsageError("--switch-dataset only applies with --resume")
     if arch is None:
         raise click.UsageError("--arch is required (plain or residual)")
     config = train_mod.TrainConfig(
         arch=arch, variant=variant or "rebalance", width=width, epochs=epochs,
         batch_size=batch_size, accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step,
         lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images,
-        max_test_images=max_test_images)
+        max_test_images=max_test_images, keep_checkpoints=keep_checkpoints)
     try:
         config.validate()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     run = train_mod.train(config, dataset_dir, output, resume=resume is not None,
-                          progress=True)
+                          switch_dataset=switch_dataset, progress=True)
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(str(run))
