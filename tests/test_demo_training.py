@@ -15,7 +15,9 @@ import torch
 
 from vidcolor.dataset import build_dataset, load_split
 from vidcolor.demo import generate_series
-from vidcolor.train import TrainConfig, evaluate, read_log, train
+from vidcolor.evaluate import evaluate_runs
+from vidcolor.inference.options import RenderOptions
+from vidcolor.train import TrainConfig, read_log, train
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +44,10 @@ def test_short_cpu_training_beats_grey_on_held_out_episode(tmp_path: Path):
     assert [entry["epoch"] for entry in log] == list(range(1, 9))
     assert log[-1]["train_loss"] < log[0]["train_loss"]
 
-    result = evaluate(run, tmp_path / "dataset", "test", device="cpu")
-    assert result["images"] == len(test_frames)
+    result = evaluate_runs([run], RenderOptions(device="cpu", workers=0),
+                           dataset_dir=tmp_path / "dataset")
+    assert result["frames"] == len(test_frames)
+    model, grey = result["metrics"][str(run)], result["metrics"]["grey"]
     # measured (seed 0): about 19.7 dB vs 17.4 dB grey, αβ RMSE about 0.40 vs 0.48
-    assert result["model_psnr"] > result["grey_psnr"] + 1.0, result
-    assert result["model_ab_rmse"] < 0.9 * result["grey_ab_rmse"], result
+    assert model["psnr"] > grey["psnr"] + 1.0, result["metrics"]
+    assert model["ab_rmse"] < 0.9 * grey["ab_rmse"], result["metrics"]

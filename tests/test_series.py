@@ -33,11 +33,11 @@ def _series_frame(index: int, width: int = 96, height: int = 72) -> np.ndarray:
     frame = np.empty((height, width, 3), np.uint8)
     frame[: height // 2] = FILLS[4]
     frame[height // 2:] = FILLS[5]
-    cv2.line(frame, (0, height // 2), (width, height // 2), INK, 1, cv2.LINE_AA)
+    cv2.line(frame, (0, height // 2), (width, height // 2), INK, 3, cv2.LINE_AA)
     for k, colour in enumerate(FILLS[:4]):
         centre = (12 + 22 * k + index % 5, 18 + 30 * (k % 2))
         cv2.circle(frame, centre, 10, colour, -1, cv2.LINE_AA)
-        cv2.circle(frame, centre, 10, INK, 1, cv2.LINE_AA)
+        cv2.circle(frame, centre, 10, INK, 2, cv2.LINE_AA)
     return frame
 
 
@@ -64,7 +64,11 @@ def test_palette_is_found_in_a_built_dataset(tmp_path: Path) -> None:
     assert look.frames == 28  # the training episodes only
     # dark (ink) pixels are neutral in the series; the red fill's lightness is colourful
     red_light = int(round(float(known[0][0])))
-    assert look.chroma_ceiling[5] < 10 < 50 < look.chroma_ceiling[red_light]
+    neutral_dark = [light for light in range(25) if look.neutral[light]]
+    assert neutral_dark and not look.neutral[red_light]
+    assert max(look.chroma_ceiling[neutral_dark]) < 25 < 50 < look.chroma_ceiling[red_light]
+    for light in neutral_dark:  # the ink's own tint, not grey
+        assert np.linalg.norm(look.typical_ab[light] - ink[1:]) < 6, light
 
 
 def test_palette_of_frames_ignores_edges_and_small_specks() -> None:

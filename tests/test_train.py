@@ -19,7 +19,9 @@ from click.testing import CliRunner
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import find_latest, load_checkpoint, load_model
 from vidcolor.errors import CheckpointError, DatasetError, DeviceError
-from vidcolor.train import Accel, TrainConfig, evaluate, read_log, train
+from vidcolor.evaluate import evaluate_runs
+from vidcolor.inference.options import RenderOptions
+from vidcolor.train import Accel, TrainConfig, read_log, train
 
 FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
 TINY = ["--width", "0.0625", "--crop", "32", "--batch-size", "4", "--accumulate", "2",
@@ -131,11 +133,11 @@ def test_l2_variant_trains_and_evaluates(dataset, tmp_path):
                 progress=False)
     model, info = load_model(run)
     assert model.head == "ab" and info.bins is None and info.prior is None
-    result = evaluate((model, info), dataset, "test", device="cpu")
-    assert result["images"] == 3
-    assert set(result) == {"images", "model_psnr", "grey_psnr", "model_ab_rmse",
-                           "grey_ab_rmse"}
-    assert result["grey_psnr"] > 5 and result["grey_ab_rmse"] > 0
+    result = evaluate_runs([run], RenderOptions(device="cpu", workers=0), dataset_dir=dataset)
+    assert result["frames"] == 3 and result["candidates"] == ["grey", str(run), "truth"]
+    grey = result["metrics"]["grey"]
+    assert grey["psnr"] > 5 and grey["ab_rmse"] > 0
+    assert np.isfinite(result["metrics"][str(run)]["psnr"])
 
 
 def test_training_beats_grey(tmp_path):
@@ -143,9 +145,10 @@ def test_training_beats_grey(tmp_path):
     data = make_dataset(tmp_path / "data", train=32, test=4)
     run = train(_config(variant="no-rebalance", width=0.125, epochs=20, batch_size=8,
                         accumulate=1, lr=3e-3), data, tmp_path / "fit", progress=False)
-    result = evaluate(run, data, "test", device="cpu")
-    assert result["model_ab_rmse"] < result["grey_ab_rmse"]
-    assert result["model_psnr"] > result["grey_psnr"]
+    result = evaluate_runs([run], RenderOptions(device="cpu", workers=0), dataset_dir=data)
+    model, grey = result["metrics"][str(run)], result["metrics"]["grey"]
+    assert model["ab_rmse"] < grey["ab_rmse"]
+    assert model["psnr"] > grey["psnr"]
 
 
 def test_cli_default_run_dir_and_log(dataset, tmp_path, monkeypatch):
@@ -441,8 +444,8 @@ def test_one_cuda_training_step(dataset, tmp_path):
     assert np.isfinite(log[0]["train_loss"]) and np.isfinite(log[0]["test_loss"])
     model, info = load_model(run, "cuda")
     assert next(model.parameters()).is_cuda
-    result = evaluate((model, info), dataset, "test", device="cuda")
-    assert result["images"] == 3 and np.isfinite(result["model_psnr"])
+    result = evaluate_runs([run], RenderOptions(device="cuda", workers=0), dataset_dir=dataset)
+    assert result["frames"] == 3 and np.isfinite(result["metrics"][str(run)]["psnr"])
 
 
 @pytest.mark.gpu

@@ -232,15 +232,16 @@ def test_render_reads_a_whole_rip_and_keeps_its_length(tmp_path: Path) -> None:
     """render colourises every frame of a rip whose subtitles and audio outlast its video."""
     import torch
 
-    from vidcolor.infer import wrap_model
+    from vidcolor.inference.colorizer import Colorizer, wrap_model
+    from vidcolor.inference.options import RenderOptions
+    from vidcolor.inference.render import render
     from vidcolor.models import build_model
     from vidcolor.quantize import ab_gamut
-    from vidcolor.render import render
 
     rip = write_rip(tmp_path / "rip.mkv", moving_square_frames(12))
     torch.manual_seed(0)
     model = wrap_model(build_model("plain", "l2", 0.0625, 261), ab_gamut())
-    out = render(rip, output=tmp_path / "out.mkv", device="cpu", size=32, workers=0,
-                 loaded_models=[model])
+    out = render(rip, output=tmp_path / "out.mkv", colorizer=Colorizer([model], size=32),
+                 options=RenderOptions(device="cpu", size=32, workers=0))
     assert len(list(iter_frames(out))) == 12
     assert probe(out).has_audio

@@ -430,7 +430,28 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
         _write_csv(output / "excluded.csv", EXCLUDED_FIELDS, excluded)
         _write_csv(output / "manifest.csv", MANIFEST_FIELDS, manifest)
         write_json_atomic(output / "meta.json", meta)
+    _learn_look(output, meta, progress_bar)
     return report
+
+
+def _learn_look(output: Path, meta: dict, progress_bar: bool) -> None:
+    """(Re)learn the series look (``series.json``) when the training episodes changed."""
+    from vidcolor.series import SERIES_FILE, learn_look
+
+    episodes = {name: [info.get("bytes"), info.get("mtime")]
+                for name, info in sorted(meta["episodes"].items())
+                if info.get("split") == "train"}
+    path = output / SERIES_FILE
+    if not episodes:
+        return
+    if path.is_file():
+        try:
+            if json.loads(path.read_text()).get("episodes") == episodes:
+                return
+        except (OSError, ValueError):
+            pass  # damaged: learn it again
+    look = learn_look(output, progress=progress_bar)
+    write_json_atomic(path, {**look.to_json(), "episodes": episodes})
 
 
 def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],

@@ -46,7 +46,6 @@ from vidcolor.checkpoint import (
     build_from_checkpoint,
     find_latest,
     load_checkpoint,
-    load_model,
     optimizer_state,
     rank_rng_state,
     resolve_device,
@@ -280,12 +279,19 @@ def _worker_init(_: int) -> None:
         pass
 
 
+#: Loader workers start from a fork server, not a fork of this process: a forked child that
+#: calls ``cv2.setNumThreads`` deadlocks once the parent has used OpenCV's thread pool (as an
+#: evaluation or a render in the same process does).
+_WORKER_CONTEXT = "forkserver"
+
+
 def _loader(dataset: FrameDataset, sampler: EpochSampler, batch_size: int, workers: int,
-            pin: bool) -> torch.utils.data.DataLoader:
+            pin: bool, persistent: bool = True) -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-        pin_memory=pin, persistent_workers=workers > 0, worker_init_fn=_worker_init,
-        prefetch_factor=4 if workers > 0 else None,
+        pin_memory=pin, persistent_workers=persistent and workers > 0,
+        worker_init_fn=_worker_init, prefetch_factor=4 if workers > 0 else None,
+        multiprocessing_context=_WORKER_CONTEXT if workers > 0 else None,
         # a private generator keeps the DataLoader from drawing on the global torch RNG
         generator=torch.Generator().manual_seed(0))
 
@@ -487,9 +493,7 @@ def compute_prior(paths: list[Path], bins: np.ndarray, device: torch.device, *, 
     dist_info = dist_info or _Dist()
     dataset = FrameDataset(paths, crop=None)
     sampler = EpochSampler(len(paths), 0, dist_info.rank, dist_info.world, shuffle=False)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=16, sampler=sampler, num_workers=workers,
-        worker_init_fn=_worker_init, generator=torch.Generator().manual_seed(0))
+    loader = _loader(dataset, sampler, 16, workers, pin=False, persistent=False)
     accumulator = PriorAccumulator(bins)
     with progress_mod.bar(total=len(sampler), desc="prior", unit="img",
                           enabled=progress and dist_info.main) as bar, torch.no_grad():
@@ -549,6 +553,16 @@ class TrainingRun:
     progress: bool
 
 
+def _copy_series_look(dataset: Path, run_dir: Path) -> None:
+    """The dataset's ``series.json`` (palette, neutrals, credit colours) travels with the run,
+    so that render finds it beside the checkpoints."""
+    from vidcolor.series import SERIES_FILE
+
+    source = dataset / SERIES_FILE
+    if source.is_file():
+        write_bytes_atomic(run_dir / SERIES_FILE, source.read_bytes())
+
+
 def setup(config: TrainConfig, dataset_dir: str | Path | None, run_dir: Path, *,
           resume: bool, switch_dataset: bool, dist_info: _Dist, progress: bool) -> TrainingRun:
     """Data, model, optimiser, scheduler and resume point of a run (see :func:`train`)."""
@@ -559,6 +573,7 @@ def setup(config: TrainConfig, dataset_dir: str | Path | None, run_dir: Path, *,
         device = torch.device("cuda", dist_info.local_rank)
     if dist_info.main:
         ensure_writable_dir(run_dir)
+        _copy_series_look(dataset, run_dir)
     train_paths, test_paths, test_episodes = _split_paths(dataset, config, ckpt,
                                                           switch_dataset)
     model, targets, start_epoch = _model_and_targets(config, ckpt, train_paths, device,
@@ -957,88 +972,3 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def evaluate(run_or_model: str | Path | tuple[nn.Module, CheckpointInfo],
-             dataset_dir: str | Path = "dataset", split: str = "test", *,
-             device: str | torch.device = "auto", decode: str = "expectation",
-             max_images: int | None = None, batch_size: int = 8,
-             progress: bool = False) -> dict[str, float]:
-    """Colourise a split's frames and compare with the truth, next to the all-grey baseline.
-
-    Each frame's L goes through the network; ab is decoded (``decode``: ``expectation``,
-    ``mode`` or ``annealed[:T]``), upsampled bicubically to full size and joined with the
-    frame's own L. The baseline keeps L and sets a = b = 0.
-
-    Args:
-        run_or_model: a run directory or checkpoint file, or ``(model, info)`` from
-            :func:`vidcolor.checkpoint.load_model`.
-        dataset_dir: dataset directory.
-        split: ``"test"`` or ``"train"``.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        decode: histogram decoding method (ignored by the ``l2`` variant).
-        max_images: evaluate at most this many frames (evenly spaced).
-        batch_size: frames per forward pass.
-        progress: show a progress bar.
-
-    Returns:
-        ``{"images", "model_psnr", "grey_psnr", "model_ab_rmse", "grey_ab_rmse"}`` (means over
-        frames; PSNR in dB, αβ RMSE per SPEC §8).
-
-    Raises:
-        DatasetError, CheckpointError, DeviceError.
-    """
-    from vidcolor import metrics as metrics_mod
-    from vidcolor import progress as progress_mod
-    from vidcolor.color import lab_to_rgb, rgb_to_lab
-    from vidcolor.dataset import load_split
-    from vidcolor.quantize import decode_logits, parse_decode
-
-    dev = resolve_device(device)
-    if isinstance(run_or_model, tuple):
-        model, info = run_or_model
-        model = model.to(dev).eval()
-    else:
-        model, info = load_model(run_or_model, dev)
-    method, temperature = parse_decode(decode)
-    paths = _even_subset(load_split(dataset_dir, split), max_images)
-    bins = torch.from_numpy(info.bins).to(dev) if info.bins is not None else None
-    sums = {"model_psnr": 0.0, "grey_psnr": 0.0, "model_ab_rmse": 0.0, "grey_ab_rmse": 0.0}
-    count = 0
-    with progress_mod.bar(total=len(paths), desc="evaluate", unit="img",
-                          enabled=progress) as bar, torch.no_grad():
-        for start in range(0, len(paths), batch_size):
-            chunk = paths[start:start + batch_size]
-            frames = np.stack([_read_rgb(p) for p in chunk])
-            rgb = torch.from_numpy(frames).permute(0, 3, 1, 2).to(dev)
-            lab = rgb_to_lab(rgb.float() / 255.0)
-            height, width = lab.shape[-2:]
-            ph, pw = (-height) % 8, (-width) % 8
-            lightness = F.pad(lab[:, :1] * 0.01, (0, pw, 0, ph), mode="replicate")
-            output = model(lightness).float()
-            ab = output if info.head == "ab" else decode_logits(output, bins, method,
-                                                                temperature)
-            ab = F.interpolate(ab, size=(height + ph, width + pw), mode="bicubic",
-                               align_corners=False)[..., :height, :width]
-            pred = lab_to_rgb(torch.cat([lab[:, :1], ab], dim=1))
-            grey = lab_to_rgb(torch.cat([lab[:, :1], torch.zeros_like(ab)], dim=1))
-            for i in range(len(chunk)):
-                true_u8 = frames[i]
-                pred_u8 = _to_uint8(pred[i])
-                grey_u8 = _to_uint8(grey[i])
-                sums["model_psnr"] += float(metrics_mod.psnr(pred_u8, true_u8))
-                sums["grey_psnr"] += float(metrics_mod.psnr(grey_u8, true_u8))
-                sums["model_ab_rmse"] += float(metrics_mod.ab_rmse(pred_u8, true_u8))
-                sums["grey_ab_rmse"] += float(metrics_mod.ab_rmse(grey_u8, true_u8))
-                count += 1
-            bar.update(len(chunk))
-    result: dict[str, float] = {key: value / max(count, 1) for key, value in sums.items()}
-    result["images"] = count
-    return result
-
-
-def _to_uint8(rgb: torch.Tensor) -> np.ndarray:
-    return (rgb.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()

@@ -117,6 +117,10 @@ def check_output(output: Path, kind: str, protected: Sequence[Path]) -> None:
 
 
 def _identity(path: Path) -> dict[str, Any]:
+    """What identifies a file's content cheaply: its path, size and modification time (a model
+    held in memory only, with no file, by its name)."""
+    if not path.is_file() and not path.is_dir():
+        return {"path": str(path)}
     stat = path.stat()
     return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime": stat.st_mtime_ns}
 
