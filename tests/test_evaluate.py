@@ -79,7 +79,8 @@ def test_run_mode_equals_rendering_the_grey_split_and_comparing(setup: dict[str,
         cv2.imwrite(str(truth / f"{index:04d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     out = render(grey, runs, tmp_path / "out", options=options)
     by_files = evaluate_results([out], truth)
-    (name,) = [n for n in by_runs["candidates"] if n not in ("grey", "truth")]
+    (name,) = [n for n in by_runs["candidates"] if n not in ("grey", "truth") and "[" not in n]
+    assert f"{name} [per-frame]" in by_runs["candidates"]  # temporal is on by default
     assert by_runs["frames"] == by_files["frames"] == 10
     for key, value in by_runs["metrics"][name].items():
         other = by_files["metrics"]["out"][key]
@@ -97,8 +98,7 @@ def test_result_against_itself_is_perfect_and_temporal_views_are_scored(
     assert result["warp_error"] == truth["warp_error"] and result["cdc"] == truth["cdc"]
     assert json.loads((tmp_path / "report" / "report.json").read_text())["frames"] == 8
     assert (tmp_path / "report" / "index.html").is_file()
-    options = RenderOptions(refine="felzenszwalb", size=SIZE, workers=0,
-                            sequence=("shots", "temporal"))
+    options = RenderOptions(size=SIZE, workers=0)  # Felzenszwalb + temporal by default
     summary = evaluate_runs([setup["a"]], options, dataset_dir=setup["dataset"])
     assert summary["candidates"] == ["grey", str(setup["a"]), f"{setup['a']} [per-frame]",
                                      "truth"]

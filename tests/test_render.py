@@ -170,9 +170,12 @@ def test_worker_pool_and_side_by_side_with_truth(tmp_path: Path, runs: Path) -> 
     out = render(clip, [runs / "plain", runs / "residual"], tmp_path / "review.mkv",
                  refine="regiongrow", ensemble="mean", size=SIZE, batch_size=4, workers=1,
                  truth=truth)
-    info = probe(out)
-    assert (info.width, info.height, info.frame_count) == (64 * 3, 48, 6)
+    info = probe(out)  # grey | temporal result | per-frame result | truth
+    assert (info.width, info.height, info.frame_count) == (64 * 4, 48, 6)
     assert not info.has_audio
+    out = render(clip, [runs / "plain"], tmp_path / "plain.mkv", size=SIZE, workers=0,
+                 sequence=(), side_by_side=True)
+    assert probe(out).width == 64 * 2  # grey | result
 
 
 def test_folder_of_images(tmp_path: Path, runs: Path) -> None:
@@ -267,15 +270,27 @@ def test_cli_defaults_and_errors(tmp_path: Path, runs: Path, monkeypatch: pytest
     assert _leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("workers", [0, 1])
+def _scenes(count: int, every: int) -> list[np.ndarray]:
+    """The cartoon, cut every ``every`` frames to a differently lit scene (hard cuts)."""
+    frames = _cartoon(count)
+    for index in range(count):
+        if (index // every) % 2:
+            frames[index] = 255 - frames[index]
+    return frames
+
+
+@pytest.mark.parametrize("workers, temporal", [(0, False), (1, False), (0, True)])
 def test_interrupted_render_leaves_no_output_and_resumes_exactly(
-        tmp_path: Path, runs: Path, workers: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, runs: Path, workers: int, temporal: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from vidcolor.inference import sinks
     from vidcolor.inference.colorizer import Colorizer
 
     monkeypatch.setattr(sinks, "SEGMENT_SECONDS", 4 / 24)  # a segment every 4 frames
-    clip = write_clip(tmp_path / "bw.mkv", _cartoon(12), fps=24, audio=True)
-    options = {"refine": "felzenszwalb", "size": SIZE, "batch_size": 2, "workers": workers}
+    # with temporal stabilisation segments end at cuts, and a resume starts at one
+    clip = write_clip(tmp_path / "bw.mkv", _scenes(12, every=4), fps=24, audio=True)
+    options = {"refine": "felzenszwalb", "size": SIZE, "batch_size": 2, "workers": workers,
+               "sequence": ("shots", "temporal") if temporal else ()}
     whole = render(clip, [runs / "plain"], tmp_path / "whole.mkv", **options)
     real = Colorizer.predict
     calls = []

@@ -42,6 +42,8 @@ __all__ = [
     "lightness",
     "rgb_to_lab_frame",
     "lab_to_rgb_uint8",
+    "lab_to_linear",
+    "linear_to_lab",
     "grey_rgb",
     "upsample_ab",
     "network_input",
@@ -263,6 +265,30 @@ def lab_to_rgb_uint8(light: np.ndarray, ab: np.ndarray | None, *, tolerance: flo
                     channel[off] = fixed
             rgb[clipped] = linear_to_srgb(np.stack(channels, axis=1))
     return np.rint(rgb * np.float32(255.0)).astype(np.uint8)
+
+
+def lab_to_linear(lab: np.ndarray) -> np.ndarray:
+    """Linear RGB ``(..., 3)`` (clipped to [0, 1]) of Lab colours ``(..., 3)`` (skimage's formula).
+
+    >>> lab_to_linear(np.array([100.0, 0.0, 0.0])).round(3).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    lab = np.asarray(lab, np.float64)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    fx, fz = fy + lab[..., 1] / 500.0, np.maximum(fy - lab[..., 2] / 200.0, 0.0)
+    xyz = np.stack([_lab_f_inverse(f) for f in (fx, fy, fz)], axis=-1) * np.asarray(D65_WHITE)
+    return np.clip(xyz @ np.linalg.inv(_XYZ_MATRIX).T, 0.0, 1.0)
+
+
+def linear_to_lab(linear: np.ndarray) -> np.ndarray:
+    """Lab ``(..., 3)`` of linear RGB colours ``(..., 3)`` in [0, 1] (skimage's formula).
+
+    >>> [round(float(v)) for v in linear_to_lab(np.array([1.0, 0.0, 0.0]))]
+    [53, 80, 67]
+    """
+    xyz = np.asarray(linear, np.float64) @ _XYZ_NORMALISED.astype(np.float64).T
+    fx, fy, fz = (lab_f(xyz[..., channel]) for channel in range(3))
+    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
 def grey_rgb(light: np.ndarray) -> np.ndarray:

@@ -7,7 +7,10 @@ from pathlib import Path
 import click
 
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
+from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.refine import refine_methods
+
+_DEFAULT = RenderOptions()
 
 
 def build_options(refine: str, ensemble: str | None, decode: str, size: int, batch_size: int,
@@ -17,7 +20,6 @@ def build_options(refine: str, ensemble: str | None, decode: str, size: int, bat
                   credits: bool = False):  # noqa: ANN201 - RenderOptions (lazy import)
     """The :class:`RenderOptions` of the command line; a bad value is a usage error (exit 2)."""
     from vidcolor.errors import OptionError
-    from vidcolor.inference.options import RenderOptions
 
     segmentation: dict[str, float] = {}
     if refine != "none" and working_scale != 1.0:
@@ -41,21 +43,21 @@ def build_options(refine: str, ensemble: str | None, decode: str, size: int, bat
 def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
     """The options that decide how frames are colourised (shared by render and evaluate)."""
     options = [
-        click.option("--refine", type=click.Choice(refine_methods()), default="none",
+        click.option("--refine", type=click.Choice(refine_methods()), default=_DEFAULT.refine,
                      show_default=True,
                      help="Segment the grey frame and paint each region with one colour."),
         click.option("--ensemble", metavar=f"[{'|'.join(ENSEMBLE_METHODS)}]", is_flag=False,
                      flag_value="mean", default=None,
                      help="Combine several models: mean of their ab (alone: mean) or of their "
                           "colour histograms (same gamut only)."),
-        click.option("--decode", default="expectation", show_default=True,
+        click.option("--decode", default=_DEFAULT.decode, show_default=True,
                      help="expectation, mode, annealed or annealed:T (e.g. annealed:0.38)."),
-        click.option("--size", type=int, default=224, show_default=True,
+        click.option("--size", type=int, default=_DEFAULT.size, show_default=True,
                      help="Network input size (the whole frame resized to a square, multiple "
                           "of 8)."),
-        click.option("--batch-size", type=int, default=8, show_default=True,
+        click.option("--batch-size", type=int, default=_DEFAULT.batch_size, show_default=True,
                      help="Frames per network batch."),
-        click.option("--device", default="auto", show_default=True,
+        click.option("--device", default=_DEFAULT.device, show_default=True,
                      help="auto, cpu, cuda or cuda:N."),
         click.option("--workers", type=int, default=None,
                      help="Worker processes for the per-frame stages (default: CPU count - 1 "
@@ -69,18 +71,19 @@ def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
         click.option("--working-scale", type=float, default=1.0, show_default=True,
                      help="Segment at this fraction of the resolution (faster; labels are "
                           "mapped back along the full-resolution lines)."),
-        click.option("--temporal/--no-temporal", default=False, show_default=True,
+        click.option("--temporal/--no-temporal", default="temporal" in _DEFAULT.sequence,
+                     show_default=True,
                      help="Stabilise colours within each shot: each region's colour is a vote "
                           "over the frames it appears in (tracked by optical flow); nothing "
                           "crosses a cut or a fade."),
-        click.option("--palette/--no-palette", default=False, show_default=True,
+        click.option("--palette/--no-palette", default=_DEFAULT.palette, show_default=True,
                      help="Paint each region in the series' palette colour its prediction "
-                          "supports best (needs --refine; learnt by build-dataset)."),
-        click.option("--neutral/--no-neutral", default=False, show_default=True,
+                          "supports best (learnt by build-dataset; regions only)."),
+        click.option("--neutral/--no-neutral", default=_DEFAULT.neutral, show_default=True,
                      help="Keep ink, shadows and highlights as neutral as the series keeps "
                           "them (a chroma ceiling per lightness, learnt from the training "
                           "split)."),
-        click.option("--credits/--no-credits", default=False, show_default=True,
+        click.option("--credits/--no-credits", default=_DEFAULT.credits, show_default=True,
                      help="Paint credit screens detected in the grey input in the series' "
                           "credit colours (learnt from the frames the credit filter dropped)."),
     ]

@@ -27,6 +27,9 @@ _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 class RenderOptions:
     """How frames are colourised (everything but the inputs, outputs and models).
 
+    The defaults are the render the README's measurements chose: Felzenszwalb regions in the
+    series' palette, neutral ink and highlights, credit colours, temporal stabilisation.
+
     Attributes:
         refine: ``none`` or a registered segmentation (``regiongrow``, ``felzenszwalb``).
         refine_options: the segmentation's parameters (and ``working_scale``).
@@ -38,7 +41,7 @@ class RenderOptions:
         workers: worker processes for the per-frame stages (None: automatic, 0: in-process).
         sequence: the sequence stages to run, in order (names in ``SEQUENCE_STAGES``).
         palette: regions take the series' palette colour their prediction supports best
-            (needs a refinement and a run with a ``series.json``).
+            (with a refinement, from a run with a ``series.json``; no effect without regions).
         neutral: each pixel's chroma at most what the series shows at its lightness (ink,
             shadows and highlights stay neutral).
         credits: credit screens detected in the grey input get the series' credit colours.
@@ -47,7 +50,7 @@ class RenderOptions:
         OptionError: an option value that cannot work (one line naming the option).
     """
 
-    refine: str = "none"
+    refine: str = "felzenszwalb"
     refine_options: dict[str, float] = field(default_factory=dict)
     ensemble: str | None = None
     decode: str = "expectation"
@@ -55,10 +58,10 @@ class RenderOptions:
     batch_size: int = 8
     device: str = "auto"
     workers: int | None = None
-    sequence: tuple[str, ...] = ()
-    palette: bool = False
-    neutral: bool = False
-    credits: bool = False
+    sequence: tuple[str, ...] = ("shots", "temporal")
+    palette: bool = True
+    neutral: bool = True
+    credits: bool = True
 
     def __post_init__(self) -> None:
         if self.refine not in refine_methods():
@@ -88,9 +91,6 @@ class RenderOptions:
                               f"{self.device!r}")
         if self.workers is not None and self.workers < 0:
             raise OptionError(f"--workers must be at least 0, got {self.workers}")
-        if self.palette and self.refine == "none":
-            raise OptionError("--palette paints regions: it needs --refine (e.g. --refine "
-                              "felzenszwalb)")
         unknown = [name for name in self.sequence if name not in SEQUENCE_STAGES]
         if unknown:
             raise OptionError(f"unknown sequence stage(s) {', '.join(unknown)}; known: "

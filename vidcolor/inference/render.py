@@ -263,7 +263,8 @@ class Renderer:
             clean_stale(out, staging)
             sink = self._sink(source, out, staging, panels)
             try:
-                self.last_frames = self._run(source, sink, views, truth_source, progress)
+                self.last_frames = self._run(source, sink, views, truth_source, progress,
+                                             review=panels > 1)
                 sink.finish()
             except InputError:  # a bad input fails again: nothing worth resuming
                 sink.close()
@@ -280,9 +281,10 @@ class Renderer:
 
     def view_names(self) -> list[str]:
         """The extra colourings the sequence stages show beside the result (e.g. per-frame)."""
-        from vidcolor.inference.stages import SEQUENCE_STAGES
+        from vidcolor.inference.stages import SEQUENCE_STAGES, active_sequence
 
-        views = (getattr(SEQUENCE_STAGES[name], "view", None) for name in self.options.sequence)
+        names = active_sequence(self.options, self.colorizer.bins)
+        views = (getattr(SEQUENCE_STAGES[name], "view", None) for name in names)
         return [view for view in views if view]
 
     def pipeline(self, views: bool = False) -> Pipeline:
@@ -299,7 +301,7 @@ class Renderer:
         return ImageSink(out)
 
     def _run(self, source: Source, sink: Sink, views: list[str], truth: Source | None,
-             progress: bool) -> int:
+             progress: bool, review: bool) -> int:
         pipeline = self.pipeline(views=bool(views))
         start = sink.warmup_from
         if sink.resume_at:
@@ -324,8 +326,7 @@ class Renderer:
                     if work.index < sink.resume_at:
                         sink.write(work, work.rgb)  # tracks shots only
                         continue
-                    sink.write(work, compose(work, views, truth_rgb) if views or truth
-                               else work.rgb)
+                    sink.write(work, compose(work, views, truth_rgb) if review else work.rgb)
                     written += 1
                     bar.update(1)
         finally:
