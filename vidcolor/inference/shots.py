@@ -2,11 +2,14 @@
 
 A frame starts a new shot when
 
-* PySceneDetect's :class:`~scenedetect.detectors.HashDetector` (a perceptual hash of the grey
-  thumbnail against the previous frame's) reports a cut there — it reports a cut at the frame
-  itself, so the stage needs no look-ahead; on the demo series it found 27 of 31 hard cuts with
-  no false cut, where the content detector (built for colour video, and given only V here)
-  found 8-18 (``vidcolor.demo`` knows its cuts; measured by the session that chose it), or
+* PySceneDetect reports a cut there: its :class:`~scenedetect.detectors.HashDetector` (a
+  perceptual hash of the grey thumbnail against the previous frame's) or its
+  :class:`~scenedetect.detectors.ContentDetector` (the mean change of the pixels, threshold
+  :data:`CONTENT_THRESHOLD`). Both report a cut at the frame itself, so the stage needs no
+  look-ahead. On the demo series' four episodes (``vidcolor.demo`` knows its 31 hard cuts) the
+  hash found 27 with no false cut, the content detector at its default threshold 27 only 8 (it
+  is built for colour video and sees only V here) and at 15 18, the two together 28 with no
+  false cut; the hash alone missed a cut between two plain scenes of different brightness, or
 * the frame is dark (mean L below :data:`DARK_LIGHTNESS`: a fade to or from black, or a black
   gap), or follows a dark frame — nothing is carried through darkness, so a fade-out/fade-in
   is always a boundary.
@@ -32,6 +35,9 @@ from vidcolor.inference.stages import (
 DARK_LIGHTNESS = 6.0
 #: HashDetector's threshold (PySceneDetect's default).
 HASH_THRESHOLD = 0.395
+#: ContentDetector's threshold on grey frames (its default, 27, is for colour: hue and
+#: saturation add to the change there).
+CONTENT_THRESHOLD = 15.0
 
 
 class Shots(SequenceStage):
@@ -39,19 +45,23 @@ class Shots(SequenceStage):
 
     def __init__(self, context: StageContext | None = None) -> None:
         from scenedetect.common import FrameTimecode
-        from scenedetect.detectors import HashDetector
+        from scenedetect.detectors import ContentDetector, HashDetector
 
         self._timecode = FrameTimecode
-        self._detector = HashDetector(threshold=HASH_THRESHOLD, min_scene_len=1)
+        self._detectors = [HashDetector(threshold=HASH_THRESHOLD, min_scene_len=1),
+                           ContentDetector(threshold=CONTENT_THRESHOLD, min_scene_len=1)]
         self._previous_dark = False
 
     def push(self, work: FrameWork) -> list[FrameWork]:
         assert work.thumb is not None
-        grey = np.clip(work.thumb * 2.55 + 0.5, 0, 255).astype(np.uint8)
-        cuts = self._detector.process_frame(self._timecode(work.index, fps=24.0),
-                                            cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+        grey = cv2.cvtColor(np.clip(work.thumb * 2.55 + 0.5, 0, 255).astype(np.uint8),
+                            cv2.COLOR_GRAY2BGR)
+        timecode = self._timecode(work.index, fps=24.0)
+        cut = False
+        for detector in self._detectors:  # each must see every frame
+            cut |= any(c.frame_num == work.index for c in detector.process_frame(timecode, grey))
         dark = float(work.thumb.mean()) < DARK_LIGHTNESS
-        if dark or self._previous_dark or any(c.frame_num == work.index for c in cuts):
+        if dark or self._previous_dark or cut:
             work.shot_start = True
         self._previous_dark = dark
         return [work]

@@ -1,0 +1,176 @@
+"""Tests of shot boundaries and temporal stabilisation (vidcolor.inference.shots / temporal)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.render import render
+from vidcolor.inference.shots import Shots
+from vidcolor.inference.stages import FrameWork, StageContext
+from vidcolor.inference.temporal import WINDOW, Temporal
+from vidcolor.models import build_model
+from vidcolor.quantize import ab_gamut
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    bins = ab_gamut()
+    model = build_model("residual", "rebalance", 0.05, len(bins))
+    with torch.no_grad():  # an untrained head predicts near-grey; make the colours visible
+        for param in model.parameters():
+            param.mul_(3.0)
+    folder = tmp_path_factory.mktemp("run")
+    save_checkpoint(folder, CheckpointInfo(arch="residual", variant="rebalance", width=0.05,
+                                           bins=bins, prior=None, weights=None, epoch=1,
+                                           config={}, version="", path=folder,
+                                           num_bins=len(bins), head="histogram"), model)
+    return folder
+
+
+def _scene(kind: int, step: int, brightness: float = 1.0) -> np.ndarray:
+    """Grey frames of three differently drawn scenes, each with a disc moving right."""
+    frame = np.full((72, 96), (200, 90, 140)[kind], np.uint8)
+    if kind == 1:
+        frame[:, :30] = 40
+    elif kind == 2:
+        frame[45:] = 230
+    cv2.circle(frame, (12 + 2 * step, 36), 9, (60, 200, 20)[kind], -1)
+    cv2.circle(frame, (12 + 2 * step, 36), 9, 0, 1)
+    frame = np.rint(frame * brightness).astype(np.uint8)
+    return np.repeat(frame[..., None], 3, axis=2)
+
+
+def _clip() -> list[np.ndarray]:
+    """Scene A, a hard cut to scene B, a fade through black, scene C (42 frames)."""
+    frames = [_scene(0, i) for i in range(10)]  # 0-9
+    frames += [_scene(1, i) for i in range(10)]  # 10-19: after a hard cut
+    frames += [_scene(1, 10 + i, 1 - (i + 1) / 6) for i in range(6)]  # 20-25: fade out
+    frames += [_scene(2, 0, 0.0)]  # 26: black
+    frames += [_scene(2, i, (i + 1) / 5) for i in range(5)]  # 27-31: fade in
+    frames += [_scene(2, 5 + i) for i in range(10)]  # 32-41
+    return frames
+
+
+def _write(folder: Path, frames: list[np.ndarray], first: int = 0) -> Path:
+    folder.mkdir()
+    for index, frame in enumerate(frames, start=first):
+        cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
+    return folder
+
+
+def _read(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: cv2.imread(str(p)) for p in sorted(folder.glob("*.png"))}
+
+
+def test_shots_mark_cuts_and_darkness() -> None:
+    from vidcolor.color import lightness
+    from vidcolor.inference.pipeline import thumbnail
+
+    stage = Shots()
+    starts = []
+    for index, frame in enumerate(_clip()):
+        light = lightness(frame)
+        work = FrameWork(index=index, key=index, pts=None, lightness=light,
+                         thumb=thumbnail(light), shot_start=index == 0)
+        if stage.push(work)[0].shot_start:
+            starts.append(index)
+    assert starts[:2] == [0, 10]  # the hard cut
+    assert 26 in starts and 27 in starts  # black, and the first frame after it
+    assert not set(range(1, 10)) & set(starts)  # motion is not a cut
+    assert not set(range(33, 42)) & set(starts)
+
+
+@pytest.mark.parametrize("first", [10, 27])
+def test_nothing_crosses_a_cut_or_a_fade(tmp_path: Path, run: Path, first: int) -> None:
+    """Rendering the video from the cut on gives exactly the frames after the cut of the whole."""
+    frames = _clip()
+    options = RenderOptions(size=SIZE, batch_size=4, workers=0)  # temporal on by default
+    whole = render(_write(tmp_path / "all", frames), [run], tmp_path / "out_all",
+                   options=options)
+    part = render(_write(tmp_path / "part", frames[first:], first), [run],
+                  tmp_path / "out_part", options=options)
+    rendered, after = _read(whole), _read(part)
+    assert len(after) == len(frames) - first
+    for name, image in after.items():
+        np.testing.assert_array_equal(image, rendered[name], err_msg=name)
+    # the frames before the cut are coloured, so a carried colour would have shown
+    assert any(np.ptp(rendered[f"{i:04d}.png"].astype(int), axis=2).max() > 6
+               for i in range(first))
+
+
+def _context(palette: np.ndarray | None = None) -> tuple[StageContext, np.ndarray]:
+    bins = ab_gamut()
+    options = RenderOptions(palette=palette is not None)
+    look = None
+    if palette is not None:
+        from vidcolor.series import SeriesLook
+
+        look = SeriesLook(palette, np.ones(len(palette), np.float32),
+                          np.full(101, 200.0, np.float32))
+    return StageContext(options, look, bins, views=True), bins
+
+
+def _peaked(bins: np.ndarray, ab: tuple[float, float], mass: float = 0.7) -> np.ndarray:
+    """A distribution with ``mass`` on the bin nearest ``ab``, the rest spread evenly."""
+    probs = np.full(len(bins), (1.0 - mass) / (len(bins) - 1), np.float32)
+    probs[np.argmin(np.linalg.norm(bins - np.asarray(ab), axis=1))] = mass
+    return probs
+
+
+def _static_frames(count: int, per_frame: list[np.ndarray]) -> list[FrameWork]:
+    """Frames of one still picture (two regions) whose region distributions vary."""
+    light = np.full((24, 32), 50.0, np.float32)
+    light[:, 16:] = 80.0
+    labels = (light > 60).astype(np.int32)
+    frames = []
+    for index in range(count):
+        probs = np.stack([per_frame[index % len(per_frame)], per_frame[0]])
+        frames.append(FrameWork(index=index, key=index, pts=None, lightness=light,
+                                thumb=light, labels=labels, region_probs=probs,
+                                region_ab=np.zeros((2, 2), np.float32),
+                                region_light=np.array([50.0, 80.0], np.float32),
+                                shot_start=index == 0))
+    return frames
+
+
+def _run_stage(stage: Temporal, frames: list[FrameWork]) -> tuple[list[FrameWork], int]:
+    out, held = [], 0
+    for frame in frames:
+        out += stage.push(frame)
+        held = max(held, frame.index + 1 - len(out))
+    return out + stage.flush(), held
+
+
+def test_votes_give_a_flickering_region_one_colour() -> None:
+    context, bins = _context()
+    reddish, yellowish = _peaked(bins, (50.0, 30.0)), _peaked(bins, (20.0, 60.0))
+    frames = _static_frames(60, [reddish, yellowish, reddish])  # per-frame: two colours
+    out, held = _run_stage(Temporal(context), frames)
+    assert [w.index for w in out] == list(range(60))
+    assert held <= WINDOW  # bounded memory: at most the opening window is held
+    colours = np.array([w.region_ab[0] for w in out])
+    assert np.abs(np.diff(colours, axis=0)).max() < 1e-4  # stable from the first frame on
+    per_frame = np.array([w.views["per-frame"][0] for w in out])
+    assert per_frame.shape == colours.shape
+
+
+def test_palette_vote_picks_the_colour_every_frame_supports() -> None:
+    bins = ab_gamut()
+    palette = np.array([[50.0, 60.0, 40.0], [50.0, -40.0, 30.0], [50.0, 10.0, 35.0],
+                        [80.0, 0.0, 0.0]], np.float32)  # red, green, and a brown between
+    context, _ = _context(palette)
+    red, green = _peaked(bins, (60.0, 40.0), 0.6), _peaked(bins, (-40.0, 30.0), 0.6)
+    frames = _static_frames(40, [red, red, green])  # red twice as often as green
+    out, _ = _run_stage(Temporal(context), frames)
+    colours = np.array([w.region_ab[0] for w in out])
+    np.testing.assert_allclose(colours, np.tile([60.0, 40.0], (40, 1)))  # never brown
