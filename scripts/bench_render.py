@@ -9,8 +9,12 @@ Measures on the same clip:
 - refinement only, per method: segmentation of L (once, shared) + 2-means fill of each model's
   ab, one process, also split into segmentation and fill;
 - the whole render (:func:`vidcolor.inference.render.render`: decode thread, network, worker
-  pool, encoder, segments joined at the end) for ``--refine none``, ``regiongrow``,
-  ``felzenszwalb`` (and Felzenszwalb at ``--working-scale``).
+  pool, encoder, segments joined at the end), per frame (``--no-temporal --no-palette
+  --no-neutral --no-credits``: the chain as it was before temporal stabilisation and the
+  series look) for ``--refine none``, ``regiongrow``, ``felzenszwalb`` (and Felzenszwalb at
+  ``--working-scale``), then with temporal stabilisation, and with the defaults (series look
+  learnt from the generated colour clip and stored beside the models);
+- ``vidcolor evaluate`` of the default render against the colour clip (with ``--truth``).
 
     python scripts/bench_render.py [CLIP] --seconds 10 --models 2 --width 0.25
 
@@ -54,6 +58,17 @@ def _save_models(work: Path, count: int, arch: str, width: float) -> list[Path]:
                                             num_bins=len(bins), head="histogram"), model)
         runs.append(run)
     return runs
+
+
+def _save_look(colour: Path, runs: list[Path]) -> None:
+    """A series look learnt from every 4th frame of the colour clip, beside each model."""
+    from vidcolor.series import SERIES_FILE, look_of_frames
+    from vidcolor.video import iter_frames
+
+    frames = (frame.rgb for frame in iter_frames(colour) if frame.index % 4 == 0)
+    look = look_of_frames(frames, ((0.0, 30.0, 255.0), (238.0, 242.0, 255.0)))
+    for run in runs:
+        look.save(run / SERIES_FILE)
 
 
 class _Table:
@@ -118,6 +133,7 @@ def main() -> None:
                              height=528, fps=Fraction(24))
         info = probe(clip)
         runs = _save_models(work, args.models, args.arch, args.width)
+        truth = work / "colour.mkv" if args.clip is None else None
         print(f"clip {info.width}x{info.height}, {info.frame_count} frames; {args.models} x "
               f"{args.arch} width {args.width}, input {args.size}, batch {args.batch_size}; "
               f"device {device}; {os.cpu_count()} CPUs, torch threads "
@@ -182,16 +198,35 @@ def main() -> None:
             table.add(f"  fill x{args.models} models", n, fill_time)
 
         if not args.skip_render:
-            for method, options in [("none", {}), *methods]:
-                name = method + (f" @{options['working_scale']}" if options else "")
+            per_frame = {"sequence": (), "palette": False, "neutral": False, "credits": False}
+            variants = [(f"render --refine {m}" + (f" @{o['working_scale']}" if o else ""),
+                         {"refine": m, "refine_options": o, **per_frame})
+                        for m, o in [("none", {}), *methods]]
+            variants += [("render --refine none --temporal",
+                          {**per_frame, "refine": "none", "sequence": ("shots", "temporal")}),
+                         ("render --refine felzenszwalb --temporal",
+                          {**per_frame, "refine": "felzenszwalb",
+                           "sequence": ("shots", "temporal")})]
+            if truth is not None:
+                variants.append(("render with the defaults (look learnt from the clip)", {}))
+            out = work / "out.mkv"
+            for name, settings in variants:
+                if not settings:  # the defaults need the series look beside the models
+                    _save_look(truth, runs)
+                options = RenderOptions(ensemble="mean", size=args.size,
+                                        batch_size=args.batch_size, device=str(device),
+                                        workers=args.workers, **settings)
                 start = time.perf_counter()
-                options = RenderOptions(refine=method, refine_options=options, ensemble="mean",
-                                        size=args.size, batch_size=args.batch_size,
-                                        device=str(device), workers=args.workers)
-                render(clip, runs, work / "out.mkv", options=options)
-                table.add(f"render --refine {name}", count, time.perf_counter() - start,
-                          "whole chain, workers "
+                render(clip, runs, out, options=options)
+                table.add(name, count, time.perf_counter() - start, "whole chain, workers "
                           f"{'default' if args.workers is None else args.workers}")
+            if truth is not None:
+                from vidcolor.evaluate import evaluate_results
+
+                start = time.perf_counter()
+                evaluate_results([out], truth)
+                table.add("evaluate the default render against the truth", count,
+                          time.perf_counter() - start, "vidcolor evaluate OUT --truth")
     table.show()
 
 

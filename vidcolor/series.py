@@ -328,22 +328,39 @@ def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
     paths = load_split(dataset_dir, "train")
     if len(paths) > max_frames:
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_frames).round().astype(int)]
-    accumulator = _Accumulator(sample_per_frame=4000)
-    with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
-                          enabled=progress) as bar:
-        for path in paths:
-            accumulator.add(read_image(path)[0])
-            bar.update(1)
-    palette, share = _palette_of(accumulator, PALETTE_MIN_SHARE)
-    ceiling = chroma_ceiling(accumulator.chroma)
-    typical, neutral = typical_ab(accumulator.ab, accumulator.chroma)
     excluded = [f for f in read_excluded(dataset_dir)
                 if f.background_rgb is not None and f.text_rgb is not None]
     credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
                             [f.text_rgb for f in excluded])  # type: ignore[misc]
-    log.info("series look: %d palette colours, %s", len(palette),
+    with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
+                          enabled=progress) as bar:
+        frames = (read_image(path)[0] for path in paths)
+        look = look_of_frames(_counted(frames, bar), credits)
+    log.info("series look: %d palette colours, %s", len(look.palette),
              "credit colours learnt" if credits else "no credit colours")
-    return SeriesLook(palette, share, ceiling, typical, neutral, *(credits or (None, None)),
+    return look
+
+
+def _counted(frames: Iterable[np.ndarray], bar: Any) -> Iterable[np.ndarray]:
+    for frame in frames:
+        yield frame
+        bar.update(1)
+
+
+def look_of_frames(frames: Iterable[np.ndarray],
+                   credits: tuple[Sequence[float], Sequence[float]] | None = None
+                   ) -> SeriesLook:
+    """The look of colour frames (RGB uint8): palette, chroma ceiling, neutral lightness; the
+    credit colours (background, text) as given."""
+    accumulator = _Accumulator(sample_per_frame=4000)
+    for rgb in frames:
+        accumulator.add(rgb)
+    palette, share = _palette_of(accumulator, PALETTE_MIN_SHARE)
+    typical, neutral = typical_ab(accumulator.ab, accumulator.chroma)
+    background, text = credits if credits is not None else (None, None)
+    return SeriesLook(palette, share, chroma_ceiling(accumulator.chroma), typical, neutral,
+                      None if background is None else tuple(float(v) for v in background),
+                      None if text is None else tuple(float(v) for v in text),
                       frames=accumulator.frames)
 
 

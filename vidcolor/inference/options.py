@@ -53,7 +53,7 @@ class RenderOptions:
     refine: str = "felzenszwalb"
     refine_options: dict[str, float] = field(default_factory=dict)
     ensemble: str | None = None
-    decode: str = "expectation"
+    decode: str = "annealed:0.38"
     size: int = 224
     batch_size: int = 8
     device: str = "auto"

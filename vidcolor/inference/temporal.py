@@ -27,9 +27,10 @@ supported), ``E_t`` is the predicted distribution and the unit's colour is the v
 like a prediction (``--decode``).
 
 **Hysteresis.** A tracked unit keeps the palette colour it inherits unless another one's mean
-log-support is higher by more than log :data:`SWITCH_RATIO`, and keeps an inherited decoded
-colour unless the vote moves more than :data:`HYSTERESIS` ab units: a colour changes only on
-clear evidence.
+log-support is higher by more than log :data:`SWITCH_RATIO`, and a tracked region keeps an
+inherited decoded colour unless the vote moves more than :data:`HYSTERESIS` ab units: a colour
+changes only on clear evidence. (Network cells, without a refinement, are not held: held cells
+change in steps, which flickers more than the smooth vote; measured on the demo.)
 
 Nothing crosses a shot boundary (:mod:`vidcolor.inference.shots`): the state is dropped, and
 the window stops at the boundary. Memory is bounded: one frame of state, plus the window at a
@@ -268,7 +269,9 @@ class Temporal(SequenceStage):
         share = unit.share() if previous is not None else None
         normalised = vote / np.maximum(vote.sum(axis=1, keepdims=True), 1e-12)
         colours = decode_rows(normalised, self.bins, self.method, self.temperature)
-        if share is not None:
+        if share is not None and unit.work.labels is not None:
+            # regions keep a colour until the vote clearly moves; the cells of the network's
+            # grid blend smoothly instead (held cells would change in visible steps)
             assert previous is not None
             colours = self._hold_colour(unit, share, previous, colours)
         choice = np.full(len(colours), -1, np.intp)
