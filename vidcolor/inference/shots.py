@@ -10,6 +10,7 @@ A frame starts a new shot when
   hash found 27 with no false cut, the content detector at its default threshold 27 only 8 (it
   is built for colour video and sees only V here) and at 15 18, the two together 28 with no
   false cut; the hash alone missed a cut between two plain scenes of different brightness, or
+* the frame has another size than the one before (a folder of images of several sizes), or
 * the frame is dark (mean L below :data:`DARK_LIGHTNESS`: a fade to or from black, or a black
   gap), or follows a dark frame — nothing is carried through darkness, so a fade-out/fade-in
   is always a boundary.
@@ -48,16 +49,21 @@ class Shots(SequenceStage):
         from scenedetect.detectors import ContentDetector, HashDetector
 
         self._timecode = FrameTimecode
-        self._detectors = [HashDetector(threshold=HASH_THRESHOLD, min_scene_len=1),
-                           ContentDetector(threshold=CONTENT_THRESHOLD, min_scene_len=1)]
+        self._make = lambda: [HashDetector(threshold=HASH_THRESHOLD, min_scene_len=1),
+                              ContentDetector(threshold=CONTENT_THRESHOLD, min_scene_len=1)]
+        self._detectors = self._make()
         self._previous_dark = False
+        self._shape: tuple[int, ...] | None = None
 
     def push(self, work: FrameWork) -> list[FrameWork]:
         assert work.thumb is not None
         grey = cv2.cvtColor(np.clip(work.thumb * 2.55 + 0.5, 0, 255).astype(np.uint8),
                             cv2.COLOR_GRAY2BGR)
         timecode = self._timecode(work.index, fps=24.0)
-        cut = False
+        cut = self._shape is not None and grey.shape != self._shape  # images of another size
+        if cut:
+            self._detectors = self._make()
+        self._shape = grey.shape
         for detector in self._detectors:  # each must see every frame
             cut |= any(c.frame_num == work.index for c in detector.process_frame(timecode, grey))
         dark = float(work.thumb.mean()) < DARK_LIGHTNESS
