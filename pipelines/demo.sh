@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
-# The whole vidcolor chain on the built-in demo series, in ./demo-run (about 6-7 min on 2 cores).
+# The whole vidcolor chain on the built-in demo series, in ./demo-run (about 12 min on 2 cores).
 #   stage 1: demo-data      -> demo/episode0N.mkv (colour) + demo/episode0N_bw.mkv (grey twins)
-#   stage 2: build-dataset  -> dataset/ (episode01 held out for testing)
-#   stage 3: train          -> runs/residual, runs/plain (small width: a CPU demo, not the thesis size)
-#   stage 4: render         -> demo/episode01_bw.colorized.mkv (+ a side-by-side review video)
+#   stage 2: build-dataset  -> dataset/ (episode01 held out for testing) + dataset/series.json
+#   stage 3: train          -> runs/residual (width 0.25: a CPU demo, not the thesis size)
+#   stage 4: render         -> demo/episode01_bw.colorized.mkv (the defaults), the per-frame
+#                              render for comparison, and a side-by-side review video
+#   stage 5: evaluate       -> the table below and report/index.html
 # Every stage skips or resumes work that is already done, so re-running continues.
 set -euo pipefail
 WORK=${1:-demo-run}
-EPOCHS=${EPOCHS:-12}
+EPOCHS=${EPOCHS:-20}
 mkdir -p "$WORK" && cd "$WORK"
 
 [ -f demo/manifest.json ] || vidcolor demo-data demo
 vidcolor build-dataset demo/episode0?.mkv
-for arch in residual plain; do
-  if [ -f "runs/$arch/latest.json" ]; then resume=(--resume "runs/$arch"); else resume=(); fi
-  vidcolor train --arch "$arch" --width 0.125 --crop 64 --epochs "$EPOCHS" --lr-step 8 \
-    --batch-size 16 --accumulate 3 --max-test-images 32 "${resume[@]}"
-done
-vidcolor render demo/episode01_bw.mkv --refine felzenszwalb --ensemble -o demo/episode01_bw.colorized.mkv
-vidcolor render demo/episode01_bw.mkv --refine felzenszwalb --ensemble --side-by-side \
-  --truth demo/episode01.mkv -o demo/episode01_review.mkv
-vidcolor evaluate runs/residual runs/plain
-echo "done: $WORK/demo/episode01_bw.colorized.mkv and $WORK/demo/episode01_review.mkv"
+if [ -f runs/residual/latest.json ]; then resume=(--resume runs/residual); else resume=(); fi
+vidcolor train --arch residual --width 0.25 --crop 128 --epochs "$EPOCHS" --lr-step 14 \
+  --batch-size 16 --accumulate 3 --max-test-images 32 "${resume[@]}"
+
+# the defaults: Felzenszwalb regions in the series' palette, neutral ink, credit colours,
+# temporal stabilisation; then the same per frame, and the review video
+vidcolor render demo/episode01_bw.mkv -m runs/residual -o demo/episode01_bw.colorized.mkv
+vidcolor render demo/episode01_bw.mkv -m runs/residual --no-temporal \
+  -o demo/episode01_bw.per-frame.mkv
+vidcolor render demo/episode01_bw.mkv -m runs/residual --truth demo/episode01.mkv \
+  -o demo/episode01_review.mkv
+vidcolor evaluate demo/episode01_bw.colorized.mkv demo/episode01_bw.per-frame.mkv \
+  --truth demo/episode01.mkv -o report
+cat <<EOF
+
+done, in $WORK/:
+  colourised episode   demo/episode01_bw.colorized.mkv
+  review video         demo/episode01_review.mkv  (grey | colourised | per-frame | truth)
+  report               report/index.html  (table, error curves, comparison sheet, per-frame plot)
+EOF

@@ -469,3 +469,17 @@ def test_colour_image_anywhere_in_a_folder_is_reported(tmp_path: Path, runs: Pat
     with caplog.at_level("WARNING", logger="vidcolor.inference"):
         render(folder, [runs / "plain"], size=SIZE, workers=0)
     assert "colour input" in caplog.text
+
+
+def test_a_finished_render_is_kept_and_a_changed_option_renders_again(tmp_path: Path,
+                                                                      runs: Path) -> None:
+    clip = write_clip(tmp_path / "bw.mkv", _cartoon(6), fps=24, audio=False)
+    first = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0)
+    stamp = first.stat().st_mtime_ns
+    again = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0)
+    assert again.stat().st_mtime_ns == stamp  # kept: same input, models and options
+    other = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0,
+                   refine="regiongrow")
+    assert other.stat().st_mtime_ns != stamp
+    record = json.loads((tmp_path / "out.mkv.vidcolor.json").read_text())
+    assert record["options"]["refine"] == "regiongrow" and record["frames"] == 6

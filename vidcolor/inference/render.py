@@ -142,6 +142,7 @@ class Renderer:
         self.pool = None
         self.look_path, self.look = find_look(colorizer)
         self.last_frames = 0
+        self.last_skipped = False
         wanted = [name for name in ("palette", "neutral", "credits") if getattr(options, name)]
         if wanted and self.look is None:
             log.warning("the models carry no series look (series.json: trained by an older "
@@ -225,8 +226,9 @@ class Renderer:
         """Colourise one video, image or folder of images.
 
         When done, a record beside the output (``<output>.vidcolor.json``: the key of input,
-        models and options, frames, seconds) says what made it; :attr:`last_frames` holds the
-        number of frames rendered.
+        models and options, frames, seconds) says what made it; an output whose record has the
+        same key is kept as it is (:attr:`last_skipped`). :attr:`last_frames` holds the number
+        of frames rendered.
 
         Args:
             input_path: a video, one image, or a folder of images. Colour input is accepted:
@@ -258,6 +260,13 @@ class Renderer:
         check_output(out, source.kind, protected)
         views, panels = self._panels(side_by_side, truth_source is not None)
         key = self.key(source, panels, truth_source.path if truth_source else None)
+        self.last_skipped = False
+        done = _read_record(record_path(out))
+        if out.exists() and done.get("key") == key:
+            log.info("%s: already rendered from %s with these models and options; kept",
+                     out, source.path)
+            self.last_frames, self.last_skipped = int(done.get("frames", 0)), True
+            return out
         with exclusive(out, "rendering it"):
             staging = staging_dir(out, key)
             clean_stale(out, staging)
@@ -347,6 +356,15 @@ def find_look(colorizer: Colorizer) -> tuple[Path | None, SeriesLook | None]:
         if path.is_file():
             return path, SeriesLook.load(path)
     return None, None
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """An output's record, or {} when it is missing or unreadable."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def compose(work: FrameWork, views: Sequence[str], truth: np.ndarray | None) -> np.ndarray:
