@@ -245,3 +245,20 @@ def test_render_reads_a_whole_rip_and_keeps_its_length(tmp_path: Path) -> None:
                  options=RenderOptions(device="cpu", size=32, workers=0))
     assert len(list(iter_frames(out))) == 12
     assert probe(out).has_audio
+
+
+def test_matroska_clip_that_starts_late_is_complete(tmp_path: Path) -> None:
+    """A cut-out part of an episode keeps its timestamps: its Matroska DURATION tag is an end
+    time (5 s + 2 s -> 00:00:07), not a length, and the clip is not 'truncated'."""
+    from fractions import Fraction
+
+    from vidcolor.video import VideoWriter
+
+    clip = tmp_path / "part2.mkv"
+    with VideoWriter(clip, Fraction(24), 64, 48, time_base=Fraction(1, 24)) as writer:
+        for index, frame in enumerate(moving_square_frames(48)):
+            writer.write(frame, pts=120 + index)
+    info = probe(clip)
+    assert abs(info.duration - 2.0) < 0.1
+    frames = list(iter_frames(clip))  # every frame, no "truncated" error
+    assert len(frames) == 48 and abs(frames[0].time - 5.0) < 1e-6

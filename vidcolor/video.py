@@ -137,9 +137,15 @@ def _declared_length(container: av.container.InputContainer, stream: av.VideoStr
     if stream.duration is not None and stream.time_base is not None:
         seconds = float(stream.duration * stream.time_base)
     else:
+        # Matroska's DURATION tag and the container's duration are end times, not lengths:
+        # a stream that starts at 5 s and lasts 2 s is tagged 00:00:07 (checked with FFmpeg's
+        # muxer), so the stream's start is taken off
+        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         seconds = _clock_seconds(_tag(stream, "DURATION"))
         if seconds is None and container.duration is not None and len(container.streams) == 1:
             seconds = container.duration / av.time_base
+        if seconds is not None:
+            seconds = max(seconds - start, 0.0)
     frames = int(stream.frames) if stream.frames else None
     if frames is None:
         tagged = (_tag(stream, "NUMBER_OF_FRAMES") or "").strip()
