@@ -1,4 +1,4 @@
-"""Tests of vidcolor.inference.batch (a whole season in one command).
+"""Tests of vidcolor.inference.batch (a whole season in one command) and the season report.
 
 Tiny clips (64×48, 8 frames), one tiny untrained model, ``--size 32``, ``--workers 0``.
 """
@@ -20,7 +20,13 @@ from conftest import moving_square_frames, write_clip
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
 from vidcolor.errors import InputError, OptionError, OutputError
-from vidcolor.evaluate import grey_input
+from vidcolor.evaluate import (
+    colour_name,
+    evaluate_results,
+    evaluate_season,
+    grey_input,
+    truth_for,
+)
 from vidcolor.inference import batch
 from vidcolor.inference.options import RenderOptions
 from vidcolor.models import build_model
@@ -276,3 +282,97 @@ def test_cpu_is_the_default_and_devices_all_needs_cuda(tmp_path: Path, model: Pa
     result = _render(a, b, "-o", tmp_path / "out", "-m", model, "--device", "cpu",
                      "--devices", "cpu")
     assert result.exit_code == 2 and "not both" in result.output
+
+
+# --------------------------------------------------------------------------- season report
+
+
+def test_truth_pairing_rule(tmp_path: Path) -> None:
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for name in ("ep01.mkv", "ep02_bw.mkv", "ep02.mp4", "ep04.mkv", "ep04.mp4",
+                 "ep01_bw.colorized.mkv"):
+        (truth / name).write_bytes(b"")
+    _image_folder(truth / "ep03", 1)
+    assert colour_name("EP05-Grey") == "EP05" and colour_name("_bw") == "_bw"
+    assert truth_for("season/ep01_bw.mkv", truth) == truth / "ep01.mkv"
+    assert truth_for("season/ep01.mp4", truth) == truth / "ep01.mkv"  # the same name
+    assert truth_for("season/ep02_bw.mkv", truth) == truth / "ep02.mp4"  # never the twin
+    assert truth_for(truth / "ep02_bw.mkv", truth) == truth / "ep02.mp4"  # nor itself
+    assert truth_for("season/ep03_grey", truth) == truth / "ep03"  # a folder of images
+    assert truth_for("season/ep09_bw.mkv", truth) is None
+    with pytest.raises(InputError, match="several colour originals fit"):
+        truth_for("season/ep04_bw.mkv", truth)
+
+
+def test_season_report_over_shards(tmp_path: Path, model: Path) -> None:
+    season, truth, out = tmp_path / "season", tmp_path / "colour", tmp_path / "out"
+    season.mkdir()
+    truth.mkdir()
+    for number, shift in ((1, 0), (2, 3)):
+        colour = moving_square_frames(8 + shift)[shift:]
+        write_clip(truth / f"ep0{number}.mkv", colour, audio=False)
+        write_clip(season / f"ep0{number}_bw.mkv", _grey(colour), audio=False)
+    _clip(season / "ep03_bw.mkv", shift=5)  # no colour original
+    for shard in ("1/2", "0/2"):  # two tasks of a job array, one output folder
+        result = _render(season, "-o", out, "-m", model, "--shard", shard)
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("season*.json")) == ["season-0-of-2.json",
+                                                                 "season-1-of-2.json"]
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["-q", "evaluate", "--season", str(out), "--truth", str(truth),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    episodes = {e["episode"]: e for e in report["episodes"]}
+    assert sorted(episodes) == ["ep01_bw", "ep02_bw", "ep03_bw"]
+    for name in ("ep01_bw", "ep02_bw"):
+        entry = episodes[name]
+        assert entry["truth"] == str(truth / f"{name[:4]}.mkv")
+        direct = evaluate_results([out / f"{name}.colorized.mkv"], truth / f"{name[:4]}.mkv")
+        result_name = f"{name}.colorized.mkv"
+        for key in ("psnr", "ab_rmse", "colourfulness", "warp_error"):
+            # the same scorer on the same files (optical flow sums may differ in the last bits)
+            assert entry["metrics"]["result"][key] == pytest.approx(
+                direct["metrics"][result_name][key], rel=1e-6)
+            assert entry["metrics"]["grey"][key] == pytest.approx(
+                direct["metrics"]["grey"][key], rel=1e-6)
+        assert entry["metrics"]["result"]["psnr"] > entry["metrics"]["grey"]["psnr"] - 20
+    assert episodes["ep03_bw"]["metrics"] is None and episodes["ep03_bw"]["frames"] == 8
+    assert all(e["fps"] == pytest.approx(e["frames"] / e["seconds"], rel=1e-2)
+               for e in report["episodes"])
+    totals = report["totals"]
+    assert (totals["episodes"], totals["done"], totals["scored"], totals["frames"]) == \
+        (3, 3, 2, 24)
+    psnrs = [episodes[n]["metrics"]["result"]["psnr"] for n in ("ep01_bw", "ep02_bw")]
+    assert totals["metrics"]["result"]["psnr"] == pytest.approx(sum(psnrs) / 2)  # 8 frames each
+
+    report_dir = tmp_path / "report"
+    result = runner.invoke(cli, ["-q", "evaluate", "--season", str(out), "--truth", str(truth),
+                                 "-o", str(report_dir)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:5] == ["episode", "status", "frames", "seconds", "fps"]
+    assert any(line.startswith("ep03_bw ") and line.split()[1:3] == ["done", "8"]
+               for line in lines)
+    assert "ep03_bw: no colour original in" in result.output
+    assert any(line.startswith("season (3)") for line in lines)
+    written = json.loads((report_dir / "report.json").read_text())["totals"]
+    assert {k: v for k, v in written.items() if k != "metrics"} == \
+        {k: v for k, v in totals.items() if k != "metrics"}
+    assert written["metrics"]["result"]["ab_rmse"] == \
+        pytest.approx(totals["metrics"]["result"]["ab_rmse"], rel=1e-6)
+    assert (report_dir / "season.txt").read_text().startswith("episode")
+    assert (report_dir / "ep01_bw" / "index.html").is_file()
+    assert 'href="ep02_bw/index.html"' in (report_dir / "index.html").read_text()
+
+    # without a truth folder: the render columns only; a damaged pairing fails that episode
+    plain = evaluate_season(out)
+    assert [e["metrics"] for e in plain["episodes"]] == [None] * 3
+    (truth / "ep03.mkv").write_bytes(b"not a video")
+    result = runner.invoke(cli, ["-q", "evaluate", "--season", str(out), "--truth", str(truth)])
+    assert result.exit_code == 1 and "ep03_bw: not scored:" in result.output
+    result = runner.invoke(cli, ["-q", "evaluate", "--season", str(tmp_path), "--truth",
+                                 str(truth)])
+    assert result.exit_code == 1 and "no season.json" in result.output
