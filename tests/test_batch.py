@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -271,6 +273,13 @@ def test_cpu_is_the_default_and_devices_all_needs_cuda(tmp_path: Path, model: Pa
     for bad in ("cuda:0,cuda:1", "cpu,gpu", ","):
         with pytest.raises(OptionError, match="--devices"):
             batch.parse_devices(bad)
+    # a CPU device worker keeps the options of the single-process path (so its torch threads);
+    # GPU workers share the cores for their per-frame workers
+    defaults = RenderOptions(size=SIZE)
+    assert batch._device_options(defaults, "cpu", 2) == replace(defaults, device="cpu")
+    assert batch._device_options(defaults, "cuda:1", 2).workers == \
+        max(0, (os.cpu_count() or 2) // 2 - 1)
+    assert batch._device_options(replace(defaults, workers=3), "cuda:0", 2).workers == 3
 
     def no_workers(*args: object, **kwargs: object) -> None:
         raise AssertionError("without --devices everything runs in this process")

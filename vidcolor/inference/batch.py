@@ -235,12 +235,19 @@ def _is_device_name(name: str) -> bool:
 
 
 def _device_options(options: RenderOptions, device: str, devices: int) -> RenderOptions:
-    """The options of one of ``devices`` worker processes: its device, and (unless given) its
-    share of the cores for the per-frame workers."""
+    """The options of one of ``devices`` worker processes.
+
+    A GPU worker gets (unless ``--workers`` says) its share of the cores for the per-frame
+    worker processes. A CPU worker keeps the options as they are: with the parent's torch
+    thread count (:func:`_device_worker`) it then sets the very thread count the single-process
+    path sets (:meth:`Renderer.__enter__ <vidcolor.inference.render.Renderer.__enter__>` leaves
+    the pool's cores to the pool), so it computes the same frames. CPU "devices" stand in for
+    GPUs in tests; several of them only contend for the same cores.
+    """
     from dataclasses import replace
 
     workers = options.workers
-    if workers is None:  # share the cores between the device workers
+    if workers is None and device != "cpu":  # share the cores between the device workers
         workers = max(0, (os.cpu_count() or 2) // devices - 1)
     return replace(options, device=device, workers=workers)
 
@@ -261,15 +268,15 @@ def render_batch(episodes: Sequence[Episode], models: Sequence[str | os.PathLike
             CPU results equal a single-process render's); with one, it replaces
             ``options.device``; empty: everything runs here on ``options.device`` (the CPU
             unless CUDA is there).
-        keep_going: after a failed episode, render the others; else stop at the first failure
-            (the result list then ends with it: episodes not started are left out, and on
-            several devices the episodes still running are stopped, resumable, and left out).
+        keep_going: after a failed episode, render the others; else stop at the first failure:
+            the result list then holds the episodes finished by then, the failure among them
+            (on several devices the episodes still running are stopped, resumable).
         side_by_side: write review videos.
         runs_dir: where to look for runs.
         progress: show progress bars (single process only).
 
     Returns:
-        One :class:`EpisodeResult` per episode attempted.
+        One :class:`EpisodeResult` per episode (per episode finished, after a stop).
 
     Raises:
         InputError, CheckpointError, DeviceError: the models cannot be loaded (nothing can be
