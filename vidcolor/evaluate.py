@@ -13,6 +13,11 @@ Two modes, one scorer (:class:`vidcolor.metrics.SequenceScorer`):
 
 Both return the scorer's summary (plus a ``meta`` entry saying what was scored) and can write a
 report folder (:func:`vidcolor.report.write_report`).
+
+:func:`evaluate_season` reports on a whole season render (``vidcolor render ... -o FOLDER``):
+every episode's frames, render time and frames/s from the render's ``season.json``, and each
+episode that has a colour original (paired by name, :func:`truth_for`) scored by
+:func:`evaluate_results`; one table, totals and frame-weighted means.
 """
 
 from __future__ import annotations
@@ -236,3 +241,310 @@ def _score(frames: Iterator[tuple[np.ndarray, dict[str, np.ndarray]]], names: Se
 
         write_report(Path(report_dir), summary, sheet, title=title)
     return summary
+
+
+# --------------------------------------------------------------------------- season
+
+#: Name endings that mark a black-and-white twin (any case); stripped to find its colour original.
+BW_SUFFIXES = ("_bw", "-bw", "_grey", "-grey", "_gray", "-gray")
+#: The figures of the season table: (summary key, label, which way is better).
+SEASON_METRICS = (("psnr", "PSNR", "higher"), ("ab_rmse", "αβ error", "lower"),
+                  ("colourfulness", "colourfulness", ""), ("warp_error", "warp error", "lower"))
+SEASON_TEXT = "season.txt"
+
+
+def episode_name(path: str | os.PathLike[str]) -> str:
+    """An episode's name: a video's or image's stem, a folder's name.
+
+    >>> episode_name("season/ep02_bw.mkv"), episode_name("season/ep03_bw")
+    ('ep02_bw', 'ep03_bw')
+    """
+    from vidcolor.inference.batch import VIDEO_EXTENSIONS
+    from vidcolor.inference.sources import IMAGE_EXTENSIONS
+
+    path = Path(path)
+    known = path.suffix.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
+    return path.stem if known and not path.is_dir() else path.name
+
+
+def colour_name(name: str) -> str:
+    """The name of an episode's colour original: without a trailing ``_bw``, ``-bw``,
+    ``_grey``, ``-grey``, ``_gray`` or ``-gray``.
+
+    >>> colour_name("ep02_bw"), colour_name("Ep03-Grey"), colour_name("ep04")
+    ('ep02', 'Ep03', 'ep04')
+    """
+    for suffix in BW_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def truth_for(episode_input: str | os.PathLike[str], truth_dir: str | os.PathLike[str]
+              ) -> Path | None:
+    """The colour original of an episode in ``truth_dir``, paired by name.
+
+    The rule: an entry of ``truth_dir`` (a video, an image, or a folder of images; any
+    extension; names compared without case) named as the episode without its black-and-white
+    ending (``ep02_bw.mkv`` -> ``ep02.*``, see :func:`colour_name`); where there is none, one
+    named as the episode itself (``bw/ep02.mkv`` -> ``colour/ep02.*``). The episode's own file
+    and earlier outputs (``*.colorized*``) never count.
+
+    Returns:
+        The path, or None when ``truth_dir`` holds no such entry.
+
+    Raises:
+        InputError: ``truth_dir`` is not a folder, or several entries fit (e.g. ``ep02.mkv``
+            and ``ep02.mp4``).
+    """
+    folder = Path(truth_dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder (--truth with --season is the folder of the "
+                         "colour originals)")
+    own = episode_name(episode_input)
+    wanted = [colour_name(own).lower(), own.lower()]
+    source = Path(episode_input).resolve()
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")
+               and ".colorized" not in p.name and p.resolve() != source]
+    for name in dict.fromkeys(wanted):
+        found = sorted(p for p in entries if episode_name(p).lower() == name)
+        if len(found) > 1:
+            raise InputError(f"{Path(episode_input).name}: several colour originals fit in "
+                             f"{folder}: {', '.join(p.name for p in found)}")
+        if found:
+            return found[0]
+    return None
+
+
+def read_season(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The episodes a render wrote into ``folder``: ``season.json`` and the shards'
+    ``season-I-of-N.json`` merged (an output in several files: the newest file's entry), sorted
+    by episode name.
+
+    Raises:
+        InputError: no season file there, or a damaged one.
+    """
+    import json
+
+    folder = Path(folder)
+    files = sorted(folder.glob("season*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    if not files:
+        raise InputError(f"{folder}: no season.json here; render the season with "
+                         f"`vidcolor render ... -o {folder}` first")
+    episodes: dict[str, dict[str, Any]] = {}
+    for path in files:
+        try:
+            entries = json.loads(path.read_text())["episodes"]
+            for entry in entries:
+                episodes[Path(entry["output"] or entry["input"]).name] = dict(entry)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: not a season file of vidcolor render ({exc})") from None
+    return sorted(episodes.values(), key=lambda e: (episode_name(e["input"]), e["input"]))
+
+
+def evaluate_season(folder: str | os.PathLike[str], truth_dir: str | os.PathLike[str] | None
+                    = None, *, align: bool = False,
+                    report_dir: str | os.PathLike[str] | None = None, progress: bool = False
+                    ) -> dict[str, Any]:
+    """The season report: every episode a render wrote into ``folder`` with its frames, render
+    time and frames/s, and each one with a colour original in ``truth_dir`` scored by
+    :func:`evaluate_results` (pairs by :func:`truth_for`).
+
+    Args:
+        folder: the render's output folder (``season.json``, from ``vidcolor render ... -o``).
+        truth_dir: the folder of colour originals; None: the render columns only.
+        align: as in :func:`evaluate_results`.
+        report_dir: write ``report.json``, ``season.txt``, ``index.html`` and one report folder
+            per scored episode (:func:`vidcolor.report.write_report`) there.
+        progress: show progress bars.
+
+    Returns:
+        ``episodes`` (each: ``episode``, ``input``, ``output``, ``status``, ``device``,
+        ``frames``, ``seconds``, ``fps``, ``message``, ``truth``, ``metrics`` — ``{"grey" |
+        "result" | "truth": {metric: value}}`` of the summary, or None — and ``error`` where
+        scoring failed) and ``totals`` (counts, frames, seconds, fps, and the frame-weighted
+        means of :data:`SEASON_METRICS` over the scored episodes).
+
+    Raises:
+        InputError: no season file in ``folder``, ``truth_dir`` not a folder.
+    """
+    folder = Path(folder)
+    entries = read_season(folder)
+    if truth_dir is not None and not Path(truth_dir).is_dir():
+        raise InputError(f"{truth_dir}: not a folder (--truth with --season is the folder of "
+                         "the colour originals)")
+    names = _unique_episode_names([entry["input"] for entry in entries])
+    episodes = []
+    for entry, name in zip(entries, names, strict=True):
+        output = _located(folder, entry["output"])
+        frames, seconds = int(entry.get("frames") or 0), float(entry.get("seconds") or 0.0)
+        row: dict[str, Any] = {
+            "episode": name, "input": entry["input"], "output": str(output),
+            "status": entry["status"], "device": entry.get("device", ""), "frames": frames,
+            "seconds": seconds, "fps": round(frames / seconds, 2) if seconds else None,
+            "message": entry.get("message", ""), "truth": None, "metrics": None, "error": None}
+        episodes.append(row)
+        if truth_dir is None or entry["status"] == "failed":
+            continue
+        try:
+            truth = truth_for(entry["input"], truth_dir)
+            if truth is None:
+                continue
+            row["truth"] = str(truth)
+            target = None if report_dir is None else Path(report_dir) / name
+            summary = evaluate_results([output], truth, align=align, report_dir=target,
+                                       progress=progress)
+        except InputError as exc:
+            row["error"] = str(exc)
+            log.error("%s: %s", name, exc)
+            continue
+        metrics = summary["metrics"]
+        result = next(n for n in summary["candidates"] if n not in ("grey", "truth"))
+        row["metrics"] = {"grey": metrics["grey"], "result": metrics[result],
+                          "truth": metrics["truth"]}
+        row["scored_frames"] = summary["frames"]
+    report = {"mode": "season", "season": str(folder),
+              "truth": None if truth_dir is None else str(truth_dir),
+              "episodes": episodes, "totals": _season_totals(episodes)}
+    if report_dir is not None:
+        _write_season_report(Path(report_dir), report)
+    return report
+
+
+def _unique_episode_names(inputs: Sequence[str]) -> list[str]:
+    """Episode names, made unique (and safe as folder names) where two folders share one."""
+    names = [episode_name(path) for path in inputs]
+    unique = [name if names.count(name) == 1 else f"{Path(path).parent.name}-{name}"
+              for name, path in zip(names, inputs, strict=True)]
+    return [name if unique.count(name) == 1 else f"{name}-{index}"
+            for index, name in enumerate(unique)]
+
+
+def _located(folder: Path, output: str) -> Path:
+    """An output listed in a season file: in ``folder`` by its name (the folder may have been
+    moved since), else where the file says."""
+    here = folder / Path(output).name
+    return here if here.exists() else Path(output)
+
+
+def _season_totals(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    rendered = [e for e in episodes if e["status"] != "failed"]
+    frames = sum(e["frames"] for e in rendered)
+    seconds = sum(e["seconds"] for e in rendered)
+    scored = [e for e in episodes if e["metrics"]]
+    means: dict[str, dict[str, float | None]] = {}
+    for candidate in ("grey", "result", "truth"):
+        means[candidate] = {}
+        for key, _, _ in SEASON_METRICS:
+            pairs = [(e["metrics"][candidate].get(key), e["scored_frames"]) for e in scored]
+            pairs = [(float(v), n) for v, n in pairs if isinstance(v, (int, float))]
+            weight = sum(n for _, n in pairs)
+            means[candidate][key] = sum(v * n for v, n in pairs) / weight if weight else None
+    return {"episodes": len(episodes),
+            **{status: sum(e["status"] == status for e in episodes)
+               for status in ("done", "skipped", "failed")},
+            "scored": len(scored), "frames": frames, "seconds": round(seconds, 3),
+            "fps": round(frames / seconds, 2) if seconds else None, "metrics": means}
+
+
+_SEASON_COLUMNS = (("psnr", "result", "PSNR ↑"), ("psnr", "grey", "grey"),
+                   ("ab_rmse", "result", "αβ err ↓"), ("ab_rmse", "grey", "grey"),
+                   ("colourfulness", "result", "colourful"), ("colourfulness", "truth", "truth"),
+                   ("warp_error", "result", "warp err ↓"), ("warp_error", "truth", "truth"))
+
+
+def season_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The season table as text cells: a header, one row per episode, the season's row."""
+    from vidcolor.report import format_value
+
+    def cells(metrics: dict[str, Any] | None) -> list[str]:
+        if not metrics:
+            return [""] * len(_SEASON_COLUMNS)
+        return [format_value(metrics[who].get(key)) for key, who, _ in _SEASON_COLUMNS]
+
+    def seconds(value: float, show: bool) -> str:
+        return f"{value:.1f}" if show else ""
+
+    rows = [["episode", "status", "frames", "seconds", "fps",
+             *(label for _, _, label in _SEASON_COLUMNS)]]
+    for e in report["episodes"]:
+        rendered = e["status"] != "failed"
+        rows.append([e["episode"], e["status"], str(e["frames"]) if rendered else "",
+                     seconds(e["seconds"], rendered), format_value(e["fps"]) if e["fps"] else "",
+                     *cells(e["metrics"])])
+    totals = report["totals"]
+    rows.append([f"season ({totals['episodes']})", f"{totals['scored']} scored",
+                 str(totals["frames"]), seconds(totals["seconds"], True),
+                 format_value(totals["fps"]) if totals["fps"] else "",
+                 *cells(totals["metrics"] if totals["scored"] else None)])
+    return rows
+
+
+def format_season_report(report: dict[str, Any]) -> str:
+    """The season table as plain text, with the episodes' problems and a legend below."""
+    rows = season_rows(report)
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        if index == len(rows) - 1:
+            lines.append("  ".join("-" * width for width in widths))
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
+        cells += [cell.rjust(width) for cell, width in zip(row[2:], widths[2:], strict=True)]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines + season_notes(report))
+
+
+def season_notes(report: dict[str, Any]) -> list[str]:
+    """What the season table leaves out: each episode's problem, and how to read it."""
+    notes = []
+    for e in report["episodes"]:
+        if e["status"] == "failed":
+            notes.append(f"{e['episode']}: render failed: {e['message'].strip()}")
+        elif e["error"]:
+            notes.append(f"{e['episode']}: not scored: {e['error']}")
+        elif report["truth"] is not None and e["truth"] is None:
+            notes.append(f"{e['episode']}: no colour original in {report['truth']}")
+    totals = report["totals"]
+    notes.append(f"{totals['done']} rendered by the last run, {totals['skipped']} skipped "
+                 f"(already rendered), {totals['failed']} failed. Seconds and fps are those of "
+                 "the render that made each output; the season row's figures are "
+                 "frame-weighted means over the scored episodes.")
+    return notes
+
+
+def _write_season_report(folder: Path, report: dict[str, Any]) -> None:
+    import html
+    from urllib.parse import quote
+
+    from vidcolor.fsutil import atomic_path, ensure_writable_dir, write_json_atomic
+    from vidcolor.report import INDEX_HTML, REPORT_JSON
+
+    ensure_writable_dir(folder)
+    write_json_atomic(folder / REPORT_JSON, report)
+    with atomic_path(folder / SEASON_TEXT) as tmp:
+        tmp.write_text(format_season_report(report) + "\n", encoding="utf-8")
+    rows = season_rows(report)
+    body = []
+    for index, row in enumerate(rows[1:], start=1):
+        name = html.escape(row[0])
+        episode = report["episodes"][index - 1] if index < len(rows) - 1 else None
+        if episode is not None and episode["metrics"]:
+            link = html.escape(quote(f"{episode['episode']}/{INDEX_HTML}"))
+            name = f'<a href="{link}">{name}</a>'
+        body.append(f"<tr><th>{name}</th>" + "".join(f"<td>{html.escape(cell)}</td>"
+                                                    for cell in row[1:]) + "</tr>")
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
+    title = f"vidcolor season report: {report['season']}"
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>"
+            "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+            "th,td{border:1px solid #ccc;padding:.25em .6em}td{text-align:right}"
+            "tbody th{text-align:left;font-weight:normal}</style></head>\n"
+            f"<body><h1>{html.escape(title)}</h1><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+            + "".join(f"<p>{html.escape(note)}</p>" for note in season_notes(report)) +
+            "</body></html>\n")
+    with atomic_path(folder / INDEX_HTML) as tmp:
+        tmp.write_text(page, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""``vidcolor evaluate``: score runs on a dataset split, or rendered files against their truth."""
+"""``vidcolor evaluate``: score runs on a dataset split, rendered files against their truth, or a
+whole season render."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from vidcolor._cli.render import build_options, render_options, split_ensemble_i
                 metavar="RUN... | RESULT...")
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
               help="Colour original: score the RESULT videos, images or folders against it "
-                   "(instead of rendering a dataset split with RUNs).")
+                   "(instead of rendering a dataset split with RUNs); with --season, the "
+                   "folder of colour originals.")
+@click.option("--season", "season_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None,
+              help="A season render's output folder (season.json): one table of every "
+                   "episode's frames, render time and fps, each scored against its colour "
+                   "original in the --truth folder (ep02_bw.mkv -> ep02.*).")
 @click.option("--align", is_flag=True,
               help="With --truth: compare the frames the inputs have in common when their "
                    "frame counts differ (a warning says so), instead of failing.")
@@ -29,7 +36,8 @@ from vidcolor._cli.render import build_options, render_options, split_ensemble_i
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Write a report folder: report.json, error curves, a comparison sheet, a "
                    "per-frame plot and index.html.")
-def evaluate(items: tuple[Path, ...], truth: Path | None, align: bool, dataset_dir: str,
+def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | None, align: bool,
+             dataset_dir: str,
              split: str, max_images: int | None, refine: str, ensemble: str | None, decode: str,
              size: int, batch_size: int, device: str, workers: int | None,
              fz_scale: float | None, fz_sigma: float | None, fz_min_size: int | None,
@@ -45,10 +53,19 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, align: bool, dataset_d
       vidcolor evaluate ep01_bw.colorized.mkv --truth ep01.mkv -o report/
     Every figure is printed beside the all-grey baseline and the truth's own
     value (the floor of the temporal measures).
+    SEASON mode reports on a whole render (`vidcolor render season_bw/ -o out/`):
+      vidcolor evaluate --season out/ --truth season_colour/ -o report/
+    The colour original of ep02_bw.mkv is ep02.* in the truth folder (a trailing
+    _bw, -bw, _grey, -grey, _gray or -gray is dropped; else the same name);
+    episodes without one show only frames, render seconds and fps. The exit
+    code is 1 when an episode that has a colour original cannot be scored.
     """
     from vidcolor.evaluate import evaluate_results, evaluate_runs
     from vidcolor.report import format_table
 
+    if season_dir is not None:
+        _season(items, season_dir, truth, align, as_json, report_dir)
+        return
     ensemble, items = split_ensemble_input(ensemble, items)
     if not items:
         raise click.UsageError("give RUNs to render a dataset split, or RESULTs with --truth")
@@ -69,3 +86,22 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, align: bool, dataset_d
         click.echo(format_table(summary))
     if report_dir is not None and not as_json:
         click.echo(f"report: {report_dir / 'index.html'}")
+
+
+def _season(items: tuple[Path, ...], season_dir: Path, truth: Path | None, align: bool,
+            as_json: bool, report_dir: Path | None) -> None:
+    from vidcolor.evaluate import evaluate_season, format_season_report
+
+    if items:
+        raise click.UsageError("--season reads the episodes from the folder's season.json; "
+                               "give no RUN or RESULT with it")
+    report = evaluate_season(season_dir, truth, align=align, report_dir=report_dir,
+                             progress=True)
+    if as_json:
+        click.echo(json.dumps(report, allow_nan=False))
+    else:
+        click.echo(format_season_report(report))
+        if report_dir is not None:
+            click.echo(f"report: {report_dir / 'index.html'}")
+    if any(episode["error"] for episode in report["episodes"]):
+        raise SystemExit(1)

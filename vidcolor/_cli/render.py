@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -110,8 +111,9 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
               help="Run directory (latest checkpoint) or checkpoint file; repeatable. "
                    "Default: every trained run under ./runs.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output video/image/folder; with several inputs, an output folder. "
-                   "Default: <input stem>.colorized.<ext> beside each input.")
+              help="Output video/image/folder; with several inputs or a season folder, an "
+                   "output folder (one output per episode, and season.json). Default: "
+                   "<input stem>.colorized.<ext> beside each input.")
 @render_options
 @click.option("--side-by-side", is_flag=True,
               help="Write a review video: grey input | result (| ground truth).")
@@ -122,7 +124,8 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
                    "same share whatever the argument order): one task of a cluster job array.")
 @click.option("--devices", default=None, metavar="LIST",
               help="Render on several devices at once, one worker process each taking the next "
-                   "episode: e.g. cuda:0,cuda:1, or 'all' for every visible GPU.")
+                   "episode: e.g. cuda:0,cuda:1, or 'all' for every visible GPU. Default: "
+                   "everything in this process, on --device.")
 @click.option("--keep-going/--stop-on-error", default=True, show_default=True,
               help="With several inputs: go on after an episode fails (the exit code is 1 and "
                    "the summary names it).")
@@ -132,16 +135,19 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
            neutral: bool, credits: bool, side_by_side: bool, truth: Path | None,
            shard: str | None, devices: str | None, keep_going: bool) -> None:
-    """Colourise INPUTs: videos, images, folders of images, or folders of videos.
+    """Colourise INPUTs: videos, images, folders of images, or season folders (videos
+    and/or folders of images).
 
     \b
     Each output keeps its input's resolution, frame count, frame rate, timestamps
-    and audio; its L channel is the input's own. The models are loaded once for
-    all inputs; an episode already rendered with the same models and options is
-    skipped, an interrupted one continues where it stopped. Examples:
+    and audio; its L channel is the input's own. An interrupted render continues
+    where it stopped. With several episodes the models are loaded once; an
+    episode already rendered with the same models and options is skipped, a
+    failing one is reported and the others go on (exit code 1). Examples:
       vidcolor render bw.mkv                                  # every run in ./runs
       vidcolor render bw.mkv --refine felzenszwalb --ensemble
       vidcolor render season_bw/ -o season_colour/            # a folder of episodes
+      vidcolor render season_bw/ -o out/ --devices cuda:0,cuda:1
       vidcolor render season_bw/ -o out/ --shard $SLURM_ARRAY_TASK_ID/8
     """
     from vidcolor.inference import batch
@@ -154,12 +160,16 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
                             fz_scale, fz_sigma, fz_min_size, working_scale, temporal, palette,
                             neutral, credits)
     shard_pair = _usage(batch.parse_shard, shard) if shard else None
-    device_list = _usage(_parse_devices, devices) if devices else []
-    episodes = batch.plan(inputs, output, shard_pair)  # a missing input fails before loading
-    single = len(inputs) == 1 and len(episodes) == 1 and not shard and len(device_list) < 2
-    if truth is not None and not single:
+    device_list = _usage(batch.parse_devices, devices) if devices else []
+    if device_list and device != "auto":
+        raise click.UsageError("give --device or --devices, not both")
+    several = batch.is_batch(inputs, shard_pair)  # a missing input fails before loading
+    if truth is not None and (several or len(device_list) > 1):
         raise click.UsageError("--truth needs a single input")
-    if single:
+    episodes = batch.plan(inputs, output, shard_pair)
+    if not several and len(device_list) < 2:
+        if device_list:
+            options = replace(options, device=device_list[0])
         with Renderer.from_runs(list(models) or None, options) as renderer:
             out = renderer.render(episodes[0].input, episodes[0].output,
                                   side_by_side=side_by_side, truth=truth, progress=True)
@@ -168,14 +178,15 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     if not episodes:
         click.echo("nothing to render in this shard")
         return
-    if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
     results = batch.render_batch(episodes, list(models) or None, options, devices=device_list,
                                  keep_going=keep_going, side_by_side=side_by_side,
                                  progress=len(device_list) < 2)
     click.echo(batch.format_season(results))
+    if len(results) < len(episodes):
+        click.echo(f"stopped at the first failure (--stop-on-error); "
+                   f"{len(episodes) - len(results)} episode(s) not rendered")
     if output is not None:
-        click.echo(f"season: {batch.write_season(results, output)}")
+        click.echo(f"season: {batch.write_season(results, output, shard_pair)}")
     if any(r.status == "failed" for r in results):
         raise SystemExit(1)
 
@@ -187,22 +198,3 @@ def _usage(parse, value):  # noqa: ANN001, ANN202
         return parse(value)
     except OptionError as exc:
         raise click.UsageError(str(exc)) from None
-
-
-def _parse_devices(text: str) -> list[str]:
-    """``cuda:0,cuda:1`` -> the list; ``all`` -> every visible GPU."""
-    from vidcolor.errors import OptionError
-
-    if text.strip() == "all":
-        import torch
-
-        count = torch.cuda.device_count()
-        if not count:
-            raise OptionError("--devices all: no CUDA device is visible")
-        return [f"cuda:{index}" for index in range(count)]
-    devices = [item.strip() for item in text.split(",") if item.strip()]
-    from vidcolor.inference.options import RenderOptions
-
-    for item in devices:
-        RenderOptions(device=item)  # the same check as --device
-    return devices

@@ -1,15 +1,18 @@
 """A whole season in one command: many inputs, one or several devices, or one shard of many.
 
 :func:`plan` turns the command's inputs into episodes: each video is one, a folder of images is
-one, a folder of videos gives one per video; ``--shard I/N`` keeps a deterministic 1/N of them
-(the episodes sorted by their absolute path, every N-th from I — the same share whatever the
-order of the arguments, so a SLURM job array or a Kubernetes Indexed Job splits a season with
-no coordination). :func:`render_batch` renders them with the models loaded once — in this
-process, or in one worker process per device (``--devices cuda:0,cuda:1``), each taking the next
-episode from a shared queue. An episode whose output already carries a record of the same
-models and options is skipped; an interrupted one continues (:mod:`vidcolor.inference.sinks`);
-a failing one is reported and the rest go on. The outcome of every episode is returned and
-written to ``season.json`` beside the outputs.
+one, a season folder gives one per video and per folder of images in it; ``--shard I/N`` keeps
+a deterministic 1/N of them (the episodes sorted by their absolute path, every N-th from I — the
+same share whatever the order of the arguments, so a SLURM job array or a Kubernetes Indexed Job
+splits a season with no coordination). :func:`render_batch` renders them with the models loaded
+once — in this process (the default), or in one worker process per device (``--devices
+cuda:0,cuda:1``), each taking the next episode from a shared queue. An episode whose output
+already carries a record of the same models and options (``<output>.vidcolor.json``) is skipped;
+an interrupted one continues (:mod:`vidcolor.inference.sinks`); a failing one is reported and
+the rest go on. The outcome of every episode is returned; the CLI prints it
+(:func:`format_season`) and writes it into the output folder (:func:`write_season`:
+``season.json``, or ``season-I-of-N.json`` for a shard), where ``vidcolor evaluate --season``
+reads it.
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ import logging
 import multiprocessing
 import os
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vidcolor.errors import InputError, OptionError, VidcolorError
+from vidcolor.errors import InputError, OptionError, OutputError, VidcolorError
 from vidcolor.fsutil import write_json_atomic
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.sources import IMAGE_EXTENSIONS
@@ -42,7 +44,7 @@ class Episode:
     """One input to render and where its output goes."""
 
     input: Path
-    output: Path | None  # None: beside the input (the default name)
+    output: Path | None  # None: beside the input (the default name); plan() always sets it
 
 
 @dataclass
@@ -52,8 +54,10 @@ class EpisodeResult:
     Attributes:
         status: ``done``, ``skipped`` (already rendered with the same models and options) or
             ``failed``.
-        frames: frames rendered (0 when skipped or failed).
-        seconds: wall time of the render.
+        frames: frames rendered (skipped: those of the render that made the output, from its
+            record; failed: 0).
+        seconds: wall time of the render (skipped: that of the render that made the output).
+        device: where it ran (``cpu``, ``cuda:0``; empty when its worker died first).
         message: the error of a failed episode.
     """
 
@@ -86,55 +90,95 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def _expand(path: Path) -> list[Path]:
-    """A video or an image folder is one episode; a folder of videos is one per video."""
+    """The episodes of one input: a video or an image folder is one; a season folder (videos
+    and/or sub-folders of images; not recursive) gives one per video and per image sub-folder.
+    Outputs of earlier renders (``*.colorized*``) and hidden entries are left out."""
     if not path.is_dir():
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    videos = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS
-              and ".colorized" not in p.name]
-    if videos:
-        return videos
-    if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in files):
-        return [path]
-    raise InputError(f"{path}: neither videos ({', '.join(VIDEO_EXTENSIONS[:4])}, ...) nor "
-                     "images in this folder")
+    entries = sorted(p for p in path.iterdir()
+                     if not p.name.startswith(".") and ".colorized" not in p.name)
+    videos = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS]
+    if any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in entries) and not videos:
+        return [path]  # a folder of images: one episode
+    folders = [p for p in entries if p.is_dir() and _holds_images(p)]
+    if videos or folders:
+        return sorted(videos + folders)
+    raise InputError(f"{path}: neither videos ({', '.join(VIDEO_EXTENSIONS[:4])}, ...), nor "
+                     "images, nor folders of images in this folder")
 
 
-def plan(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str] | None,
-         shard: tuple[int, int] | None = None) -> list[Episode]:
-    """The episodes of a render command, in order.
+def _holds_images(folder: Path) -> bool:
+    try:
+        return any(p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                   for p in folder.iterdir())
+    except OSError:
+        return False
 
-    Args:
-        inputs: videos, image folders, folders of videos.
-        output: with one episode, the output path (or None: beside it); with several, an
-            output folder (or None: each output beside its input).
-        shard: ``(I, N)``: keep the I-th of N shares (episodes sorted by absolute path).
+
+def is_batch(inputs: Sequence[str | os.PathLike[str]], shard: tuple[int, int] | None = None
+             ) -> bool:
+    """Whether a render command's ``-o`` names an output folder rather than one output: several
+    inputs, a shard, or a season folder (a folder of videos or of image folders).
 
     Raises:
         InputError: an input does not exist or a folder holds nothing to render.
     """
+    if len(inputs) != 1 or shard is not None:
+        return True
+    path = Path(inputs[0])
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    return _expand(path) != [path]
+
+
+def plan(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str] | None,
+         shard: tuple[int, int] | None = None) -> list[Episode]:
+    """The episodes of a render command, in order, each with its output path.
+
+    Args:
+        inputs: videos, image folders, season folders (videos and/or image folders).
+        output: for a single input (:func:`is_batch` false), its output path — for a folder
+            of images the output folder; a video or image given an existing folder goes into
+            it under the default name. For a batch, the output folder: each episode's output
+            is ``<folder>/<default name>`` (``ep01.colorized.mkv``). None: each output beside
+            its input (:func:`~vidcolor.inference.render.default_output`).
+        shard: ``(I, N)``: keep the I-th of N shares: the episodes sorted by their input's
+            absolute path, every N-th from I — the same share whatever the order or the
+            spelling of the arguments.
+
+    Raises:
+        InputError: an input does not exist or a folder holds nothing to render.
+        OutputError: two episodes would write the same output (same names in two folders).
+    """
     from vidcolor.inference.render import default_output
 
-    paths: list[Path] = []
+    batch = is_batch(inputs, shard)
+    unique: dict[str, Path] = {}
     for item in inputs:
         path = Path(item)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
-        paths += _expand(path)
-    unique: dict[str, Path] = {}
-    for path in paths:
-        unique.setdefault(str(path.resolve()), path)
+        for episode in _expand(path):
+            unique.setdefault(str(episode.resolve()), episode)
     paths = list(unique.values())
+    out = None if output is None else Path(output)
+    if out is None:
+        outputs = [default_output(path) for path in paths]
+    elif not batch and (paths[0].is_dir() or not out.is_dir()):
+        outputs = [out]
+    else:
+        outputs = [out / default_output(path).name for path in paths]
+    writers: dict[str, Path] = {}
+    for path, target in zip(paths, outputs, strict=True):
+        other = writers.setdefault(str(target.resolve()), path)
+        if other is not path:
+            raise OutputError(f"{target}: both {other} and {path} would be rendered to it; "
+                              "rename one or render them into separate folders")
+    episodes = [Episode(path, target) for path, target in zip(paths, outputs, strict=True)]
     if shard is not None:
         index, count = shard
-        ordered = sorted(paths, key=lambda p: str(p.resolve()))
-        paths = ordered[index::count]
-    if output is None:
-        return [Episode(path, None) for path in paths]
-    out = Path(output)
-    if len(paths) == 1 and not (len(inputs) > 1 or shard is not None or out.is_dir()):
-        return [Episode(paths[0], out)]
-    return [Episode(path, out / default_output(path).name) for path in paths]
+        episodes = sorted(episodes, key=lambda e: str(e.input.resolve()))[index::count]
+    return episodes
 
 
 def record_path(output: Path) -> Path:
@@ -142,11 +186,68 @@ def record_path(output: Path) -> Path:
     return output.with_name(output.name + ".vidcolor.json")
 
 
+def parse_devices(text: str) -> list[str]:
+    """``--devices``: ``cuda:0,cuda:1`` (or ``cpu,cpu``) -> the list; ``all`` -> every GPU.
+
+    Each device is checked here, in the calling process, so that a missing GPU is one clear
+    line before any worker starts.
+
+    Raises:
+        OptionError: a malformed list, ``all`` without CUDA, or a device that does not exist.
+
+    >>> parse_devices("cpu, cpu")
+    ['cpu', 'cpu']
+    """
+    from vidcolor.errors import DeviceError
+
+    if text.strip() == "all":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise OptionError("--devices all: no CUDA device is visible (without --devices "
+                              "the render runs in this process, on the CPU)")
+        return [f"cuda:{index}" for index in range(count)]
+    devices = [item.strip() for item in text.split(",") if item.strip()]
+    if not devices:
+        raise OptionError(f"--devices needs a list such as cuda:0,cuda:1 or 'all', got {text!r}")
+    for item in devices:
+        if item == "auto" or not _is_device_name(item):
+            raise OptionError(f"--devices: each device must be cpu, cuda or cuda:N, got "
+                              f"{text!r}")
+    if any(item != "cpu" for item in devices):
+        from vidcolor.checkpoint import resolve_device
+
+        for item in devices:
+            try:
+                resolve_device(item)
+            except DeviceError as exc:
+                raise OptionError(f"--devices: {exc}") from None
+    return devices
+
+
+def _is_device_name(name: str) -> bool:
+    try:
+        RenderOptions(device=name)  # the same check as --device
+    except OptionError:
+        return False
+    return True
+
+
 def _device_options(options: RenderOptions, device: str, devices: int) -> RenderOptions:
+    """The options of one of ``devices`` worker processes.
+
+    A GPU worker gets (unless ``--workers`` says) its share of the cores for the per-frame
+    worker processes. A CPU worker keeps the options as they are: with the parent's torch
+    thread count (:func:`_device_worker`) it then sets the very thread count the single-process
+    path sets (:meth:`Renderer.__enter__ <vidcolor.inference.render.Renderer.__enter__>` leaves
+    the pool's cores to the pool), so it computes the same frames. CPU "devices" stand in for
+    GPUs in tests; several of them only contend for the same cores.
+    """
     from dataclasses import replace
 
     workers = options.workers
-    if workers is None:  # share the cores between the device workers
+    if workers is None and device != "cpu":  # share the cores between the device workers
         workers = max(0, (os.cpu_count() or 2) // devices - 1)
     return replace(options, device=device, workers=workers)
 
@@ -159,69 +260,111 @@ def render_batch(episodes: Sequence[Episode], models: Sequence[str | os.PathLike
     """Render every episode; return what became of each, in the episodes' order.
 
     Args:
-        episodes: from :func:`plan`.
+        episodes: from :func:`plan` (their output folders are created).
         models: run folders or checkpoints (None: every run under ``runs_dir``).
         options: the render options.
         devices: with two or more, one worker process per device takes episodes from a shared
-            queue (each with its own models); else everything runs here on ``options.device``.
-        keep_going: after a failed episode, render the others (else stop at the first).
+            queue (each with its own models, and this process's torch thread count so that
+            CPU results equal a single-process render's); with one, it replaces
+            ``options.device``; empty: everything runs here on ``options.device`` (the CPU
+            unless CUDA is there).
+        keep_going: after a failed episode, render the others; else stop at the first failure:
+            the result list then holds the episodes finished by then, the failure among them
+            (on several devices the episodes still running are stopped, resumable).
         side_by_side: write review videos.
         runs_dir: where to look for runs.
         progress: show progress bars (single process only).
 
+    Returns:
+        One :class:`EpisodeResult` per episode (per episode finished, after a stop).
+
     Raises:
-        CheckpointError, DeviceError: the models cannot be loaded (nothing can be rendered).
-        VidcolorError: the first failure when ``keep_going`` is off.
+        InputError, CheckpointError, DeviceError: the models cannot be loaded (nothing can be
+            rendered); on several devices, a :class:`VidcolorError` naming each device's error.
     """
+    for folder in {episode.output.parent for episode in episodes if episode.output}:
+        folder.mkdir(parents=True, exist_ok=True)  # the output folder of a batch
     if len(devices) > 1:
         return _render_on_devices(episodes, models, options, list(devices), keep_going,
                                   side_by_side, runs_dir)
     if devices:
-        options = _device_options(options, devices[0], 1) if options.device == "auto" \
-            else options
+        from dataclasses import replace
+
+        options = replace(options, device=devices[0])
     from vidcolor.inference.render import Renderer
 
     renderer = Renderer.from_runs(models, options, runs_dir)
     results = []
     with renderer:
         for episode in episodes:
-            result = _render_one(renderer, episode, side_by_side, progress, options.device)
+            result = _render_one(renderer, episode, side_by_side, progress)
             results.append(result)
             if result.status == "failed" and not keep_going:
-                raise VidcolorError(result.message)
+                break
     return results
 
 
-def _render_one(renderer: Any, episode: Episode, side_by_side: bool, progress: bool,
-                device: str) -> EpisodeResult:
+def _render_one(renderer: Any, episode: Episode, side_by_side: bool, progress: bool
+                ) -> EpisodeResult:
+    """Render one episode, or skip it when its record says it is already done; a failure is
+    returned, not raised (the other episodes go on)."""
     from vidcolor.inference.render import default_output
 
     output = episode.output or default_output(episode.input)
+    device = str(renderer.colorizer.device)
     started = time.perf_counter()
     try:
-        key = renderer.key_for(episode.input, side_by_side)
-        record = record_path(output)
-        if output.exists() and record.is_file() and \
-                json.loads(record.read_text()).get("key") == key:
-            done = json.loads(record.read_text())
+        done = _finished_record(output, renderer.key_for(episode.input, side_by_side))
+        if done is not None:
             log.info("%s: already rendered with these models and options; skipped", output)
             return EpisodeResult(str(episode.input), str(output), "skipped",
-                                 int(done.get("frames", 0)), 0.0, device)
+                                 int(done.get("frames", 0)), float(done.get("seconds", 0.0)),
+                                 device)
         renderer.render(episode.input, output, side_by_side=side_by_side, progress=progress)
-    except VidcolorError as exc:
-        log.error("%s: %s", episode.input, exc)
+    except Exception as exc:  # noqa: BLE001 - one bad episode must not lose the season
+        message = str(exc) if isinstance(exc, VidcolorError) else \
+            f"{type(exc).__name__}: {exc} (a bug? --debug shows where)"
+        if str(episode.input) not in message:
+            message = f"{episode.input}: {message}"
+        log.error("%s", message)
+        log.debug("%s failed", episode.input, exc_info=True)
         return EpisodeResult(str(episode.input), str(output), "failed", device=device,
-                             message=str(exc))
+                             message=message)
     return EpisodeResult(str(episode.input), str(output), "done", renderer.last_frames,
                          round(time.perf_counter() - started, 3), device)
 
 
+def _finished_record(output: Path, key: str) -> dict[str, Any] | None:
+    """The record of ``output`` if it exists and was made by the render ``key`` names."""
+    record = record_path(output)
+    if not output.exists() or not record.is_file():
+        return None
+    try:
+        done = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    return done if isinstance(done, dict) and done.get("key") == key else None
+
+
 def _device_worker(device: str, models: list[str] | None, options: RenderOptions,
-                   side_by_side: bool, runs_dir: str, tasks: Any, results: Any) -> None:
+                   side_by_side: bool, runs_dir: str, threads: int, log_level: int,
+                   tasks: Any, results: Any) -> None:
     """One device's worker process: load the models, render queued episodes until None."""
     import signal
 
+    import torch
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    # a spawned process has no logging set up: log as the parent does (-q, -v), to stderr
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(f"[{device}] %(message)s"))
+    root = logging.getLogger("vidcolor")
+    root.handlers[:] = [handler]
+    root.setLevel(log_level)
+    root.propagate = False
+    # A spawned process starts with torch's default thread count; take the parent's, so a CPU
+    # worker computes exactly what the single-process path computes.
+    torch.set_num_threads(threads)
     try:
         from vidcolor.inference.render import Renderer
 
@@ -235,18 +378,18 @@ def _device_worker(device: str, models: list[str] | None, options: RenderOptions
             if task is None:
                 break
             index, episode = task
-            try:
-                result = _render_one(renderer, episode, side_by_side, False, device)
-            except Exception:  # noqa: BLE001 - a bug must not lose the other episodes
-                result = EpisodeResult(str(episode.input), str(episode.output), "failed",
-                                       device=device, message=traceback.format_exc(limit=2))
-            results.put(("result", index, result))
+            results.put(("started", index, device))
+            results.put(("result", index, _render_one(renderer, episode, side_by_side, False)))
 
 
 def _render_on_devices(episodes: Sequence[Episode], models: Sequence[Any] | None,
                        options: RenderOptions, devices: list[str], keep_going: bool,
                        side_by_side: bool, runs_dir: str | os.PathLike[str]
                        ) -> list[EpisodeResult]:
+    import queue
+
+    import torch
+
     context = multiprocessing.get_context("spawn")
     tasks, results = context.Queue(), context.Queue()
     for index, episode in enumerate(episodes):
@@ -257,54 +400,86 @@ def _render_on_devices(episodes: Sequence[Episode], models: Sequence[Any] | None
     workers = [context.Process(target=_device_worker, name=f"vidcolor-{device}",
                                args=(device, model_list,
                                      _device_options(options, device, len(devices)),
-                                     side_by_side, str(runs_dir), tasks, results))
+                                     side_by_side, str(runs_dir), torch.get_num_threads(),
+                                     logging.getLogger("vidcolor").getEffectiveLevel(),
+                                     tasks, results))
                for device in devices]
     for worker in workers:
         worker.start()
     outcome: dict[int, EpisodeResult] = {}
+    running: dict[int, str] = {}  # episode -> device, started and not finished
     fatal: list[str] = []
+    stopped = False
     try:
-        while len(outcome) < len(episodes) and len(fatal) < len(devices):
-            kind, key, value = results.get()
-            if kind == "fatal":
-                fatal.append(value)
+        while len(outcome) < len(episodes) and len(fatal) < len(devices) and not stopped:
+            try:
+                kind, key, value = results.get(timeout=1.0)
+            except queue.Empty:
+                if not any(worker.is_alive() for worker in workers):
+                    break  # every worker is gone (killed?): what is left was not rendered
                 continue
-            outcome[key] = value
-            log.info("%s: %s on %s (%d frames, %.1f s)", value.input, value.status,
-                     value.device, value.frames, value.seconds)
-            if value.status == "failed" and not keep_going:
-                raise VidcolorError(value.message)
+            if kind == "fatal":
+                log.error("%s", value)
+                fatal.append(value)
+            elif kind == "started":
+                running[key] = value
+            else:
+                running.pop(key, None)
+                outcome[key] = value
+                log.info("%s: %s on %s (%d frames, %.1f s)", value.input, value.status,
+                         value.device, value.frames, value.seconds)
+                stopped = value.status == "failed" and not keep_going
         if len(fatal) == len(devices):
             raise VidcolorError(f"no device could load the models: {'; '.join(fatal)}")
     finally:
         for worker in workers:
-            if worker.is_alive() and len(outcome) < len(episodes):
+            if worker.is_alive() and (stopped or len(outcome) < len(episodes)):
                 worker.terminate()
             worker.join()
-    return [outcome.get(i, EpisodeResult(str(e.input), str(e.output or ""), "failed",
-                                         message="not rendered (its device failed)"))
-            for i, e in enumerate(episodes)]
+    if stopped:
+        return [outcome[i] for i in sorted(outcome)]
+    lost = {index: f"{running[index]} stopped while rendering it" if index in running
+            else "not rendered: every device worker stopped" for index in range(len(episodes))
+            if index not in outcome}
+    return [outcome.get(index) or EpisodeResult(
+        str(episode.input), str(episode.output or ""), "failed", message=lost[index])
+        for index, episode in enumerate(episodes)]
 
 
-def write_season(results: Sequence[EpisodeResult], folder: Path) -> Path:
-    """``season.json`` in ``folder``: every episode's outcome, and the totals."""
+def season_name(shard: tuple[int, int] | None = None) -> str:
+    """The season file of a run: ``season.json``, or ``season-I-of-N.json`` for a shard (the
+    tasks of a job array share one output folder; each writes its own file)."""
+    return "season.json" if shard is None else f"season-{shard[0]}-of-{shard[1]}.json"
+
+
+def write_season(results: Sequence[EpisodeResult], folder: Path,
+                 shard: tuple[int, int] | None = None) -> Path:
+    """Write every episode's outcome and the totals into ``folder`` (:func:`season_name`).
+
+    ``frames``/``seconds`` of the totals count the episodes rendered by this run; a skipped
+    episode's own entry carries the frames and seconds of the render that made its output.
+    """
     done = [r for r in results if r.status == "done"]
     frames, seconds = sum(r.frames for r in done), sum(r.seconds for r in done)
-    path = folder / "season.json"
+    path = folder / season_name(shard)
     write_json_atomic(path, {
         "episodes": [asdict(r) for r in results],
         "done": len(done), "skipped": sum(r.status == "skipped" for r in results),
         "failed": sum(r.status == "failed" for r in results),
         "frames": frames, "seconds": round(seconds, 3),
-        "frames_per_second": round(frames / seconds, 2) if seconds else None})
+        "frames_per_second": round(frames / seconds, 2) if seconds else None,
+        "shard": None if shard is None else f"{shard[0]}/{shard[1]}"})
     return path
 
 
 def format_season(results: Sequence[EpisodeResult]) -> str:
-    """A table of the episodes (frames, time, fps, status) and the summary line."""
+    """A table of the episodes (status, frames, seconds, fps) and the summary line.
+
+    A skipped episode shows the frames and seconds of the render that made its output.
+    """
     lines = [f"{'episode':40s} {'status':8s} {'frames':>7s} {'seconds':>8s} {'fps':>6s}"]
     for r in results:
-        fps = f"{r.frames / r.seconds:.1f}" if r.status == "done" and r.seconds else ""
+        fps = f"{r.frames / r.seconds:.1f}" if r.status != "failed" and r.seconds else ""
         name = Path(r.input).name
         lines.append(f"{name[:40]:40s} {r.status:8s} {r.frames:7d} {r.seconds:8.1f} {fps:>6s}")
         if r.status == "failed":
