@@ -262,3 +262,22 @@ def test_matroska_clip_that_starts_late_is_complete(tmp_path: Path) -> None:
     assert abs(info.duration - 2.0) < 0.1
     frames = list(iter_frames(clip))  # every frame, no "truncated" error
     assert len(frames) == 48 and abs(frames[0].time - 5.0) < 1e-6
+
+
+def test_the_same_frames_encode_to_the_same_file(tmp_path: Path) -> None:
+    """x264 gets frames already in its pixel format: PyAV's own conversion inside ``encode``
+    made identical frames encode differently now and then on a loaded machine."""
+    import hashlib
+    from fractions import Fraction
+
+    from vidcolor.video import VideoWriter
+
+    frames = moving_square_frames(24)
+    digests = set()
+    for attempt in range(12):
+        path = tmp_path / f"run{attempt}.mp4"
+        with VideoWriter(path, Fraction(24), 64, 48) as writer:
+            for frame in frames:
+                writer.write(frame)
+        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(digests) == 1

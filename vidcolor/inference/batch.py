@@ -30,6 +30,7 @@ from typing import Any
 from vidcolor.errors import InputError, OptionError, OutputError, VidcolorError
 from vidcolor.fsutil import write_json_atomic
 from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.pipeline import available_cpus
 from vidcolor.inference.sources import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ def _device_options(options: RenderOptions, device: str, devices: int) -> Render
 
     workers = options.workers
     if workers is None and device != "cpu":  # share the cores between the device workers
-        workers = max(0, (os.cpu_count() or 2) // devices - 1)
+        workers = max(0, available_cpus() // devices - 1)
     return replace(options, device=device, workers=workers)
 
 

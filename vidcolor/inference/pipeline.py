@@ -67,12 +67,21 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
+def available_cpus() -> int:
+    """The cores this process may run on: its CPU affinity (a SLURM allocation, a container's
+    cpuset), not every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 2
+
+
 def default_workers(options: RenderOptions) -> int:
     """Worker processes for ``options``: every core but one when refining; without refinement
     the per-frame work is light (~10 ms), so workers only pay off on more than 2 cores."""
     if options.workers is not None:
         return options.workers
-    cpus = os.cpu_count() or 2
+    cpus = available_cpus()
     return max(1, cpus - 1) if options.refine != "none" else (cpus - 1 if cpus > 2 else 0)
 
 

@@ -33,7 +33,13 @@ from vidcolor.errors import InputError, OutputError
 from vidcolor.fsutil import exclusive, write_json_atomic
 from vidcolor.inference.colorizer import Colorizer, find_runs, load_models
 from vidcolor.inference.options import RenderOptions
-from vidcolor.inference.pipeline import Pipeline, SourceFrame, default_workers, make_pool
+from vidcolor.inference.pipeline import (
+    Pipeline,
+    SourceFrame,
+    available_cpus,
+    default_workers,
+    make_pool,
+)
 from vidcolor.inference.sinks import (
     FolderSink,
     ImageSink,
@@ -184,7 +190,7 @@ class Renderer:
             # Leave the workers their cores: oversubscribed OpenMP threads spin and the whole
             # render gets several times slower on small machines.
             torch.set_num_threads(max(1, min(self._threads,
-                                             (os.cpu_count() or 2) - self.workers)))
+                                             available_cpus() - self.workers)))
         return self
 
     def __exit__(self, *exc: object) -> None:
