@@ -2,7 +2,7 @@
 
 No output may replace an input of the command; a SIGKILLed render resumes exactly and leaves
 nothing behind; stale staging folders of other options are removed; two renders of one output
-do not interleave.
+do not interleave; a damaged image is one error line, with nothing printed by the C decoders.
 
 The kill and lock tests run ``python -m vidcolor`` in processes of their own (the worktree's
 code, through PYTHONPATH). Their clip runs at 2 frames/s, so the default segment rule
@@ -31,6 +31,8 @@ from conftest import write_clip
 from test_render import _save_model
 
 from vidcolor._cli.main import cli
+from vidcolor.errors import InputError
+from vidcolor.inference.sources import read_image
 from vidcolor.video import iter_frames, probe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -327,3 +329,55 @@ def test_second_render_of_one_output_fails_cleanly(tmp_path: Path,
     _assert_same_video(output, media["reference"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "out.mkv",
                                                           "out.mkv.vidcolor.json"]
+
+
+# ------------------------------------------------------------------ damaged images
+
+@pytest.mark.parametrize("ext, keep", [(".png", 0.5), (".png", -4), (".jpg", 0.5),
+                                       (".jpg", -2)])
+def test_damaged_image_in_a_folder_is_one_line_and_no_output(tmp_path: Path,
+                                                             media: dict[str, Path],
+                                                             ext: str, keep: float) -> None:
+    """A good image and a cut-off one (mid-file, or only the end marker's last bytes)."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / f"a{ext}"), _frames(1)[0])
+    noisy = np.random.default_rng(0).integers(0, 256, (72, 96, 3), dtype=np.uint8)
+    cv2.imwrite(str(folder / f"b{ext}"), noisy)
+    data = (folder / f"b{ext}").read_bytes()
+    cut = int(len(data) * keep) if keep > 0 else len(data) + int(keep)
+    (folder / f"b{ext}").write_bytes(data[:cut])
+    result = _vidcolor("-q", "render", str(folder), "-m", str(media["run"]), "--size",
+                       str(SIZE), "--workers", "0", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    line = _one_error_line(result.stderr)
+    assert f"b{ext}" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]  # no output, no staging
+
+
+def _image_bytes(ext: str) -> bytes:
+    noisy = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    ok, encoded = cv2.imencode(ext, noisy)
+    assert ok
+    return encoded.tobytes()
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".webp", ".bmp"])
+def test_read_image_refuses_every_cut_quietly(tmp_path: Path, ext: str,
+                                              capfd: pytest.CaptureFixture[str]) -> None:
+    """Cut anywhere - in the header, the data or the end marker - the file is refused with an
+    InputError naming it, and nothing reaches the process's stderr (capfd sees C output)."""
+    data = _image_bytes(ext)
+    good = tmp_path / f"good{ext}"
+    good.write_bytes(data)
+    assert read_image(good)[0].shape == (48, 64, 3)
+    cuts = sorted({1, 8, 30, 100, len(data) // 3, len(data) // 2, *range(len(data) - 20,
+                                                                         len(data))})
+    for cut in cuts:
+        path = tmp_path / f"cut{cut}{ext}"
+        path.write_bytes(data[:cut])
+        with pytest.raises(InputError, match=f"cut{cut}{ext}: ") as caught:
+            read_image(path)
+        assert "0x" not in str(caught.value)  # no object repr in the message
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
