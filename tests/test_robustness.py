@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -381,3 +382,22 @@ def test_read_image_refuses_every_cut_quietly(tmp_path: Path, ext: str,
         assert "0x" not in str(caught.value)  # no object repr in the message
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+# ------------------------------------------------------------------ damaged videos
+
+def test_truncated_video_is_refused_without_advising_a_missing_option(
+        tmp_path: Path, media: dict[str, Path]) -> None:
+    """The decoder's advice (build-dataset's --skip-errors) named an option render lacks."""
+    whole = write_clip(tmp_path / "whole.mkv", _frames(48), fps=12, audio=False)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    whole.unlink()
+    result = CliRunner().invoke(cli, ["-q", "render", str(cut), "-m", str(media["run"]),
+                                      "-o", str(tmp_path / "out.mkv"), "--size", str(SIZE),
+                                      "--workers", "0", "--refine", "none"])
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result.stderr)
+    assert "cut.mkv: truncated" in line and "--skip-errors" not in line, line
+    assert re.search(r"only its first \d+ frames are readable", line), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mkv"]  # no output, no staging

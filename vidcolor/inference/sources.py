@@ -181,9 +181,20 @@ class Source:
         if self.kind == "video":
             from vidcolor.video import iter_frames
 
-            for frame in iter_frames(self.path, prefetch=0):
-                if frame.index >= skip:
-                    yield SourceFrame(key=frame.index, pts=frame.pts, rgb=frame.rgb)
+            readable = 0
+            try:
+                for frame in iter_frames(self.path, prefetch=0):
+                    readable = frame.index + 1
+                    if frame.index >= skip:
+                        yield SourceFrame(key=frame.index, pts=frame.pts, rgb=frame.rgb)
+            except InputError as exc:
+                # the decoder advises build-dataset's --skip-errors; render and evaluate have
+                # no such option: they take whole videos only
+                problem, advice, _ = str(exc).partition("; pass --skip-errors")
+                if not advice:
+                    raise
+                raise InputError(f"{problem}; only its first {readable} frames are readable "
+                                 "(cut them into a video of their own to use them)") from None
             return
         for image in self.images[skip:]:
             rgb, alpha = read_image(image)
