@@ -285,6 +285,66 @@ def test_stale_staging_of_other_options_is_removed(tmp_path: Path,
         ".other.mkv.vidcolor-0123456789abcdef", "out.mkv", "out.mkv.vidcolor.json"]
 
 
+def test_damaged_segment_is_rendered_again_not_joined(tmp_path: Path,
+                                                      media: dict[str, Path]) -> None:
+    """A staged segment whose bytes changed after it was recorded (a crash before the data
+    reached the disk, a full disk, a bad sector): the resume redoes it instead of failing to
+    join it on every run."""
+    output = tmp_path / "out.mkv"
+    process = subprocess.Popen(_command(media["clip"], media["run"], output), cwd=ROOT,
+                               env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    assert _wait_until(lambda: len(_segments(output)) >= 3, process), process.communicate()
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    second = _staging(output)[0] / _segments(output)[1]["file"]
+    second.write_bytes(bytes(second.stat().st_size))  # same size, zeros
+    finished = subprocess.run(_command(media["clip"], media["run"], output, quiet=False),
+                              cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=180)
+    assert finished.returncode == 0, finished.stderr
+    assert "continuing after 20 frames already rendered" in finished.stderr
+    _assert_same_video(output, media["reference"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv", "out.mkv.vidcolor.json"]
+
+
+@pytest.mark.parametrize("record", [
+    {"segments": [{"file": 3, "first": 0, "end": 20, "next_shot_start": 20}]},
+    {"segments": [{"first": 0, "end": 20}]},
+    {"segments": [{"file": "../clip.mkv", "first": 0, "end": 20, "next_shot_start": 20}]},
+    {"segments": [{"file": "seg-000000.mp4", "first": "0", "end": 20,
+                   "next_shot_start": 20}]},
+    {"segments": "seg-000000.mp4"},
+    {"segments": [None]},
+    [1, 2],
+])
+def test_malformed_segment_record_starts_over(tmp_path: Path, media: dict[str, Path],
+                                              record: object) -> None:
+    from vidcolor.inference.sinks import VideoSink
+    from vidcolor.inference.sources import open_source
+
+    staging = tmp_path / ".out.mkv.vidcolor-0123456789abcdef"
+    staging.mkdir()
+    (staging / "seg-000000.mp4").write_bytes(b"x")
+    (tmp_path / "clip.mkv").write_bytes(b"x")  # not a segment, though it exists
+    (staging / "segments.json").write_text(json.dumps(record))
+    sink = VideoSink(tmp_path / "out.mkv", open_source(media["clip"]), staging, 1, True)
+    assert (sink.resume_at, sink.warmup_from, sink.segments) == (0, 0, [])
+
+
+@pytest.mark.parametrize("shots", ['{"2": "x"}', '{"2": [1]}', '{"2": 5}', "[[", '{"2": -1}'])
+def test_damaged_shot_record_of_a_folder_warms_up_from_the_start(tmp_path: Path,
+                                                                 shots: str) -> None:
+    from vidcolor.inference.sinks import FolderSink
+
+    staging = tmp_path / ".out.vidcolor-0123456789abcdef"
+    staging.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(staging / name), _frames(1)[0])
+    (staging / "shots.json").write_text(shots)
+    sink = FolderSink(tmp_path / "out", staging, ["a.png", "b.png", "c.png"], stateless=False)
+    assert (sink.resume_at, sink.warmup_from) == (2, 0)
+
+
 # ------------------------------------------------------------------ two renders, one output
 
 _HELD_RENDER = """\
