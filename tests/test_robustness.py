@@ -186,6 +186,32 @@ def test_image_and_folder_outputs_never_replace_inputs(tmp_path: Path,
     assert sorted(tmp_path.rglob("*")) == listing
 
 
+@pytest.mark.parametrize("command", ["render", "evaluate"])
+def test_bad_option_values_are_usage_errors(tmp_path: Path, media: dict[str, Path],
+                                            command: str) -> None:
+    """Exit 2 with click's usage message naming the option, before any model is loaded or
+    anything is written."""
+    clip = write_clip(tmp_path / "bw.mkv", _frames(4), fps=24, audio=False)
+    bad = [["--decode", "bogus"], ["--decode", "annealed:0"], ["--decode", "annealed:nan"],
+           ["--size", "0"], ["--size", "30"], ["--size", "abc"], ["--device", "gpu"],
+           ["--device", "cuda:x"], ["--batch-size", "0"], ["--workers", "-1"],
+           ["--working-scale", "0"], ["--working-scale", "2"], ["--fz-scale", "0"],
+           ["--fz-min-size", "0"], ["--ensemble", "median"]]
+    if command == "render":
+        bad += [["--shard", "2/2"], ["--shard", "x"], ["--devices", "cuda:x"]]
+        base = ["render", str(clip), "-m", str(media["run"]), "-o", str(tmp_path / "o.mkv")]
+    else:
+        base = ["evaluate", str(media["run"]), "--dataset", str(tmp_path / "nodataset")]
+    for args in bad:
+        result = CliRunner().invoke(cli, [*base, *args])
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert lines[0].startswith("Usage: ") and lines[-1].startswith("Error: "), lines
+        assert args[0] in lines[-1] or args[1] in lines[-1], (args, lines[-1])
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bw.mkv"]
+
+
 # ------------------------------------------------------------------ killed renders
 
 def _staging(output: Path) -> list[Path]:
