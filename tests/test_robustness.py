@@ -239,6 +239,32 @@ def _wait_until(condition, process: subprocess.Popen, seconds: float = 90.0) -> 
     return True
 
 
+#: ``vidcolor`` whose render waits at frame N (argv[2]) until a file (argv[1]) exists: the
+#: state it has reached then is certain (the lock held, N // 20 segments recorded).
+_HELD_RENDER = """\
+import sys, time
+from pathlib import Path
+from vidcolor.inference import sinks
+real = sinks.VideoSink.write
+go, frame = Path(sys.argv[1]), int(sys.argv[2])
+def held(self, work, rgb):
+    deadline = time.monotonic() + 120
+    while work.index == frame and not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    real(self, work, rgb)
+sinks.VideoSink.write = held
+from vidcolor._cli.main import cli
+cli(sys.argv[3:], prog_name="vidcolor")
+"""
+
+
+def _held(go: Path, frame: int, command: list[str]) -> subprocess.Popen:
+    """``command`` (a ``_command``) run so that it waits at ``frame`` until ``go`` exists."""
+    return subprocess.Popen([sys.executable, "-c", _HELD_RENDER, str(go), str(frame),
+                             *command[3:]], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def test_sigkilled_render_resumes_exactly_and_leaves_nothing(tmp_path: Path,
                                                              media: dict[str, Path]) -> None:
     """Three SIGKILLs at seeded random points (the 2nd and 3rd kill resumed runs), then the
@@ -254,7 +280,7 @@ def test_sigkilled_render_resumes_exactly_and_leaves_nothing(tmp_path: Path,
         # segments to wait for (0: kill before this run finishes one); at most 4 of the 6, so
         # that the kill lands before the end
         target = min(4, done + rng.choice([0, 1, 1, 2]))
-        delay = rng.uniform(0.0, 0.25)
+        delay = rng.uniform(0.0, 0.15)
         process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)
         if _wait_until(lambda: _staging(output) and len(_segments(output)) >= target,  # noqa: B023
@@ -288,9 +314,8 @@ def test_stale_staging_of_other_options_is_removed(tmp_path: Path,
     killed while joining its segments a partial file: the next render removes both (and keeps
     another output's staging folder). The resume of the same options: the kill test."""
     output = tmp_path / "out.mkv"
-    process = subprocess.Popen(_command(media["clip"], media["run"], output, "--refine", "none"),
-                               cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = _held(tmp_path / "never", 30, _command(media["clip"], media["run"], output,
+                                                     "--refine", "none"))
     assert _wait_until(lambda: len(_segments(output)) >= 1, process), process.communicate()
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
@@ -317,9 +342,7 @@ def test_damaged_segment_is_rendered_again_not_joined(tmp_path: Path,
     reached the disk, a full disk, a bad sector): the resume redoes it instead of failing to
     join it on every run."""
     output = tmp_path / "out.mkv"
-    process = subprocess.Popen(_command(media["clip"], media["run"], output), cwd=ROOT,
-                               env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
+    process = _held(tmp_path / "never", 70, _command(media["clip"], media["run"], output))
     assert _wait_until(lambda: len(_segments(output)) >= 3, process), process.communicate()
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
@@ -373,22 +396,6 @@ def test_damaged_shot_record_of_a_folder_warms_up_from_the_start(tmp_path: Path,
 
 # ------------------------------------------------------------------ two renders, one output
 
-_HELD_RENDER = """\
-import sys, time
-from pathlib import Path
-from vidcolor.inference import sinks
-real = sinks.VideoSink.write
-go = Path(sys.argv[1])
-def held(self, work, rgb):
-    # the 10th frame waits for the test's go-ahead: the lock is certainly held meanwhile
-    deadline = time.monotonic() + 120
-    while work.index == 10 and not go.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    real(self, work, rgb)
-sinks.VideoSink.write = held
-from vidcolor._cli.main import cli
-cli(sys.argv[2:], prog_name="vidcolor")
-"""
 
 
 def test_second_render_of_one_output_fails_cleanly(tmp_path: Path,
@@ -396,9 +403,7 @@ def test_second_render_of_one_output_fails_cleanly(tmp_path: Path,
     output = tmp_path / "out.mkv"
     go = tmp_path / "go"
     command = _command(media["clip"], media["run"], output)
-    first = subprocess.Popen([sys.executable, "-c", _HELD_RENDER, str(go), *command[3:]],
-                             cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    first = _held(go, 10, command)
     try:
         assert _wait_until(lambda: (tmp_path / ".out.mkv.lock").exists() and _staging(output),
                            first), first.communicate()
@@ -420,8 +425,7 @@ def test_second_render_of_one_output_fails_cleanly(tmp_path: Path,
 
 # ------------------------------------------------------------------ damaged images
 
-@pytest.mark.parametrize("ext, keep", [(".png", 0.5), (".png", -4), (".jpg", 0.5),
-                                       (".jpg", -2)])
+@pytest.mark.parametrize("ext, keep", [(".png", 0.5), (".png", -4), (".jpg", 0.5)])
 def test_damaged_image_in_a_folder_is_one_line_and_no_output(tmp_path: Path,
                                                              media: dict[str, Path],
                                                              ext: str, keep: float) -> None:
