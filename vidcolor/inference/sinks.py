@@ -18,6 +18,7 @@ run. The output itself only ever appears complete, under its final name.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -127,8 +128,10 @@ class FolderSink(Sink):
             done += 1
         self.resume_at = self.warmup_from = done
         if done and not stateless:
-            # a shot's frames depend on the shot's start: re-run from there
-            self.warmup_from = int(_read_json(staging / "shots.json").get(str(done), 0))
+            # a shot's frames depend on the shot's start: re-run from there (from the first
+            # frame when the record is missing or damaged)
+            start = _read_json(staging / "shots.json").get(str(done), 0)
+            self.warmup_from = start if isinstance(start, int) and 0 <= start <= done else 0
         self._shot_start = self.warmup_from
         self._stateless = stateless
 
@@ -157,6 +160,37 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _synced_digest(path: Path) -> tuple[int, str]:
+    """Size and SHA-256 of a finished file, flushed to disk (a crash after the record that
+    names it is written must not leave the record pointing at unwritten data)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+        os.fsync(handle.fileno())
+    return path.stat().st_size, digest.hexdigest()
+
+
+def _intact(seg: Any, staging: Path) -> bool:
+    """Whether a ``segments.json`` entry is well formed and its file is the one recorded
+    (a segment cut short or overwritten by a crash, a full disk or a bad sector is redone;
+    joining it would fail on every later run)."""
+    fields = ("first", "end", "next_shot_start")
+    if not isinstance(seg, dict) or not isinstance(seg.get("file"), str) or \
+            not all(isinstance(seg.get(name), int) for name in fields):
+        return False
+    path = staging / seg["file"]
+    if path.parent != staging or not path.is_file():
+        return False
+    if "bytes" not in seg:  # recorded by an older vidcolor: only its presence is known
+        return True
+    try:
+        return (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest()) == \
+            (seg["bytes"], seg.get("sha256"))
+    except OSError:
+        return False
+
+
 class VideoSink(Sink):
     """A video written as closed H.264 segments under ``staging``, joined by :meth:`finish`.
 
@@ -181,10 +215,9 @@ class VideoSink(Sink):
         ensure_writable_dir(staging)
         for stray in staging.glob(".*.part*"):
             stray.unlink()
-        record = _read_json(staging / "segments.json")
-        self.segments: list[dict[str, Any]] = [
-            seg for seg in record.get("segments", []) if (staging / seg["file"]).is_file()]
-        self.segments = self._contiguous(self.segments)
+        record = _read_json(staging / "segments.json").get("segments")
+        self.segments: list[dict[str, Any]] = self._contiguous(
+            record if isinstance(record, list) else [], staging)
         if self.segments:
             last = self.segments[-1]
             self.resume_at, self.warmup_from = int(last["end"]), int(last["next_shot_start"])
@@ -195,10 +228,12 @@ class VideoSink(Sink):
         self._shot_start = self.warmup_from
 
     @staticmethod
-    def _contiguous(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _contiguous(segments: list[Any], staging: Path) -> list[dict[str, Any]]:
+        """The recorded segments from frame 0 on that follow on and are intact; a resume
+        redoes the first one that is not (and everything after it)."""
         kept: list[dict[str, Any]] = []
         for seg in segments:
-            if int(seg["first"]) != (int(kept[-1]["end"]) if kept else 0):
+            if not _intact(seg, staging) or seg["first"] != (kept[-1]["end"] if kept else 0):
                 break
             kept.append(seg)
         return kept
@@ -233,8 +268,10 @@ class VideoSink(Sink):
         writer, self._writer = self._writer, None
         writer.__exit__(None, None, None)
         end = self._first + self._count
+        size, digest = _synced_digest(writer.path)  # on disk before the record names it
         self.segments.append({"file": writer.path.name, "first": self._first, "end": end,
-                              "next_shot_start": next_shot_start})
+                              "next_shot_start": next_shot_start, "bytes": size,
+                              "sha256": digest})
         write_json_atomic(self.staging / "segments.json", {"segments": self.segments})
 
     def finish(self) -> None:

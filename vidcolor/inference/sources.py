@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,15 +71,49 @@ def _to_uint8(image: np.ndarray) -> np.ndarray | None:
     return None
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_problem(data: bytes) -> str | None:
+    """Why a PNG's chunk stream is damaged (a chunk cut off or failing its CRC, no IEND), or
+    None. Pillow decodes the pixels without reading that far; libpng does, and prints."""
+    pos = len(_PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        kind = data[pos + 4:pos + 8]
+        if zlib.crc32(data[pos + 4:end - 4]) != int.from_bytes(data[end - 4:end], "big"):
+            return f"{kind.decode('latin-1')} chunk fails its checksum"
+        if kind == b"IEND":
+            return None
+        pos = end
+    return "image file is truncated"
+
+
 def _check_complete(path: Path, data: bytes) -> None:
     """Refuse a damaged image file with one line (decoders print to stderr and carry on)."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        raise InputError(f"{path}: not a readable image ({exc})") from None
+    problem = None
+    with warnings.catch_warnings(record=True) as caught:  # Pillow warns on cut-off tags
+        warnings.simplefilter("always")
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                if any("truncated" in str(w.message).lower() and "PIL" in Path(w.filename).parts
+                       for w in caught):
+                    problem = "image file is truncated"  # before libtiff reads it and prints
+                else:
+                    image.load()
+        except UnidentifiedImageError:
+            problem = "unknown image format, or its header is damaged"
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            problem = str(exc)
+    if problem is None and data.startswith(_PNG_SIGNATURE):
+        problem = _png_problem(data)
+    if problem is not None:
+        raise InputError(f"{path}: not a readable image ({problem})")
 
 
 def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -145,9 +181,20 @@ class Source:
         if self.kind == "video":
             from vidcolor.video import iter_frames
 
-            for frame in iter_frames(self.path, prefetch=0):
-                if frame.index >= skip:
-                    yield SourceFrame(key=frame.index, pts=frame.pts, rgb=frame.rgb)
+            readable = 0
+            try:
+                for frame in iter_frames(self.path, prefetch=0):
+                    readable = frame.index + 1
+                    if frame.index >= skip:
+                        yield SourceFrame(key=frame.index, pts=frame.pts, rgb=frame.rgb)
+            except InputError as exc:
+                # the decoder advises build-dataset's --skip-errors; render and evaluate have
+                # no such option: they take whole videos only
+                problem, advice, _ = str(exc).partition("; pass --skip-errors")
+                if not advice:
+                    raise
+                raise InputError(f"{problem}; only its first {readable} frames are readable "
+                                 "(cut them into a video of their own to use them)") from None
             return
         for image in self.images[skip:]:
             rgb, alpha = read_image(image)
