@@ -385,3 +385,17 @@ def test_season_report_over_shards(tmp_path: Path, model: Path) -> None:
     result = runner.invoke(cli, ["-q", "evaluate", "--season", str(tmp_path), "--truth",
                                  str(truth)])
     assert result.exit_code == 1 and "no season.json" in result.output
+
+
+def test_an_episode_never_overwrites_another_input(tmp_path: Path) -> None:
+    """`render a.mkv a.colorized.mkv`: the first episode's output is the second's input."""
+    from vidcolor.errors import OutputError
+    from vidcolor.inference.batch import plan
+
+    first = tmp_path / "a.mkv"
+    first.write_bytes(b"x")
+    second = tmp_path / "a.colorized.mkv"
+    second.write_bytes(b"y")
+    with pytest.raises(OutputError, match="overwrite .*a.colorized.mkv, an input"):
+        plan([first, second], None)
+    assert second.read_bytes() == b"y"

@@ -159,10 +159,10 @@ def test_output_never_replaces_an_input(small: dict[str, Path], target: str) -> 
 
 def test_image_and_folder_outputs_never_replace_inputs(tmp_path: Path,
                                                        media: dict[str, Path]) -> None:
-    """Also where the output is a name inside an output folder (``-o FOLDER``: the default
-    name in it) that happens to be the truth."""
+    """Also where a video's output is the default name inside an output folder (``-o
+    FOLDER``) that happens to be the truth, and where a folder's output folder is its truth."""
     frames = tmp_path / "frames"
-    truth = tmp_path / "out" / "frames.colorized"  # what `-o out` names the output
+    truth = tmp_path / "out" / "frames.colorized"
     for folder in (frames, truth):
         folder.mkdir(parents=True)
         cv2.imwrite(str(folder / "a.png"), _frames(1)[0])
@@ -172,7 +172,7 @@ def test_image_and_folder_outputs_never_replace_inputs(tmp_path: Path,
                              audio=False)
     cases = [[str(image), "-o", str(image)],
              [str(image), "--truth", str(truth / "a.png"), "-o", str(truth / "a.png")],
-             [str(frames), "--truth", str(truth), "-o", str(tmp_path / "out")],
+             [str(frames), "--truth", str(truth), "-o", str(truth)],
              [str(video), "--truth", str(video_truth), "-o", str(tmp_path / "out")]]
     inputs = [*tmp_path.rglob("*.png"), video, video_truth]
     before = {path: path.read_bytes() for path in inputs}
@@ -476,9 +476,10 @@ def test_read_image_refuses_every_cut_quietly(tmp_path: Path, ext: str,
 
 # ------------------------------------------------------------------ damaged videos
 
-def test_truncated_video_is_refused_without_advising_a_missing_option(
+def test_truncated_video_is_refused_or_rendered_as_far_as_it_goes(
         tmp_path: Path, media: dict[str, Path]) -> None:
-    """The decoder's advice (build-dataset's --skip-errors) named an option render lacks."""
+    """A truncated video is refused with one line naming how far it reads; with --skip-errors
+    those frames are rendered (render had no such option, though its message advised it)."""
     whole = write_clip(tmp_path / "whole.mkv", _frames(48), fps=12, audio=False)
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
@@ -488,6 +489,11 @@ def test_truncated_video_is_refused_without_advising_a_missing_option(
                                       "--workers", "0", "--refine", "none"])
     assert result.exit_code == 1, result.output
     line = _one_error_line(result.stderr)
-    assert "cut.mkv: truncated" in line and "--skip-errors" not in line, line
-    assert re.search(r"only its first \d+ frames are readable", line), line
+    assert "cut.mkv: truncated" in line and "pass --skip-errors to render them" in line, line
+    readable = int(re.search(r"only its first (\d+) frames are readable", line).group(1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mkv"]  # no output, no staging
+    result = CliRunner().invoke(cli, ["-q", "render", str(cut), "-m", str(media["run"]),
+                                      "-o", str(tmp_path / "out.mkv"), "--size", str(SIZE),
+                                      "--workers", "0", "--refine", "none", "--skip-errors"])
+    assert result.exit_code == 0, result.output
+    assert len(list(iter_frames(tmp_path / "out.mkv"))) == readable

@@ -126,6 +126,9 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
               help="Render on several devices at once, one worker process each taking the next "
                    "episode: e.g. cuda:0,cuda:1, or 'all' for every visible GPU. Default: "
                    "everything in this process, on --device.")
+@click.option("--skip-errors", is_flag=True,
+              help="Render the readable frames of a damaged (truncated) video, with a warning, "
+                   "instead of refusing it.")
 @click.option("--keep-going/--stop-on-error", default=True, show_default=True,
               help="With several inputs: go on after an episode fails (the exit code is 1 and "
                    "the summary names it).")
@@ -134,7 +137,8 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
            neutral: bool, credits: bool, side_by_side: bool, truth: Path | None,
-           shard: str | None, devices: str | None, keep_going: bool) -> None:
+           shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool
+           ) -> None:
     """Colourise INPUTs: videos, images, folders of images, or season folders (videos
     and/or folders of images).
 
@@ -172,7 +176,8 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
             options = replace(options, device=device_list[0])
         with Renderer.from_runs(list(models) or None, options) as renderer:
             out = renderer.render(episodes[0].input, episodes[0].output,
-                                  side_by_side=side_by_side, truth=truth, progress=True)
+                                  side_by_side=side_by_side, truth=truth, progress=True,
+                                  skip_errors=skip_errors)
         click.echo(f"wrote {out}")
         return
     if not episodes:
@@ -180,7 +185,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
         return
     results = batch.render_batch(episodes, list(models) or None, options, devices=device_list,
                                  keep_going=keep_going, side_by_side=side_by_side,
-                                 progress=len(device_list) < 2)
+                                 skip_errors=skip_errors, progress=len(device_list) < 2)
     click.echo(batch.format_season(results))
     if len(results) < len(episodes):
         click.echo(f"stopped at the first failure (--stop-on-error); "

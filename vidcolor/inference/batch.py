@@ -149,7 +149,8 @@ def plan(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
 
     Raises:
         InputError: an input does not exist or a folder holds nothing to render.
-        OutputError: two episodes would write the same output (same names in two folders).
+        OutputError: two episodes would write the same output (same names in two folders),
+            or an episode's output is another input of the command.
     """
     from vidcolor.inference.render import default_output
 
@@ -175,6 +176,9 @@ def plan(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
         if other is not path:
             raise OutputError(f"{target}: both {other} and {path} would be rendered to it; "
                               "rename one or render them into separate folders")
+        if str(target.resolve()) in unique:  # e.g. `render a.mkv a.colorized.mkv`
+            raise OutputError(f"{target}: rendering {path} would overwrite {target}, an input "
+                              "of this command; render them into another folder (-o)")
     episodes = [Episode(path, target) for path, target in zip(paths, outputs, strict=True)]
     if shard is not None:
         index, count = shard
@@ -256,8 +260,8 @@ def _device_options(options: RenderOptions, device: str, devices: int) -> Render
 def render_batch(episodes: Sequence[Episode], models: Sequence[str | os.PathLike[str]] | None,
                  options: RenderOptions, *, devices: Sequence[str] = (),
                  keep_going: bool = True, side_by_side: bool = False,
-                 runs_dir: str | os.PathLike[str] = "runs", progress: bool = False
-                 ) -> list[EpisodeResult]:
+                 skip_errors: bool = False, runs_dir: str | os.PathLike[str] = "runs",
+                 progress: bool = False) -> list[EpisodeResult]:
     """Render every episode; return what became of each, in the episodes' order.
 
     Args:
@@ -273,6 +277,7 @@ def render_batch(episodes: Sequence[Episode], models: Sequence[str | os.PathLike
             the result list then holds the episodes finished by then, the failure among them
             (on several devices the episodes still running are stopped, resumable).
         side_by_side: write review videos.
+        skip_errors: render the readable frames of a damaged video instead of failing it.
         runs_dir: where to look for runs.
         progress: show progress bars (single process only).
 
@@ -287,7 +292,7 @@ def render_batch(episodes: Sequence[Episode], models: Sequence[str | os.PathLike
         folder.mkdir(parents=True, exist_ok=True)  # the output folder of a batch
     if len(devices) > 1:
         return _render_on_devices(episodes, models, options, list(devices), keep_going,
-                                  side_by_side, runs_dir)
+                                  side_by_side, skip_errors, runs_dir)
     if devices:
         from dataclasses import replace
 
@@ -298,15 +303,15 @@ def render_batch(episodes: Sequence[Episode], models: Sequence[str | os.PathLike
     results = []
     with renderer:
         for episode in episodes:
-            result = _render_one(renderer, episode, side_by_side, progress)
+            result = _render_one(renderer, episode, side_by_side, skip_errors, progress)
             results.append(result)
             if result.status == "failed" and not keep_going:
                 break
     return results
 
 
-def _render_one(renderer: Any, episode: Episode, side_by_side: bool, progress: bool
-                ) -> EpisodeResult:
+def _render_one(renderer: Any, episode: Episode, side_by_side: bool, skip_errors: bool,
+                progress: bool) -> EpisodeResult:
     """Render one episode, or skip it when its record says it is already done; a failure is
     returned, not raised (the other episodes go on)."""
     from vidcolor.inference.render import default_output
@@ -321,7 +326,8 @@ def _render_one(renderer: Any, episode: Episode, side_by_side: bool, progress: b
             return EpisodeResult(str(episode.input), str(output), "skipped",
                                  int(done.get("frames", 0)), float(done.get("seconds", 0.0)),
                                  device)
-        renderer.render(episode.input, output, side_by_side=side_by_side, progress=progress)
+        renderer.render(episode.input, output, side_by_side=side_by_side, progress=progress,
+                        skip_errors=skip_errors)
     except Exception as exc:  # noqa: BLE001 - one bad episode must not lose the season
         message = str(exc) if isinstance(exc, VidcolorError) else \
             f"{type(exc).__name__}: {exc} (a bug? --debug shows where)"
@@ -348,7 +354,8 @@ def _finished_record(output: Path, key: str) -> dict[str, Any] | None:
 
 
 def _device_worker(device: str, models: list[str] | None, options: RenderOptions,
-                   side_by_side: bool, runs_dir: str, threads: int, log_level: int,
+                   side_by_side: bool, skip_errors: bool, runs_dir: str, threads: int,
+                   log_level: int,
                    tasks: Any, results: Any) -> None:
     """One device's worker process: load the models, render queued episodes until None."""
     import signal
@@ -380,13 +387,14 @@ def _device_worker(device: str, models: list[str] | None, options: RenderOptions
                 break
             index, episode = task
             results.put(("started", index, device))
-            results.put(("result", index, _render_one(renderer, episode, side_by_side, False)))
+            results.put(("result", index, _render_one(renderer, episode, side_by_side, skip_errors,
+                                                         False)))
 
 
 def _render_on_devices(episodes: Sequence[Episode], models: Sequence[Any] | None,
                        options: RenderOptions, devices: list[str], keep_going: bool,
-                       side_by_side: bool, runs_dir: str | os.PathLike[str]
-                       ) -> list[EpisodeResult]:
+                       side_by_side: bool, skip_errors: bool,
+                       runs_dir: str | os.PathLike[str]) -> list[EpisodeResult]:
     import queue
 
     import torch
@@ -401,7 +409,8 @@ def _render_on_devices(episodes: Sequence[Episode], models: Sequence[Any] | None
     workers = [context.Process(target=_device_worker, name=f"vidcolor-{device}",
                                args=(device, model_list,
                                      _device_options(options, device, len(devices)),
-                                     side_by_side, str(runs_dir), torch.get_num_threads(),
+                                     side_by_side, skip_errors, str(runs_dir),
+                                     torch.get_num_threads(),
                                      logging.getLogger("vidcolor").getEffectiveLevel(),
                                      tasks, results))
                for device in devices]

@@ -228,7 +228,8 @@ class Renderer:
 
     def render(self, input_path: str | os.PathLike[str],
                output: str | os.PathLike[str] | None = None, *, side_by_side: bool = False,
-               truth: str | os.PathLike[str] | None = None, progress: bool = False) -> Path:
+               truth: str | os.PathLike[str] | None = None, progress: bool = False,
+               skip_errors: bool = False) -> Path:
         """Colourise one video, image or folder of images.
 
         When done, a record beside the output (``<output>.vidcolor.json``: the key of input,
@@ -243,6 +244,8 @@ class Renderer:
             side_by_side: write a review: grey input | result (| views) (| truth).
             truth: ground truth video/image/folder shown as the last panel.
             progress: show a progress bar.
+            skip_errors: render the readable frames of a damaged video (a warning says how
+                many) instead of refusing it.
 
         Returns:
             The output path.
@@ -279,7 +282,7 @@ class Renderer:
             sink = self._sink(source, out, staging, panels)
             try:
                 self.last_frames = self._run(source, sink, views, truth_source, progress,
-                                             review=panels > 1)
+                                             review=panels > 1, skip_errors=skip_errors)
                 sink.finish()
             except InputError:  # a bad input fails again: nothing worth resuming
                 sink.close()
@@ -316,13 +319,13 @@ class Renderer:
         return ImageSink(out)
 
     def _run(self, source: Source, sink: Sink, views: list[str], truth: Source | None,
-             progress: bool, review: bool) -> int:
+             progress: bool, review: bool, skip_errors: bool = False) -> int:
         pipeline = self.pipeline(views=bool(views))
         start = sink.warmup_from
         if sink.resume_at:
             log.info("%s: continuing after %d frames already rendered", source.path,
                      sink.resume_at)
-        frames = warn_if_colour(source.frames(skip=start), source.path)
+        frames = warn_if_colour(source.frames(skip=start, skip_errors=skip_errors), source.path)
         truth_frames = None if truth is None else prefetch(truth.frames(skip=start), 8,
                                                            "vidcolor-truth")
         written = sink.resume_at

@@ -176,25 +176,28 @@ class Source:
     images: list[Path]
     video: object | None = None
 
-    def frames(self, *, skip: int = 0) -> Iterator[SourceFrame]:
-        """The frames, from frame ``skip`` on (decoded one at a time; the caller prefetches)."""
+    def frames(self, *, skip: int = 0, skip_errors: bool = False) -> Iterator[SourceFrame]:
+        """The frames, from frame ``skip`` on (decoded one at a time; the caller prefetches).
+
+        A damaged video is an :class:`InputError` after its readable frames, or with
+        ``skip_errors`` the end of the frames (a warning says how many were readable).
+        """
         if self.kind == "video":
             from vidcolor.video import iter_frames
 
             readable = 0
             try:
-                for frame in iter_frames(self.path, prefetch=0):
+                for frame in iter_frames(self.path, prefetch=0, skip_errors=skip_errors):
                     readable = frame.index + 1
                     if frame.index >= skip:
                         yield SourceFrame(key=frame.index, pts=frame.pts, rgb=frame.rgb)
             except InputError as exc:
-                # the decoder advises build-dataset's --skip-errors; render and evaluate have
-                # no such option: they take whole videos only
+                # the decoder's advice names build-dataset's option; say what render offers
                 problem, advice, _ = str(exc).partition("; pass --skip-errors")
                 if not advice:
                     raise
                 raise InputError(f"{problem}; only its first {readable} frames are readable "
-                                 "(cut them into a video of their own to use them)") from None
+                                 "(pass --skip-errors to render them)") from None
             return
         for image in self.images[skip:]:
             rgb, alpha = read_image(image)
