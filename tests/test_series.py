@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import write_clip
 
-from vidcolor.color import lightness, rgb_to_lab_frame
+from vidcolor.color import lightness, linear_to_srgb, rgb_to_lab_frame, srgb_to_linear
 from vidcolor.errors import DatasetError
 from vidcolor.series import (
     SeriesLook,
@@ -18,6 +18,7 @@ from vidcolor.series import (
     chroma_ceiling,
     credit_fade,
     extract_palette,
+    learn_credits,
     learn_look,
     paint_credits,
 )
@@ -183,3 +184,17 @@ def test_look_round_trip_and_damage(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"format": "vidcolor-series", "palette": [[1, 2]]}')
     with pytest.raises(DatasetError, match="bad.json"):
         SeriesLook.load(tmp_path / "bad.json")
+
+
+def test_credit_colours_are_learnt_at_full_brightness() -> None:
+    """Credits that fade in and out are mostly faded: the colours come from the brightest
+    frames, not from the median frame (which the demo's credits put at 3/4 of the brightness)."""
+    fade = np.concatenate([np.linspace(0.1, 1.0, 10), np.ones(2), np.linspace(1.0, 0.1, 10)])
+    back, text = np.array([0.0, 30.0, 255.0]), np.array([238.0, 242.0, 255.0])
+    # a fade darkens in linear light; stored colours are sRGB
+    faded = [tuple(255 * linear_to_srgb(srgb_to_linear(c / 255) * f)) for f in fade
+             for c in (back, text)]
+    learnt = learn_credits(faded[0::2], faded[1::2])
+    assert learnt is not None
+    assert np.allclose(learnt[0], back, atol=1.5) and np.allclose(learnt[1], text, atol=1.5)
+    assert learn_credits([], []) is None

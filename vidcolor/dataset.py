@@ -435,8 +435,9 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
 
 
 def _learn_look(output: Path, meta: dict, progress_bar: bool) -> None:
-    """(Re)learn the series look (``series.json``) when the training episodes changed."""
-    from vidcolor.series import SERIES_FILE, learn_look
+    """(Re)learn the series look (``series.json``) when the training episodes or the way it is
+    learnt changed."""
+    from vidcolor.series import LOOK_VERSION, SERIES_FILE, learn_look
 
     episodes = {name: [info.get("bytes"), info.get("mtime")]
                 for name, info in sorted(meta["episodes"].items())
@@ -446,7 +447,8 @@ def _learn_look(output: Path, meta: dict, progress_bar: bool) -> None:
         return
     if path.is_file():
         try:
-            if json.loads(path.read_text()).get("episodes") == episodes:
+            stored = json.loads(path.read_text())
+            if stored.get("episodes") == episodes and stored.get("version") == LOOK_VERSION:
                 return
         except (OSError, ValueError):
             pass  # damaged: learn it again

@@ -45,6 +45,8 @@ from vidcolor.fsutil import write_json_atomic
 log = logging.getLogger(__name__)
 
 SERIES_FILE = "series.json"
+#: Version of how a look is learnt: a dataset whose ``series.json`` has another is relearnt.
+LOOK_VERSION = 2
 #: Palette peaks: histogram bins of this size (L, a, b units)...
 _BIN = 2.0
 #: ... and a peak must hold at least this share of the flat pixels.
@@ -66,6 +68,9 @@ NEUTRAL_CHROMA = 15.0
 #: Only the dark end (ink, deep shadows) and the light end (highlights) can be neutral: mid
 #: tones keep their predicted hue (under the ceiling), whatever most pixels of their L are.
 NEUTRAL_DARK, NEUTRAL_LIGHT = 25, 85
+#: Credit frames whose background has at least this share of the brightest's luminance show
+#: the credit colours unfaded.
+CREDIT_FULL = 0.9
 _Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], np.float64)
 
 
@@ -95,7 +100,7 @@ class SeriesLook:
     frames: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": "vidcolor-series", "version": 1, "frames": self.frames,
+        return {"format": "vidcolor-series", "version": LOOK_VERSION, "frames": self.frames,
                 "palette": [[round(float(v), 3) for v in colour] for colour in self.palette],
                 "palette_share": [round(float(s), 6) for s in self.palette_share],
                 "chroma_ceiling": [round(float(c), 3) for c in self.chroma_ceiling],
@@ -294,17 +299,19 @@ def typical_ab(histograms: np.ndarray, chroma: np.ndarray, *,
 
 def learn_credits(backgrounds: Sequence[Sequence[float]], texts: Sequence[Sequence[float]]
                   ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    """The credit screens' colours at full brightness: the median of the brighter half.
+    """The credit screens' colours at full brightness: the median over the brightest frames.
 
-    Fades darken both colours together, so the frames whose background is brightest show them
-    as painted. Returns None without credit frames.
+    Fades darken both colours together, so only the frames whose background is nearly as bright
+    as the brightest (within :data:`CREDIT_FULL` of the 95th percentile of the background's
+    linear luminance, which one stray frame cannot move) show them as painted: in a series whose
+    credits fade in and out, most credit frames are faded. Returns None without credit frames.
     """
     if not len(backgrounds):
         return None
     back = np.asarray(backgrounds, np.float64)
     text = np.asarray(texts, np.float64)
     luminance = srgb_to_linear(back / 255.0) @ _Y_WEIGHTS
-    bright = luminance >= np.median(luminance)
+    bright = luminance >= CREDIT_FULL * np.percentile(luminance, 95)
     return (tuple(np.median(back[bright], axis=0).round(2).tolist()),
             tuple(np.median(text[bright], axis=0).round(2).tolist()))
 
