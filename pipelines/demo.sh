@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The whole vidcolor chain on the built-in demo series, in ./demo-run (about 12 min on 2 cores).
+# The whole vidcolor chain on the built-in demo series, in ./demo-run (about 14 min on 2 cores).
 #   stage 1: demo-data      -> demo/episode0N.mkv (colour) + demo/episode0N_bw.mkv (grey twins)
 #   stage 2: build-dataset  -> dataset/ (episode01 held out for testing) + dataset/series.json
 #   stage 3: train          -> runs/residual (width 0.25: a CPU demo, not the thesis size)
-#   stage 4: render         -> demo/episode01_bw.colorized.mkv (the defaults), the per-frame
-#                              render for comparison, and a side-by-side review video
+#   stage 4: render         -> demo/episode01_bw.colorized.mkv (the defaults) and a review
+#                              video: grey | colourised | per-frame | truth
 #   stage 5: evaluate       -> the table below and report/index.html
 # Every stage skips or resumes work that is already done, so re-running continues.
 set -euo pipefail
@@ -16,17 +16,14 @@ mkdir -p "$WORK" && cd "$WORK"
 vidcolor build-dataset demo/episode0?.mkv
 if [ -f runs/residual/latest.json ]; then resume=(--resume runs/residual); else resume=(); fi
 vidcolor train --arch residual --width 0.25 --crop 128 --epochs "$EPOCHS" --lr-step 14 \
-  --batch-size 16 --accumulate 3 --max-test-images 32 "${resume[@]}"
+  --batch-size 16 --accumulate 3 --max-test-images 16 "${resume[@]}"
 
 # the defaults: Felzenszwalb regions in the series' palette, neutral ink, credit colours,
-# temporal stabilisation; then the same per frame, and the review video
+# temporal stabilisation; then the review video, which shows the per-frame colours too
 vidcolor render demo/episode01_bw.mkv -m runs/residual -o demo/episode01_bw.colorized.mkv
-vidcolor render demo/episode01_bw.mkv -m runs/residual --no-temporal \
-  -o demo/episode01_bw.per-frame.mkv
 vidcolor render demo/episode01_bw.mkv -m runs/residual --truth demo/episode01.mkv \
   -o demo/episode01_review.mkv
-vidcolor evaluate demo/episode01_bw.colorized.mkv demo/episode01_bw.per-frame.mkv \
-  --truth demo/episode01.mkv -o report
+vidcolor evaluate demo/episode01_bw.colorized.mkv --truth demo/episode01.mkv -o report
 cat <<EOF
 
 done, in $WORK/:

@@ -483,3 +483,28 @@ def test_a_finished_render_is_kept_and_a_changed_option_renders_again(tmp_path: 
     assert other.stat().st_mtime_ns != stamp
     record = json.loads((tmp_path / "out.mkv.vidcolor.json").read_text())
     assert record["options"]["refine"] == "regiongrow" and record["frames"] == 6
+
+
+def test_a_series_look_copied_again_keeps_the_render(tmp_path: Path, runs: Path) -> None:
+    """`train` copies the dataset's look into the run on every call (a finished run too): the
+    demo's second run re-rendered everything because the copy's time was in the key."""
+    import shutil
+
+    from vidcolor.series import SeriesLook
+
+    run = tmp_path / "run"
+    shutil.copytree(runs / "plain", run)
+    look = SeriesLook(np.array([[60.0, 40.0, 20.0]], np.float32), np.ones(1, np.float32),
+                      np.full(101, 200.0, np.float32))
+    text = json.dumps(look.to_json())
+    (run / "series.json").write_text(text)
+    clip = write_clip(tmp_path / "bw.mkv", _cartoon(6), fps=24, audio=False)
+    first = render(clip, [run], tmp_path / "out.mkv", size=SIZE, workers=0)
+    stamp = first.stat().st_mtime_ns
+    (run / "series.json").unlink()
+    (run / "series.json").write_text(text)  # the same look, a new file
+    assert render(clip, [run], tmp_path / "out.mkv", size=SIZE, workers=0).stat(
+        ).st_mtime_ns == stamp
+    (run / "series.json").write_text(text.replace("60.0", "70.0"))  # another look
+    assert render(clip, [run], tmp_path / "out.mkv", size=SIZE, workers=0).stat(
+        ).st_mtime_ns != stamp

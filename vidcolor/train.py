@@ -558,9 +558,11 @@ def _copy_series_look(dataset: Path, run_dir: Path) -> None:
     so that render finds it beside the checkpoints."""
     from vidcolor.series import SERIES_FILE
 
-    source = dataset / SERIES_FILE
+    source, target = dataset / SERIES_FILE, run_dir / SERIES_FILE
     if source.is_file():
-        write_bytes_atomic(run_dir / SERIES_FILE, source.read_bytes())
+        data = source.read_bytes()
+        if not target.is_file() or target.read_bytes() != data:  # else renders stay current
+            write_bytes_atomic(target, data)
 
 
 def setup(config: TrainConfig, dataset_dir: str | Path | None, run_dir: Path, *,

@@ -131,6 +131,11 @@ def _identity(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime": stat.st_mtime_ns}
 
 
+def _digest(path: Path) -> str:
+    """The SHA-256 of a small file (a series look: copied again, it is still the same)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 class Renderer:
     """Loaded models, options and a worker pool, ready to render inputs one after another.
 
@@ -213,7 +218,7 @@ class Renderer:
         """A digest of everything that decides the output's pixels (resume and skip records)."""
         record = {"version": __version__, "input": _identity(source.path),
                   "models": [_identity(Path(m.info.path)) for m in self.colorizer.models],
-                  "look": None if self.look_path is None else _identity(self.look_path),
+                  "look": None if self.look_path is None else _digest(self.look_path),
                   "options": self.options.describe(), "panels": panels,
                   "truth": None if truth is None else _identity(truth)}
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
