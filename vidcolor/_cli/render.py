@@ -145,9 +145,9 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     \b
     Each output keeps its input's resolution, frame count, frame rate, timestamps
     and audio; its L channel is the input's own. An interrupted render continues
-    where it stopped. With several episodes the models are loaded once; an
-    episode already rendered with the same models and options is skipped, a
-    failing one is reported and the others go on (exit code 1). Examples:
+    where it stopped; an output already rendered with the same models and options
+    is kept. With several episodes the models are loaded once, and a failing one
+    is reported while the others go on (exit code 1). Examples:
       vidcolor render bw.mkv                                  # every run in ./runs
       vidcolor render bw.mkv --refine felzenszwalb --ensemble
       vidcolor render season_bw/ -o season_colour/            # a folder of episodes
@@ -178,7 +178,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
             out = renderer.render(episodes[0].input, episodes[0].output,
                                   side_by_side=side_by_side, truth=truth, progress=True,
                                   skip_errors=skip_errors)
-        click.echo(f"wrote {out}")
+        click.echo(f"{'up to date' if renderer.last_skipped else 'wrote'}: {out}")
         return
     if not episodes:
         click.echo("nothing to render in this shard")
