@@ -674,6 +674,9 @@ def test_training_keeps_checkpoints_as_asked(dataset, tmp_path):
 def test_resume_keeps_the_runs_dataset(dataset, tmp_path, monkeypatch):
     run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
     monkeypatch.chdir(tmp_path)  # no ./dataset here
+    same = CliRunner().invoke(cli, ["-q", "train", "--resume", str(run), *TINY])
+    assert same.exit_code == 0, same.output  # to the run's own 1 epoch, not --epochs' default
+    assert find_latest(run).name == "epoch-0001.json"
     kept = CliRunner().invoke(cli, ["-q", "train", "--resume", str(run), "--epochs", "2", *TINY])
     assert kept.exit_code == 0, kept.output
     other = make_dataset(tmp_path / "other", train=6, test=2)

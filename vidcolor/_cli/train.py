@@ -27,8 +27,8 @@ _VARIANTS = ("rebalance", "no-rebalance", "dropout", "l2")
               help="Run folder [default: runs/<arch>[-<variant>]].")
 @click.option("--resume", type=click.Path(path_type=Path), default=None,
               help="Continue the run in this folder from its latest checkpoint, on its own "
-                   "dataset; its stored options are kept except --epochs, --device, --workers "
-                   "and --keep-checkpoints.")
+                   "dataset, to its own number of epochs; its stored options are kept, except "
+                   "--epochs, --device, --workers and --keep-checkpoints when given.")
 @click.option("--width", type=float, default=1.0, show_default=True,
               help="Channel multiplier (e.g. 0.125 for a quick CPU model).")
 @click.option("--epochs", type=int, default=30, show_default=True)
@@ -78,6 +78,8 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
         ctx = click.get_current_context()
         if ctx.get_parameter_source("width") == click.core.ParameterSource.DEFAULT:
             width = stored.get("width", width)
+        if ctx.get_parameter_source("epochs") == click.core.ParameterSource.DEFAULT:
+            epochs = stored.get("epochs", epochs)  # continue to the run's own end
         if output is not None and output.resolve() != resume.resolve():
             raise click.UsageError("--resume RUN continues RUN in place; drop -o")
         output = resume
