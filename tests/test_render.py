@@ -508,3 +508,30 @@ def test_a_series_look_copied_again_keeps_the_render(tmp_path: Path, runs: Path)
     (run / "series.json").write_text(text.replace("60.0", "70.0"))  # another look
     assert render(clip, [run], tmp_path / "out.mkv", size=SIZE, workers=0).stat(
         ).st_mtime_ns != stamp
+
+
+def test_debias_divides_the_prediction_by_the_rebalancing_weights() -> None:
+    """`--debias`: p ∝ p̂ / w(q), the rebalanced training's preference for rare colours undone;
+    a model without weights is left as it is."""
+    from dataclasses import replace
+
+    from vidcolor.inference.colorizer import Colorizer, wrap_model
+
+    torch.manual_seed(0)
+    bins = ab_gamut()
+    model = wrap_model(build_model("plain", "rebalance", 0.0625, len(bins)), bins)
+    weights = np.linspace(0.2, 30.0, len(bins)).astype(np.float32)
+    model.info = replace(model.info, weights=weights)
+    light = [np.linspace(0, 100, 24 * 32, dtype=np.float32).reshape(24, 32)]
+
+    def probs(**kwargs: bool) -> np.ndarray:
+        prediction = Colorizer([model], size=32, **kwargs).predict(light, with_probs=True)[0]
+        return prediction.probs.astype(np.float64)
+
+    plain, fixed = probs(), probs(debias=True)
+    expected = plain / weights
+    expected /= expected.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(fixed, expected, rtol=0.02, atol=2e-4)  # float16 distributions
+    assert np.abs(fixed - plain).max() > 0.01  # it did change something
+    model.info = replace(model.info, weights=None)
+    np.testing.assert_array_equal(probs(debias=True), plain)

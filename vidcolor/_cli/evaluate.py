@@ -42,7 +42,7 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
              size: int, batch_size: int, device: str, workers: int | None,
              fz_scale: float | None, fz_sigma: float | None, fz_min_size: int | None,
              working_scale: float, temporal: bool, palette: bool, neutral: bool, credits: bool,
-             as_json: bool, report_dir: Path | None) -> None:
+             debias: bool, as_json: bool, report_dir: Path | None) -> None:
     """Score colourisations against the colour truth (SPEC §8, plus temporal measures).
 
     \b
@@ -77,7 +77,7 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
             raise click.UsageError("--align needs --truth")
         options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
                                 fz_scale, fz_sigma, fz_min_size, working_scale, temporal,
-                                palette, neutral, credits)
+                                palette, neutral, credits, debias)
         summary = evaluate_runs(list(items), options, dataset_dir=dataset_dir, split=split,
                                 max_images=max_images, report_dir=report_dir, progress=True)
     if as_json:

@@ -109,6 +109,10 @@ class Colorizer:
         decode: ``expectation``, ``mode``, ``annealed`` or ``annealed:T`` (histogram heads).
         ensemble: ``None`` (one model), ``"mean"`` (each model's ab, averaged later, after
             refinement) or ``"histogram"`` (the mean distribution is decoded once).
+        debias: a network trained with class-rebalanced cross-entropy (each pixel's loss times
+            the weight ``w(q)`` of its true colour) predicts ``p̂(q) ∝ p(q|x)·w(q)``: rare,
+            saturated colours are favoured up to ``max w / min w`` times. With ``debias`` its
+            logits get ``- log w(q)`` (the checkpoint's weights) before decoding and voting.
 
     Raises:
         InputError: no model.
@@ -117,7 +121,8 @@ class Colorizer:
     """
 
     def __init__(self, models: Sequence[ColorModel], *, size: int = DEFAULT_SIZE,
-                 decode: str = "expectation", ensemble: str | None = None) -> None:
+                 decode: str = "expectation", ensemble: str | None = None,
+                 debias: bool = False) -> None:
         if not models:
             raise InputError("no model to colourise with")
         self.models = list(models)
@@ -125,6 +130,11 @@ class Colorizer:
         self.decode_method, self.temperature = parse_decode(decode)
         self.ensemble = ensemble
         self.device = next(self.models[0].model.parameters()).device
+        self._log_weights = {
+            index: torch.log(torch.as_tensor(m.info.weights, dtype=torch.float32,
+                                             device=self.device)).view(1, -1, 1, 1)
+            for index, m in enumerate(self.models)
+            if debias and m.head == "histogram" and m.info.weights is not None}
         histogram_models = [m for m in self.models if m.head == "histogram"]
         if ensemble == "histogram":
             check_histogram_ensemble([m.name for m in self.models],
@@ -164,6 +174,8 @@ class Colorizer:
         per_model_ab: list[torch.Tensor] = []
         for index, model in enumerate(self.models):
             outputs[index] = model.model(batch).float()
+            if index in self._log_weights:
+                outputs[index] = outputs[index] - self._log_weights[index]
         probs = None
         if self.ensemble == "histogram" or (with_probs and self._dist_models):
             members = [outputs[i] for i, m in enumerate(self.models) if m in self._dist_models]

@@ -45,6 +45,8 @@ class RenderOptions:
         neutral: each pixel's chroma at most what the series shows at its lightness (ink,
             shadows and highlights stay neutral).
         credits: credit screens detected in the grey input get the series' credit colours.
+        debias: undo the class rebalancing's bias in the predicted distributions (see
+            :class:`~vidcolor.inference.colorizer.Colorizer`).
 
     Raises:
         OptionError: an option value that cannot work (one line naming the option).
@@ -62,6 +64,7 @@ class RenderOptions:
     palette: bool = True
     neutral: bool = True
     credits: bool = True
+    debias: bool = False
 
     def __post_init__(self) -> None:
         if self.refine not in refine_methods():

@@ -184,7 +184,7 @@ class Renderer:
                         len(loaded), loaded[0].name)
             loaded = loaded[:1]
         return cls(Colorizer(loaded, size=options.size, decode=options.decode,
-                             ensemble=options.ensemble), options)
+                             ensemble=options.ensemble, debias=options.debias), options)
 
     def __enter__(self) -> Renderer:
         import torch
