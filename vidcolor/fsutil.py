@@ -85,6 +85,16 @@ def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
     write_bytes_atomic(target, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON object file (a record, a staging index), or ``{}`` when it is missing, unreadable
+    or not an object: whoever reads it then starts over instead of trusting it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def lock_path(target: str | os.PathLike[str]) -> Path:
     """The lock file that guards ``target`` (a file or a folder): ``.<name>.lock`` beside it."""
     target = Path(target)

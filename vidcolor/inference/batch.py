@@ -17,7 +17,6 @@ reads it.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vidcolor.errors import InputError, OptionError, OutputError, VidcolorError
-from vidcolor.fsutil import write_json_atomic
+from vidcolor.fsutil import read_json_object, write_json_atomic
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.pipeline import available_cpus
 from vidcolor.inference.sources import IMAGE_EXTENSIONS
@@ -320,7 +319,7 @@ def _render_one(renderer: Any, episode: Episode, side_by_side: bool, skip_errors
     device = str(renderer.colorizer.device)
     started = time.perf_counter()
     try:
-        done = _finished_record(output, renderer.key_for(episode.input, side_by_side))
+        done = finished_record(output, renderer.key_for(episode.input, side_by_side))
         if done is not None:
             log.info("%s: already rendered with these models and options; skipped", output)
             return EpisodeResult(str(episode.input), str(output), "skipped",
@@ -341,16 +340,10 @@ def _render_one(renderer: Any, episode: Episode, side_by_side: bool, skip_errors
                          round(time.perf_counter() - started, 3), device)
 
 
-def _finished_record(output: Path, key: str) -> dict[str, Any] | None:
-    """The record of ``output`` if it exists and was made by the render ``key`` names."""
-    record = record_path(output)
-    if not output.exists() or not record.is_file():
-        return None
-    try:
-        done = json.loads(record.read_text())
-    except (OSError, ValueError):
-        return None
-    return done if isinstance(done, dict) and done.get("key") == key else None
+def finished_record(output: Path, key: str) -> dict[str, Any] | None:
+    """The record of ``output`` if the output exists and was made by the render ``key`` names."""
+    done = read_json_object(record_path(output))
+    return done if output.exists() and done.get("key") == key else None
 
 
 def _device_worker(device: str, models: list[str] | None, options: RenderOptions,

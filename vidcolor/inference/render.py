@@ -258,7 +258,7 @@ class Renderer:
         Raises:
             InputError, OutputError, CheckpointError, DeviceError.
         """
-        from vidcolor.inference.batch import record_path
+        from vidcolor.inference.batch import finished_record, record_path
 
         started = time.perf_counter()
         source = open_source(input_path)
@@ -275,8 +275,8 @@ class Renderer:
         views, panels = self._panels(side_by_side, truth_source is not None)
         key = self.key(source, panels, truth_source.path if truth_source else None)
         self.last_skipped = False
-        done = _read_record(record_path(out))
-        if out.exists() and done.get("key") == key:
+        done = finished_record(out, key)
+        if done is not None:
             log.info("%s: already rendered from %s with these models and options; kept",
                      out, source.path)
             self.last_frames, self.last_skipped = int(done.get("frames", 0)), True
@@ -370,15 +370,6 @@ def find_look(colorizer: Colorizer) -> tuple[Path | None, SeriesLook | None]:
         if path.is_file():
             return path, SeriesLook.load(path)
     return None, None
-
-
-def _read_record(path: Path) -> dict[str, Any]:
-    """An output's record, or {} when it is missing or unreadable."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
 
 
 def compose(work: FrameWork, views: Sequence[str], truth: np.ndarray | None) -> np.ndarray:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -31,7 +30,7 @@ import cv2
 import numpy as np
 
 from vidcolor.errors import OutputError
-from vidcolor.fsutil import atomic_path, ensure_writable_dir, write_json_atomic
+from vidcolor.fsutil import atomic_path, ensure_writable_dir, read_json_object, write_json_atomic
 from vidcolor.inference.sources import ALPHA_EXTENSIONS, Source
 from vidcolor.inference.stages import FrameWork
 
@@ -130,7 +129,7 @@ class FolderSink(Sink):
         if done and not stateless:
             # a shot's frames depend on the shot's start: re-run from there (from the first
             # frame when the record is missing or damaged)
-            start = _read_json(staging / "shots.json").get(str(done), 0)
+            start = read_json_object(staging / "shots.json").get(str(done), 0)
             self.warmup_from = start if isinstance(start, int) and 0 <= start <= done else 0
         self._shot_start = self.warmup_from
         self._stateless = stateless
@@ -150,14 +149,6 @@ class FolderSink(Sink):
         for name in self.names:
             os.replace(self.staging / name, self.output / name)
         shutil.rmtree(self.staging, ignore_errors=True)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _synced_digest(path: Path) -> tuple[int, str]:
@@ -215,7 +206,7 @@ class VideoSink(Sink):
         ensure_writable_dir(staging)
         for stray in staging.glob(".*.part*"):
             stray.unlink()
-        record = _read_json(staging / "segments.json").get("segments")
+        record = read_json_object(staging / "segments.json").get("segments")
         self.segments: list[dict[str, Any]] = self._contiguous(
             record if isinstance(record, list) else [], staging)
         if self.segments:
