@@ -511,8 +511,8 @@ def test_a_series_look_copied_again_keeps_the_render(tmp_path: Path, runs: Path)
 
 
 def test_debias_divides_the_prediction_by_the_rebalancing_weights() -> None:
-    """`--debias`: p ∝ p̂ / w(q), the rebalanced training's preference for rare colours undone;
-    a model without weights is left as it is."""
+    """`--debias S`: p ∝ p̂ / w(q)^S, the rebalanced training's preference for rare colours
+    undone (S = 1) or partly undone; a model without weights is left as it is."""
     from dataclasses import replace
 
     from vidcolor.inference.colorizer import Colorizer, wrap_model
@@ -524,14 +524,17 @@ def test_debias_divides_the_prediction_by_the_rebalancing_weights() -> None:
     model.info = replace(model.info, weights=weights)
     light = [np.linspace(0, 100, 24 * 32, dtype=np.float32).reshape(24, 32)]
 
-    def probs(**kwargs: bool) -> np.ndarray:
+    def probs(**kwargs: float) -> np.ndarray:
         prediction = Colorizer([model], size=32, **kwargs).predict(light, with_probs=True)[0]
         return prediction.probs.astype(np.float64)
 
-    plain, fixed = probs(), probs(debias=True)
-    expected = plain / weights
-    expected /= expected.sum(axis=-1, keepdims=True)
-    np.testing.assert_allclose(fixed, expected, rtol=0.02, atol=2e-4)  # float16 distributions
-    assert np.abs(fixed - plain).max() > 0.01  # it did change something
+    plain = probs()
+    for strength in (1.0, 0.5):
+        fixed = probs(debias=strength)
+        expected = plain / weights ** strength
+        expected /= expected.sum(axis=-1, keepdims=True)
+        np.testing.assert_allclose(fixed, expected, rtol=0.02, atol=2e-4)  # float16 values
+        assert np.abs(fixed - plain).max() > 0.01  # it did change something
+    np.testing.assert_array_equal(probs(debias=0.0), plain)
     model.info = replace(model.info, weights=None)
-    np.testing.assert_array_equal(probs(debias=True), plain)
+    np.testing.assert_array_equal(probs(debias=1.0), plain)

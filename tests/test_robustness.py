@@ -196,7 +196,8 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path, media: dict[str, Pat
            ["--size", "0"], ["--size", "30"], ["--size", "abc"], ["--device", "gpu"],
            ["--device", "cuda:x"], ["--batch-size", "0"], ["--workers", "-1"],
            ["--working-scale", "0"], ["--working-scale", "2"], ["--fz-scale", "0"],
-           ["--fz-min-size", "0"], ["--ensemble", "median"]]
+           ["--fz-min-size", "0"], ["--ensemble", "median"], ["--debias", "1.5"],
+           ["--debias", "-0.1"], ["--debias", "nan"]]
     if command == "render":
         bad += [["--shard", "2/2"], ["--shard", "x"], ["--devices", "cuda:x"]]
         base = ["render", str(clip), "-m", str(media["run"]), "-o", str(tmp_path / "o.mkv")]

@@ -42,7 +42,7 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
              size: int, batch_size: int, device: str, workers: int | None,
              fz_scale: float | None, fz_sigma: float | None, fz_min_size: int | None,
              working_scale: float, temporal: bool, palette: bool, neutral: bool, credits: bool,
-             debias: bool, as_json: bool, report_dir: Path | None) -> None:
+             debias: float, as_json: bool, report_dir: Path | None) -> None:
     """Score colourisations against the colour truth (SPEC §8, plus temporal measures).
 
     \b

@@ -18,7 +18,7 @@ def build_options(refine: str, ensemble: str | None, decode: str, size: int, bat
                   device: str, workers: int | None, fz_scale: float | None,
                   fz_sigma: float | None, fz_min_size: int | None, working_scale: float,
                   temporal: bool = False, palette: bool = False, neutral: bool = False,
-                  credits: bool = False, debias: bool = False
+                  credits: bool = False, debias: float = 0.0
                   ):  # noqa: ANN201 - RenderOptions (lazy import)
     """The :class:`RenderOptions` of the command line; a bad value is a usage error (exit 2)."""
     from vidcolor.errors import OptionError
@@ -86,10 +86,11 @@ def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
                      help="Keep ink, shadows and highlights as neutral as the series keeps "
                           "them (a chroma ceiling per lightness, learnt from the training "
                           "split)."),
-        click.option("--debias/--no-debias", default=_DEFAULT.debias, show_default=True,
-                     help="Undo the class rebalancing's preference for rare saturated colours "
-                          "in the network's predictions: fewer tinted greys on a mostly grey "
-                          "series, a little less colour elsewhere (README, Measured)."),
+        click.option("--debias", type=float, default=_DEFAULT.debias, show_default=True,
+                     metavar="STRENGTH",
+                     help="Undo this much (0 to 1) of the class rebalancing's preference for "
+                          "rare saturated colours in the network's predictions: fewer tinted "
+                          "greys, a little less colour (README, Measured)."),
         click.option("--credits/--no-credits", default=_DEFAULT.credits, show_default=True,
                      help="Paint credit screens detected in the grey input in the series' "
                           "credit colours (learnt from the frames the credit filter dropped)."),
@@ -142,7 +143,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
            ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
-           neutral: bool, credits: bool, debias: bool, side_by_side: bool, truth: Path | None,
+           neutral: bool, credits: bool, debias: float, side_by_side: bool, truth: Path | None,
            shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool
            ) -> None:
     """Colourise INPUTs: videos, images, folders of images, or season folders (videos

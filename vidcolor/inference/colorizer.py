@@ -111,8 +111,9 @@ class Colorizer:
             refinement) or ``"histogram"`` (the mean distribution is decoded once).
         debias: a network trained with class-rebalanced cross-entropy (each pixel's loss times
             the weight ``w(q)`` of its true colour) predicts ``p̂(q) ∝ p(q|x)·w(q)``: rare,
-            saturated colours are favoured up to ``max w / min w`` times. With ``debias`` its
-            logits get ``- log w(q)`` (the checkpoint's weights) before decoding and voting.
+            saturated colours are favoured up to ``max w / min w`` times. With ``debias`` = s
+            its logits get ``- s · log w(q)`` (the checkpoint's weights) before decoding and
+            voting: 0 keeps the prediction, 1 undoes the rebalancing entirely.
 
     Raises:
         InputError: no model.
@@ -122,7 +123,7 @@ class Colorizer:
 
     def __init__(self, models: Sequence[ColorModel], *, size: int = DEFAULT_SIZE,
                  decode: str = "expectation", ensemble: str | None = None,
-                 debias: bool = False) -> None:
+                 debias: float = 0.0) -> None:
         if not models:
             raise InputError("no model to colourise with")
         self.models = list(models)
@@ -131,8 +132,8 @@ class Colorizer:
         self.ensemble = ensemble
         self.device = next(self.models[0].model.parameters()).device
         self._log_weights = {
-            index: torch.log(torch.as_tensor(m.info.weights, dtype=torch.float32,
-                                             device=self.device)).view(1, -1, 1, 1)
+            index: float(debias) * torch.log(torch.as_tensor(
+                m.info.weights, dtype=torch.float32, device=self.device)).view(1, -1, 1, 1)
             for index, m in enumerate(self.models)
             if debias and m.head == "histogram" and m.info.weights is not None}
         histogram_models = [m for m in self.models if m.head == "histogram"]

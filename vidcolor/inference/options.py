@@ -45,7 +45,8 @@ class RenderOptions:
         neutral: each pixel's chroma at most what the series shows at its lightness (ink,
             shadows and highlights stay neutral).
         credits: credit screens detected in the grey input get the series' credit colours.
-        debias: undo the class rebalancing's bias in the predicted distributions (see
+        debias: how much of the class rebalancing's bias to undo in the predicted
+            distributions, 0 (none) to 1 (all; see
             :class:`~vidcolor.inference.colorizer.Colorizer`).
 
     Raises:
@@ -64,7 +65,7 @@ class RenderOptions:
     palette: bool = True
     neutral: bool = True
     credits: bool = True
-    debias: bool = False
+    debias: float = 0.0
 
     def __post_init__(self) -> None:
         if self.refine not in refine_methods():
@@ -92,6 +93,8 @@ class RenderOptions:
         if not _DEVICE.match(str(self.device)):
             raise OptionError(f"--device must be auto, cpu, cuda or cuda:N, got "
                               f"{self.device!r}")
+        if not (isinstance(self.debias, (int, float)) and 0 <= self.debias <= 1):
+            raise OptionError(f"--debias must be between 0 and 1, got {self.debias!r}")
         if self.workers is not None and self.workers < 0:
             raise OptionError(f"--workers must be at least 0, got {self.workers}")
         unknown = [name for name in self.sequence if name not in SEQUENCE_STAGES]
