@@ -174,3 +174,29 @@ def test_palette_vote_picks_the_colour_every_frame_supports() -> None:
     out, _ = _run_stage(Temporal(context), frames)
     colours = np.array([w.region_ab[0] for w in out])
     np.testing.assert_allclose(colours, np.tile([60.0, 40.0], (40, 1)))  # never brown
+
+
+def test_an_object_appearing_over_another_keeps_its_own_colour() -> None:
+    """A new object of the background's lightness, on pixels the flow links to the
+    background, does not inherit the background's vote when its own prediction contradicts
+    it; the background, tracked whole, keeps its colour."""
+    context, bins = _context()
+    red, green = _peaked(bins, (60.0, 40.0), 0.95), _peaked(bins, (-40.0, 30.0), 0.95)
+    light = np.full((24, 32), 50.0, np.float32)
+    light[:, 16:] = 80.0
+    frames = []
+    for index in range(20):
+        labels = (light > 60).astype(np.int32)
+        probs = [red, _peaked(bins, (0.0, 0.0), 0.95)]
+        if index >= 10:  # a green square drawn inside the red area, same lightness
+            labels[8:14, 4:10] = 2
+            probs.append(green)
+        frames.append(FrameWork(index=index, key=index, pts=None, lightness=light,
+                                thumb=light, labels=labels, region_probs=np.stack(probs),
+                                region_ab=np.zeros((len(probs), 2), np.float32),
+                                region_light=np.full(len(probs), 50.0, np.float32),
+                                shot_start=index == 0))
+    out, _ = _run_stage(Temporal(context), frames)
+    for work in out[10:]:
+        assert np.linalg.norm(work.region_ab[2] - (-40.0, 30.0)) < 12, work.index
+        assert np.linalg.norm(work.region_ab[0] - (60.0, 40.0)) < 12, work.index

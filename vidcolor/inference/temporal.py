@@ -67,6 +67,12 @@ HYSTERESIS = 4.0
 #: ... and its palette colour unless another is supported this many times better (geometric
 #: mean over the vote).
 SWITCH_RATIO = 1.5
+#: A link between a unit and a source that is not mostly the same object (each is less than
+#: MUTUAL of the other) is dropped when the unit's prediction agrees with what it would
+#: inherit less than AGREE_LOW (Bhattacharyya coefficient), kept whole above AGREE_HIGH
+#: (:meth:`Temporal._gate`).
+MUTUAL = 0.5
+AGREE_LOW, AGREE_HIGH = 0.25, 0.5
 #: Log-support is floored at log of this (a palette colour the frame does not support at all).
 _SUPPORT_FLOOR = 1e-3
 #: DIS optical flow preset (on thumbnails at most 256 px wide).
@@ -147,7 +153,7 @@ class Temporal(SequenceStage):
         unit = self._unit(work)
         previous = self._previous
         if previous is not None:
-            unit.counts = self._links(previous, unit)
+            unit.counts = self._gate(unit, previous, self._links(previous, unit))
         self._forward(unit, previous if unit.counts is not None else None)
         if self._holding:
             self._held.append(unit)
@@ -227,6 +233,33 @@ class Temporal(SequenceStage):
         return sparse.coo_matrix(
             (np.ones(int(ok.sum()), np.float32), (current.labels[ok], source[ok].astype(np.intp))),
             shape=(len(current.size), len(previous.size))).tocsr()
+
+    def _gate(self, unit: _Unit, previous: _Unit, counts: sparse.csr_matrix
+              ) -> sparse.csr_matrix:
+        """Drop the links along which a unit would inherit another object's colour.
+
+        The flow links pixels, not objects: where one object passes over another of a similar
+        lightness, or a segment takes in part of a neighbour, a unit inherits a vote that is
+        not its own. Such a link joins a unit to a source that mostly went elsewhere (less
+        than :data:`MUTUAL` of the source's pixels came to the unit, or the unit is less than
+        that share of it), and the unit's own prediction contradicts the inherited vote: their
+        Bhattacharyya coefficient is below :data:`AGREE_LOW` (link dropped) or between it and
+        :data:`AGREE_HIGH` (scaled down linearly). A region that stays itself keeps its links
+        however much its prediction flickers: holding that is the vote's job.
+        """
+        if not counts.nnz or previous.forward is None:
+            return counts
+        share = (sparse.diags(1.0 / np.maximum(unit.size, 1.0)) @ counts).tocsr()
+        inherited = np.asarray(share @ previous.forward)
+        inherited /= np.maximum(inherited.sum(axis=1, keepdims=True), 1e-12)
+        agree = np.sqrt(np.maximum(unit.probs * inherited, 0.0)).sum(axis=1)
+        gate = np.clip((agree - AGREE_LOW) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
+        links = counts.tocoo()
+        mutual = np.minimum(links.data / np.maximum(unit.size[links.row], 1.0),
+                            links.data / np.maximum(previous.size[links.col], 1.0))
+        scale = np.where(mutual >= MUTUAL, 1.0, gate[links.row]).astype(np.float32)
+        return sparse.coo_matrix((links.data * scale, (links.row, links.col)),
+                                 shape=counts.shape).tocsr()
 
     def _release_window(self) -> list[FrameWork]:
         """Emit the held opening frames of a shot, each with its past and its future."""
