@@ -17,6 +17,7 @@ Outputs are kept in ``--work`` (default: a temporary folder) so they can be look
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import shlex
 import tempfile
 import time
@@ -33,11 +34,13 @@ def _options(text: str):  # noqa: ANN202 - RenderOptions
 
     @click.command()
     @render_options
+    @click.option("--chroma", type=click.Choice(["420", "444"]), default="420")
     def parse(**kwargs: object) -> None:
         captured.update(kwargs)
 
     parse.main(shlex.split(text), standalone_mode=False)
-    return build_options(**captured)
+    chroma = captured.pop("chroma")
+    return replace(build_options(**captured), chroma=chroma)
 
 
 def main() -> None:

@@ -65,6 +65,28 @@ def test_odd_size_keeps_exact_resolution(tmp_path: Path) -> None:
     assert (info.width, info.height, info.frame_count) == (33, 17, 3)
 
 
+def test_444_chroma_keeps_thin_ink_black_beside_colour(tmp_path: Path) -> None:
+    """4:2:0 spreads a red fill's colour over the one-pixel black line beside it; 4:4:4 keeps
+    the line black (the reason for ``render --chroma 444``)."""
+    from vidcolor.color import rgb_to_lab_frame
+
+    frame = np.full((32, 32, 3), 255, np.uint8)
+    frame[:, :15] = (220, 20, 20)  # a red fill, then a 1-px ink line at column 15
+    frame[:, 15] = 0
+    chroma = {}
+    for sampling in ("420", "444"):
+        path = tmp_path / f"{sampling}.mkv"
+        with VideoWriter(path, 24, 32, 32, chroma=sampling) as writer:
+            for _ in range(3):
+                writer.write(frame)
+        assert probe(path).pix_fmt == f"yuv{sampling}p"
+        lab = rgb_to_lab_frame(next(iter_frames(path)).rgb)
+        chroma[sampling] = float(np.hypot(lab[4:-4, 15, 1], lab[4:-4, 15, 2]).mean())
+    assert chroma["444"] < 5.0 < chroma["420"], chroma
+    with pytest.raises(ValueError, match="chroma"):
+        VideoWriter(tmp_path / "x.mkv", 24, 32, 32, chroma="422")
+
+
 def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
     target = tmp_path / "out.mp4"
     target.write_bytes(b"precious")

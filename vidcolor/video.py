@@ -416,11 +416,15 @@ class _AudioCarrier:
             self._in.close()
 
 
+#: Chroma samplings a written video can have (:class:`VideoWriter`).
+CHROMA = ("420", "444")
+
+
 class VideoWriter:
     """Write RGB frames as an H.264 video at an exact frame rate, with optional audio.
 
-    Even sizes use yuv420p. libx264 cannot encode odd sizes in 4:2:0, so those use yuv444p to
-    keep the exact resolution (a warning says so). The file appears under ``path`` only when the
+    Even sizes use yuv420p unless ``chroma`` is ``"444"``. libx264 cannot encode odd sizes in
+    4:2:0, so those use yuv444p to keep the exact resolution (a warning says so). The file appears under ``path`` only when the
     ``with`` block ends without an exception.
 
     Args:
@@ -434,6 +438,9 @@ class VideoWriter:
         crf: x264 constant rate factor (lower is better quality).
         rotation: display rotation in degrees (counter-clockwise, as :func:`probe` reports it)
             stored in the container, so a copy of a rotated source plays the same way up.
+        chroma: ``"420"`` (colour at half resolution: plays everywhere) or ``"444"`` (colour
+            at full resolution: thin ink lines stay black beside a coloured fill; needs a
+            player with H.264 High 4:4:4 support, e.g. VLC, mpv, ffmpeg).
 
     Raises:
         OutputError: the output folder is missing or not writable, or encoding fails.
@@ -443,7 +450,9 @@ class VideoWriter:
                  width: int, height: int, *, time_base: Fraction | None = None,
                  audio_from: str | os.PathLike[str] | None = None,
                  audio: tuple[np.ndarray, int] | None = None, crf: int = 18,
-                 rotation: int = 0) -> None:
+                 rotation: int = 0, chroma: str = "420") -> None:
+        if chroma not in CHROMA:
+            raise ValueError(f"chroma must be one of {', '.join(CHROMA)}, got {chroma!r}")
         if width < 2 or height < 2:
             raise OutputError(f"{path}: cannot encode a {width}x{height} video")
         self.path = Path(path)
@@ -454,6 +463,7 @@ class VideoWriter:
         self._audio = audio
         self._crf = crf
         self._rotation = int(rotation) % 360
+        self._chroma = chroma
         self._atomic = atomic_path(self.path)
         self._count = 0
         self._last_pts: int | None = None
@@ -469,7 +479,7 @@ class VideoWriter:
             if odd:
                 log.warning("%s: odd size %dx%d; encoding yuv444p to keep it exact", self.path,
                             self.width, self.height)
-            stream.pix_fmt = "yuv444p" if odd else "yuv420p"
+            stream.pix_fmt = "yuv444p" if odd or self._chroma == "444" else "yuv420p"
             stream.codec_context.time_base = self.time_base
             stream.time_base = self.time_base
             stream.options = {"crf": str(self._crf), "preset": "veryfast"}

@@ -18,7 +18,7 @@ def build_options(refine: str, ensemble: str | None, decode: str, size: int, bat
                   device: str, workers: int | None, fz_scale: float | None,
                   fz_sigma: float | None, fz_min_size: int | None, working_scale: float,
                   temporal: bool = False, palette: bool = False, neutral: bool = False,
-                  credits: bool = False, debias: float = 0.0
+                  credits: bool = False, debias: float = _DEFAULT.debias
                   ):  # noqa: ANN201 - RenderOptions (lazy import)
     """The :class:`RenderOptions` of the command line; a bad value is a usage error (exit 2)."""
     from vidcolor.errors import OptionError
@@ -122,6 +122,11 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
                    "output folder (one output per episode, and season.json). Default: "
                    "<input stem>.colorized.<ext> beside each input.")
 @render_options
+@click.option("--chroma", type=click.Choice(["420", "444"]), default=_DEFAULT.chroma,
+              show_default=True,
+              help="Output video chroma: 420 plays everywhere; 444 keeps colour at full "
+                   "resolution, so thin black ink stays black beside coloured fills (needs a "
+                   "player with H.264 4:4:4: VLC, mpv, ffmpeg).")
 @click.option("--side-by-side", is_flag=True,
               help="Write a review video: grey input | result (| ground truth).")
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
@@ -143,7 +148,8 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
            ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
-           neutral: bool, credits: bool, debias: float, side_by_side: bool, truth: Path | None,
+           neutral: bool, credits: bool, debias: float, chroma: str, side_by_side: bool,
+           truth: Path | None,
            shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool
            ) -> None:
     """Colourise INPUTs: videos, images, folders of images, or season folders (videos
@@ -170,6 +176,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
                             fz_scale, fz_sigma, fz_min_size, working_scale, temporal, palette,
                             neutral, credits, debias)
+    options = replace(options, chroma=chroma)
     shard_pair = _usage(batch.parse_shard, shard) if shard else None
     device_list = _usage(batch.parse_devices, devices) if devices else []
     if device_list and device != "auto":

@@ -19,6 +19,7 @@ from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.refine import SEGMENTATIONS, refine_methods
 from vidcolor.inference.stages import SEQUENCE_STAGES
 from vidcolor.quantize import parse_decode
+from vidcolor.video import CHROMA
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -28,7 +29,8 @@ class RenderOptions:
     """How frames are colourised (everything but the inputs, outputs and models).
 
     The defaults are the render the README's measurements chose: Felzenszwalb regions in the
-    series' palette, neutral ink and highlights, credit colours, temporal stabilisation.
+    series' palette, neutral ink and highlights, credit colours, temporal stabilisation, and
+    60 % of the class rebalancing's bias undone.
 
     Attributes:
         refine: ``none`` or a registered segmentation (``regiongrow``, ``felzenszwalb``).
@@ -45,6 +47,8 @@ class RenderOptions:
         neutral: each pixel's chroma at most what the series shows at its lightness (ink,
             shadows and highlights stay neutral).
         credits: credit screens detected in the grey input get the series' credit colours.
+        chroma: the output video's chroma sampling, ``420`` or ``444``
+            (:class:`vidcolor.video.VideoWriter`).
         debias: how much of the class rebalancing's bias to undo in the predicted
             distributions, 0 (none) to 1 (all; see
             :class:`~vidcolor.inference.colorizer.Colorizer`).
@@ -65,7 +69,8 @@ class RenderOptions:
     palette: bool = True
     neutral: bool = True
     credits: bool = True
-    debias: float = 0.0
+    debias: float = 0.6
+    chroma: str = "420"
 
     def __post_init__(self) -> None:
         if self.refine not in refine_methods():
@@ -95,6 +100,9 @@ class RenderOptions:
                               f"{self.device!r}")
         if not (isinstance(self.debias, (int, float)) and 0 <= self.debias <= 1):
             raise OptionError(f"--debias must be between 0 and 1, got {self.debias!r}")
+        if self.chroma not in CHROMA:
+            raise OptionError(f"--chroma must be one of {', '.join(CHROMA)}, got "
+                              f"{self.chroma!r}")
         if self.workers is not None and self.workers < 0:
             raise OptionError(f"--workers must be at least 0, got {self.workers}")
         unknown = [name for name in self.sequence if name not in SEQUENCE_STAGES]

@@ -195,8 +195,9 @@ class VideoSink(Sink):
     """
 
     def __init__(self, output: Path, source: Source, staging: Path, panels: int,
-                 stateless: bool) -> None:
+                 stateless: bool, chroma: str = "420") -> None:
         self.output, self.source, self.staging = output, source, staging
+        self.chroma = chroma
         info = source.video
         assert info is not None
         self.info = info
@@ -252,7 +253,7 @@ class VideoSink(Sink):
         name = f"seg-{first:06d}{self.extension}"
         self._writer = VideoWriter(self.staging / name, self.info.frame_rate, self.width,
                                    self.info.height, time_base=self.info.time_base,
-                                   rotation=self.info.rotation)
+                                   rotation=self.info.rotation, chroma=self.chroma)
         self._writer.__enter__()
 
     def _close_segment(self, next_shot_start: int) -> None:
