@@ -18,7 +18,7 @@ if [ -f runs/residual/latest.json ]; then resume=(--resume runs/residual); else 
 vidcolor train --arch residual --width 0.25 --crop 128 --epochs "$EPOCHS" --lr-step 14 \
   --batch-size 16 --accumulate 3 --max-test-images 16 "${resume[@]}"
 
-# the defaults: Felzenszwalb regions in the series' palette, neutral ink, credit colours,
+# the defaults: region-growing regions in the series' palette, neutral ink, credit colours,
 # temporal stabilisation; then the review video, which shows the per-frame colours too
 vidcolor render demo/episode01_bw.mkv -m runs/residual -o demo/episode01_bw.colorized.mkv
 vidcolor render demo/episode01_bw.mkv -m runs/residual --truth demo/episode01.mkv \

@@ -103,6 +103,8 @@ def main() -> None:
                         help="frames for the one-process refinement stages")
     parser.add_argument("--working-scale", type=float, default=0.5)
     parser.add_argument("--skip-render", action="store_true")
+    parser.add_argument("--only", default=None, metavar="TEXT",
+                        help="run only the whole-render variants whose name contains TEXT")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -209,6 +211,9 @@ def main() -> None:
                            "sequence": ("shots", "temporal")})]
             if truth is not None:
                 variants.append(("render with the defaults (look learnt from the clip)", {}))
+            if args.only:
+                variants = [(name, settings) for name, settings in variants
+                            if args.only in name]
             out = work / "out.mkv"
             for name, settings in variants:
                 if not settings:  # the defaults need the series look beside the models

@@ -479,12 +479,12 @@ def test_a_finished_render_is_kept_and_a_changed_option_renders_again(tmp_path: 
     again = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0)
     assert again.stat().st_mtime_ns == stamp  # kept: same input, models and options
     other = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0,
-                   refine="regiongrow")
+                   refine="felzenszwalb")
     assert other.stat().st_mtime_ns != stamp
     record = json.loads((tmp_path / "out.mkv.vidcolor.json").read_text())
-    assert record["options"]["refine"] == "regiongrow" and record["frames"] == 6
+    assert record["options"]["refine"] == "felzenszwalb" and record["frames"] == 6
     full = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0,
-                  refine="regiongrow", chroma="444")  # another encoding: written again
+                  refine="felzenszwalb", chroma="444")  # another encoding: written again
     assert probe(full).pix_fmt == "yuv444p" and probe(full).frame_count == 6
 
 

@@ -28,7 +28,7 @@ _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 class RenderOptions:
     """How frames are colourised (everything but the inputs, outputs and models).
 
-    The defaults are the render the README's measurements chose: Felzenszwalb regions in the
+    The defaults are the render the README's measurements chose: region-growing regions in the
     series' palette, neutral ink and highlights, credit colours, temporal stabilisation, and
     60 % of the class rebalancing's bias undone.
 
@@ -57,7 +57,7 @@ class RenderOptions:
         OptionError: an option value that cannot work (one line naming the option).
     """
 
-    refine: str = "felzenszwalb"
+    refine: str = "regiongrow"
     refine_options: dict[str, float] = field(default_factory=dict)
     ensemble: str | None = None
     decode: str = "annealed:0.38"
