@@ -225,7 +225,7 @@ def main() -> None:
                 render(clip, runs, out, options=options)
                 table.add(name, count, time.perf_counter() - start, "whole chain, workers "
                           f"{'default' if args.workers is None else args.workers}")
-            if truth is not None:
+            if truth is not None and variants and not variants[-1][1]:  # the defaults ran
                 from vidcolor.evaluate import evaluate_results
 
                 start = time.perf_counter()
