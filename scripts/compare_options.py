@@ -17,10 +17,10 @@ Outputs are kept in ``--work`` (default: a temporary folder) so they can be look
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import shlex
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click

@@ -424,8 +424,8 @@ class VideoWriter:
     """Write RGB frames as an H.264 video at an exact frame rate, with optional audio.
 
     Even sizes use yuv420p unless ``chroma`` is ``"444"``. libx264 cannot encode odd sizes in
-    4:2:0, so those use yuv444p to keep the exact resolution (a warning says so). The file appears under ``path`` only when the
-    ``with`` block ends without an exception.
+    4:2:0, so those use yuv444p to keep the exact resolution (a warning says so). The file
+    appears under ``path`` only when the ``with`` block ends without an exception.
 
     Args:
         path: output file; its extension picks the container (.mp4, .mkv, .mov, .avi, ...).

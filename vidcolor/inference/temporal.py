@@ -12,7 +12,8 @@ distribution ``P`` over the ab bins.
 t-1 says where each pixel came from; a pixel counts when its lightness matches there (within
 :data:`LIGHT_TOLERANCE`). ``M_t(r, s)`` is the share of unit r's pixels that came from unit s
 of frame t-1 — a region that moved, split or merged inherits from what it came from; new or
-disoccluded content inherits nothing.
+disoccluded content inherits nothing, and neither does a unit along a link to another object
+whose vote its own prediction contradicts (:meth:`Temporal._gate`).
 
 **Voting.** Along those links the evidence accumulates: ``F_t = E_t + γ M_t F_{t-1}``
 (γ = :data:`DECAY`; an exponentially weighted vote over the unit's past, about 1/(1-γ) frames).
