@@ -28,13 +28,13 @@ import click
 
 def _options(text: str):  # noqa: ANN202 - RenderOptions
     """Parse ``vidcolor render`` options into a RenderOptions (the CLI's own parser)."""
-    from vidcolor._cli.render import build_options, render_options
+    from vidcolor._cli.render import build_options, chroma_option, render_options
 
     captured = {}
 
     @click.command()
     @render_options
-    @click.option("--chroma", type=click.Choice(["420", "444"]), default="420")
+    @chroma_option
     def parse(**kwargs: object) -> None:
         captured.update(kwargs)
 

@@ -10,6 +10,7 @@ import click
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.refine import refine_methods
+from vidcolor.video import CHROMA
 
 _DEFAULT = RenderOptions()
 
@@ -100,6 +101,15 @@ def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
     return command
 
 
+#: ``--chroma``: how render encodes its videos (not a render option of evaluate, which writes
+#: no video; ``scripts/compare_options.py`` parses it too).
+chroma_option = click.option(
+    "--chroma", type=click.Choice(CHROMA), default=_DEFAULT.chroma, show_default=True,
+    help="Output video chroma: 420 plays everywhere; 444 keeps colour at full resolution, so "
+         "thin black ink stays black beside coloured fills (needs a player with H.264 4:4:4: "
+         "VLC, mpv, ffmpeg).")
+
+
 def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
                          ) -> tuple[str | None, tuple[Path, ...]]:
     """``--ensemble`` takes an optional value, so in ``--ensemble bw.mkv`` that word is an
@@ -122,11 +132,7 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
                    "output folder (one output per episode, and season.json). Default: "
                    "<input stem>.colorized.<ext> beside each input.")
 @render_options
-@click.option("--chroma", type=click.Choice(["420", "444"]), default=_DEFAULT.chroma,
-              show_default=True,
-              help="Output video chroma: 420 plays everywhere; 444 keeps colour at full "
-                   "resolution, so thin black ink stays black beside coloured fills (needs a "
-                   "player with H.264 4:4:4: VLC, mpv, ffmpeg).")
+@chroma_option
 @click.option("--side-by-side", is_flag=True,
               help="Write a review video: grey input | result (| ground truth).")
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
