@@ -28,19 +28,19 @@ import click
 
 def _options(text: str):  # noqa: ANN202 - RenderOptions
     """Parse ``vidcolor render`` options into a RenderOptions (the CLI's own parser)."""
-    from vidcolor._cli.render import build_options, chroma_option, render_options
+    from vidcolor._cli.render import build_options, encoding_options, render_options
 
     captured = {}
 
     @click.command()
     @render_options
-    @chroma_option
+    @encoding_options
     def parse(**kwargs: object) -> None:
         captured.update(kwargs)
 
     parse.main(shlex.split(text), standalone_mode=False)
-    chroma = captured.pop("chroma")
-    return replace(build_options(**captured), chroma=chroma)
+    encoding = {name: captured.pop(name) for name in ("chroma", "crf")}
+    return replace(build_options(**captured), **encoding)
 
 
 def main() -> None:

@@ -488,6 +488,24 @@ def test_a_finished_render_is_kept_and_a_changed_option_renders_again(tmp_path: 
     assert probe(full).pix_fmt == "yuv444p" and probe(full).frame_count == 6
 
 
+def test_crf_sets_how_closely_the_output_keeps_the_input_lightness(tmp_path: Path,
+                                                                    runs: Path) -> None:
+    clip = write_clip(tmp_path / "bw.mkv", _cartoon(6), fps=24, audio=False)
+    source = [_lightness(frame.rgb) for frame in iter_frames(clip)]
+    error = {}
+    for crf in (0, 40):
+        out = render(clip, [runs / "plain"], tmp_path / f"out{crf}.mkv", size=SIZE, workers=0,
+                     crf=crf)
+        error[crf] = np.mean([np.abs(_lightness(frame.rgb) - light).mean()
+                              for frame, light in zip(iter_frames(out), source, strict=True)])
+        assert json.loads((tmp_path / f"out{crf}.mkv.vidcolor.json").read_text()
+                          )["options"]["crf"] == crf
+    # lossless still rounds through 8-bit YUV and halves the colour's resolution (0.57 L here)
+    assert error[0] * 3 < error[40]
+    with pytest.raises(OptionError, match="--crf"):
+        RenderOptions(crf=52)
+
+
 def test_a_series_look_copied_again_keeps_the_render(tmp_path: Path, runs: Path) -> None:
     """`train` copies the dataset's look into the run on every call (a finished run too): the
     demo's second run re-rendered everything because the copy's time was in the key."""

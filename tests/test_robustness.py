@@ -199,7 +199,8 @@ def test_bad_option_values_are_usage_errors(tmp_path: Path, media: dict[str, Pat
            ["--fz-min-size", "0"], ["--ensemble", "median"], ["--debias", "1.5"],
            ["--debias", "-0.1"], ["--debias", "nan"]]
     if command == "render":
-        bad += [["--shard", "2/2"], ["--shard", "x"], ["--devices", "cuda:x"], ["--chroma", "422"]]
+        bad += [["--shard", "2/2"], ["--shard", "x"], ["--devices", "cuda:x"], ["--chroma", "422"],
+                ["--crf", "52"]]
         base = ["render", str(clip), "-m", str(media["run"]), "-o", str(tmp_path / "o.mkv")]
     else:
         base = ["evaluate", str(media["run"]), "--dataset", str(tmp_path / "nodataset")]

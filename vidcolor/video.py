@@ -418,6 +418,8 @@ class _AudioCarrier:
 
 #: Chroma samplings a written video can have (:class:`VideoWriter`).
 CHROMA = ("420", "444")
+#: x264's constant rate factor range: 0 is lossless, 51 the smallest file.
+CRF_RANGE = (0, 51)
 
 
 class VideoWriter:
@@ -435,7 +437,7 @@ class VideoWriter:
             stream's time base to keep its timestamps.
         audio_from: a file whose first audio stream is carried over.
         audio: generated audio as ``(samples, sample_rate)``; samples float32 (channels, n).
-        crf: x264 constant rate factor (lower is better quality).
+        crf: x264 constant rate factor (lower is better quality; 0 is lossless).
         rotation: display rotation in degrees (counter-clockwise, as :func:`probe` reports it)
             stored in the container, so a copy of a rotated source plays the same way up.
         chroma: ``"420"`` (colour at half resolution: plays everywhere) or ``"444"`` (colour

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.refine import refine_methods
-from vidcolor.video import CHROMA
+from vidcolor.video import CHROMA, CRF_RANGE
 
 _DEFAULT = RenderOptions()
 
@@ -101,13 +103,18 @@ def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
     return command
 
 
-#: ``--chroma``: how render encodes its videos (not a render option of evaluate, which writes
-#: no video; ``scripts/compare_options.py`` parses it too).
-chroma_option = click.option(
-    "--chroma", type=click.Choice(CHROMA), default=_DEFAULT.chroma, show_default=True,
-    help="Output video chroma: 420 plays everywhere; 444 keeps colour at full resolution, so "
-         "thin black ink stays black beside coloured fills (needs a player with H.264 4:4:4: "
-         "VLC, mpv, ffmpeg).")
+def encoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--chroma`` and ``--crf``: how render encodes its videos (not options of evaluate,
+    which writes no video; ``scripts/compare_options.py`` parses them too)."""
+    command = click.option(
+        "--crf", type=click.IntRange(*CRF_RANGE), default=_DEFAULT.crf, show_default=True,
+        help="x264 quality of the output video: lower is better and larger, 0 is lossless "
+             "(an archive master).")(command)
+    return click.option(
+        "--chroma", type=click.Choice(CHROMA), default=_DEFAULT.chroma, show_default=True,
+        help="Output video chroma: 420 plays everywhere; 444 keeps colour at full resolution, "
+             "so thin black ink stays black beside coloured fills (needs a player with H.264 "
+             "4:4:4: VLC, mpv, ffmpeg).")(command)
 
 
 def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
@@ -132,7 +139,7 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
                    "output folder (one output per episode, and season.json). Default: "
                    "<input stem>.colorized.<ext> beside each input.")
 @render_options
-@chroma_option
+@encoding_options
 @click.option("--side-by-side", is_flag=True,
               help="Write a review video: grey input | result (| ground truth).")
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
@@ -154,7 +161,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
            ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
-           neutral: bool, credits: bool, debias: float, chroma: str, side_by_side: bool,
+           neutral: bool, credits: bool, debias: float, chroma: str, crf: int, side_by_side: bool,
            truth: Path | None,
            shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool
            ) -> None:
@@ -182,7 +189,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
                             fz_scale, fz_sigma, fz_min_size, working_scale, temporal, palette,
                             neutral, credits, debias)
-    options = replace(options, chroma=chroma)
+    options = replace(options, chroma=chroma, crf=crf)
     shard_pair = _usage(batch.parse_shard, shard) if shard else None
     device_list = _usage(batch.parse_devices, devices) if devices else []
     if device_list and device != "auto":

@@ -19,7 +19,7 @@ from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.refine import SEGMENTATIONS, refine_methods
 from vidcolor.inference.stages import SEQUENCE_STAGES
 from vidcolor.quantize import parse_decode
-from vidcolor.video import CHROMA
+from vidcolor.video import CHROMA, CRF_RANGE
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -49,6 +49,7 @@ class RenderOptions:
         credits: credit screens detected in the grey input get the series' credit colours.
         chroma: the output video's chroma sampling, ``420`` or ``444``
             (:class:`vidcolor.video.VideoWriter`).
+        crf: the output video's x264 constant rate factor (0 lossless ... 51).
         debias: how much of the class rebalancing's bias to undo in the predicted
             distributions, 0 (none) to 1 (all; see
             :class:`~vidcolor.inference.colorizer.Colorizer`).
@@ -71,6 +72,7 @@ class RenderOptions:
     credits: bool = True
     debias: float = 0.6
     chroma: str = "420"
+    crf: int = 18
 
     def __post_init__(self) -> None:
         if self.refine not in refine_methods():
@@ -103,6 +105,10 @@ class RenderOptions:
         if self.chroma not in CHROMA:
             raise OptionError(f"--chroma must be one of {', '.join(CHROMA)}, got "
                               f"{self.chroma!r}")
+        low, high = CRF_RANGE
+        if not (isinstance(self.crf, int) and low <= self.crf <= high):
+            raise OptionError(f"--crf must be an integer from {low} to {high}, got "
+                              f"{self.crf!r}")
         if self.workers is not None and self.workers < 0:
             raise OptionError(f"--workers must be at least 0, got {self.workers}")
         unknown = [name for name in self.sequence if name not in SEQUENCE_STAGES]

@@ -318,7 +318,8 @@ class Renderer:
     def _sink(self, source: Source, out: Path, staging: Path, panels: int) -> Sink:
         stateless = not self.options.sequence
         if source.kind == "video":
-            return VideoSink(out, source, staging, panels, stateless, self.options.chroma)
+            return VideoSink(out, source, staging, panels, stateless, self.options.chroma,
+                             self.options.crf)
         if source.kind == "folder":
             return FolderSink(out, staging, [p.name for p in source.images], stateless)
         return ImageSink(out)

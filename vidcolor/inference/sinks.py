@@ -195,9 +195,9 @@ class VideoSink(Sink):
     """
 
     def __init__(self, output: Path, source: Source, staging: Path, panels: int,
-                 stateless: bool, chroma: str = "420") -> None:
+                 stateless: bool, chroma: str = "420", crf: int = 18) -> None:
         self.output, self.source, self.staging = output, source, staging
-        self.chroma = chroma
+        self.chroma, self.crf = chroma, crf
         info = source.video
         assert info is not None
         self.info = info
@@ -253,7 +253,8 @@ class VideoSink(Sink):
         name = f"seg-{first:06d}{self.extension}"
         self._writer = VideoWriter(self.staging / name, self.info.frame_rate, self.width,
                                    self.info.height, time_base=self.info.time_base,
-                                   rotation=self.info.rotation, chroma=self.chroma)
+                                   rotation=self.info.rotation, chroma=self.chroma,
+                                   crf=self.crf)
         self._writer.__enter__()
 
     def _close_segment(self, next_shot_start: int) -> None:
