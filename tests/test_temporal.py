@@ -200,3 +200,25 @@ def test_an_object_appearing_over_another_keeps_its_own_colour() -> None:
     for work in out[10:]:
         assert np.linalg.norm(work.region_ab[2] - (-40.0, 30.0)) < 12, work.index
         assert np.linalg.norm(work.region_ab[0] - (60.0, 40.0)) < 12, work.index
+
+
+def test_without_views_the_cells_vote_skips_the_models_ab_and_colours_the_same(run: Path
+                                                                               ) -> None:
+    """With ``--refine none`` the vote is each cell's colour: the network's own decoded ab are
+    not computed (unless the per-frame view is kept), and the frames do not change."""
+    from vidcolor.inference.colorizer import Colorizer, load_models
+    from vidcolor.inference.pipeline import Pipeline, SourceFrame
+
+    colorizer = Colorizer(load_models([run], torch.device("cpu")), size=SIZE,
+                          decode="annealed:0.38")
+    calls = []
+    predict = colorizer.predict
+    colorizer.predict = lambda *a, **k: calls.append(k["with_ab"]) or predict(*a, **k)
+    options = RenderOptions(refine="none")
+    frames = [SourceFrame(i, None, rgb) for i, rgb in enumerate(_clip()[:20])]
+    rendered = {views: [w.rgb for w in Pipeline(colorizer, options, views=views).run(frames)]
+                for views in (False, True)}
+    assert calls and not calls[0] and calls[-1]  # views off: no ab decoded; on: decoded
+    assert len(rendered[False]) == 20
+    for plain, kept in zip(rendered[False], rendered[True], strict=True):
+        np.testing.assert_array_equal(plain, kept)

@@ -159,13 +159,15 @@ class Colorizer:
         return None if bins is None else bins.cpu().numpy()
 
     @torch.inference_mode()
-    def predict(self, lightness: Sequence[np.ndarray], *, with_probs: bool = False
-                ) -> list[Prediction]:
+    def predict(self, lightness: Sequence[np.ndarray], *, with_probs: bool = False,
+                with_ab: bool = True) -> list[Prediction]:
         """Run the networks on a batch of frames.
 
         Args:
             lightness: each frame's full-resolution L ``(H, W)`` in 0-100; sizes may differ.
             with_probs: also return the mean predicted distribution (histogram models).
+            with_ab: decode each model's ab (False, with ``with_probs``: ``ab`` is empty, for
+                a stage that colours the frames from the distributions itself).
 
         Returns:
             One :class:`Prediction` per frame, in order.
@@ -181,11 +183,11 @@ class Colorizer:
         if self.ensemble == "histogram" or (with_probs and self._dist_models):
             members = [outputs[i] for i, m in enumerate(self.models) if m in self._dist_models]
             probs = mean_histogram([torch.softmax(out, dim=1) for out in members])
-        if self.ensemble == "histogram":
+        if with_ab and self.ensemble == "histogram":
             assert probs is not None
             per_model_ab.append(decode_probs(probs, self._dist_models[0].bins,
                                              self.decode_method, self.temperature))
-        else:
+        elif with_ab:
             for index, model in enumerate(self.models):
                 output = outputs[index]
                 per_model_ab.append(output if model.head == "ab" else decode_logits(

@@ -144,12 +144,14 @@ class Pipeline:
         stages = build_stages(StageContext(self.options, self.look, self.colorizer.bins,
                                            self.views))
         needs_probs = any(stage.needs_probs for stage in stages)
+        needs_ab = not any(isinstance(stage, SequenceStage) and stage.replaces_ab
+                           for stage in stages)
         sequence = any(isinstance(stage, SequenceStage) for stage in stages)
         # decoding and each frame's L run in a thread, ahead of the network
         depth = 2 * self.options.batch_size
         works = prefetch(_with_lightness(iter(frames), sequence, first_index), depth,
                          "vidcolor-decode")
-        chain: Iterator[FrameWork] = self._predict(works, needs_probs)
+        chain: Iterator[FrameWork] = self._predict(works, needs_probs, needs_ab)
         group: list[FrameStage] = []
         for stage in stages:
             if isinstance(stage, SequenceStage):
@@ -170,18 +172,21 @@ class Pipeline:
             chain.close()
             works.close()
 
-    def _predict(self, works: Iterator[FrameWork], needs_probs: bool) -> Iterator[FrameWork]:
+    def _predict(self, works: Iterator[FrameWork], needs_probs: bool, needs_ab: bool
+                 ) -> Iterator[FrameWork]:
         batch: list[FrameWork] = []
         for work in works:
             batch.append(work)
             if len(batch) == self.options.batch_size:
-                yield from self._predict_batch(batch, needs_probs)
+                yield from self._predict_batch(batch, needs_probs, needs_ab)
                 batch = []
         if batch:
-            yield from self._predict_batch(batch, needs_probs)
+            yield from self._predict_batch(batch, needs_probs, needs_ab)
 
-    def _predict_batch(self, batch: list[FrameWork], needs_probs: bool) -> list[FrameWork]:
-        predictions = self.colorizer.predict([w.lightness for w in batch], with_probs=needs_probs)
+    def _predict_batch(self, batch: list[FrameWork], needs_probs: bool, needs_ab: bool
+                       ) -> list[FrameWork]:
+        predictions = self.colorizer.predict([w.lightness for w in batch],
+                                             with_probs=needs_probs, with_ab=needs_ab)
         for work, prediction in zip(batch, predictions, strict=True):
             work.ab_small, work.probs = prediction.ab, prediction.probs
         return batch

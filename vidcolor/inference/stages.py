@@ -123,12 +123,16 @@ class SequenceStage:
 
     ``push`` receives each frame once, in order, and returns the frames that may leave (in
     order); ``flush`` returns what is still held at the end. ``needs_probs`` asks the network
-    for its distributions. A class attribute ``view`` names the colouring it keeps beside its
-    own (e.g. ``"per-frame"``), for review videos and evaluation.
+    for its distributions, ``replaces_ab`` tells it that its decoded ab are not needed. A
+    class attribute ``view`` names the colouring it keeps beside its own (e.g.
+    ``"per-frame"``), for review videos and evaluation.
     """
 
     needs_probs = False
     view: str | None = None
+    #: The stage sets every frame's colours itself from the distributions (``probs``): the
+    #: models' own ab are not decoded (no stage before it may read them).
+    replaces_ab = False
 
     def push(self, work: FrameWork) -> list[FrameWork]:  # pragma: no cover - interface
         raise NotImplementedError

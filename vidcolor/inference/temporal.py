@@ -137,6 +137,9 @@ class Temporal(SequenceStage):
         self.palette = look.palette if (context.options.palette and look is not None
                                         and len(look.palette)) else None
         self.keep_view = context.views
+        # on the network's cells the vote is the colour: nothing reads the models' own ab
+        # unless the per-frame view is kept (each model's decoding is saved)
+        self.replaces_ab = context.options.refine == "none" and not context.views
         self.decay, self.window = decay, window
         self.flow = cv2.DISOpticalFlow_create(FLOW_PRESET)
         self._held: list[_Unit] = []
@@ -185,13 +188,15 @@ class Temporal(SequenceStage):
             assert work.probs is not None
             grid = work.probs.shape[:2]
             units = grid[0] * grid[1]
-            probs = work.probs.reshape(units, -1).astype(np.float32)
-            colours = mean_ab(work.ab_small).reshape(units, 2)
+            probs = work.probs.reshape(units, -1)
+            colours = mean_ab(work.ab_small).reshape(units, 2) if work.ab_small else \
+                np.zeros((units, 2), np.float32)
             light = cv2.resize(work.thumb, grid[::-1], interpolation=cv2.INTER_AREA).ravel()
             labels = _cell_labels(work.thumb.shape, grid)
-        probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+        probs = np.array(probs, np.float32)  # one copy, normalised in place
+        probs /= np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
         size = np.bincount(labels.ravel(), minlength=units).astype(np.float32)
-        unit = _Unit(work, probs.astype(np.float32), np.asarray(colours, np.float32),
+        unit = _Unit(work, probs, np.asarray(colours, np.float32),
                      np.asarray(light, np.float32), labels, size)
         if self.palette is not None:
             from vidcolor.series import palette_support
@@ -250,15 +255,20 @@ class Temporal(SequenceStage):
         """
         if not counts.nnz or previous.forward is None:
             return counts
-        share = (sparse.diags(1.0 / np.maximum(unit.size, 1.0)) @ counts).tocsr()
-        inherited = np.asarray(share @ previous.forward)
-        inherited /= np.maximum(inherited.sum(axis=1, keepdims=True), 1e-12)
-        agree = np.sqrt(np.maximum(unit.probs * inherited, 0.0)).sum(axis=1)
-        gate = np.clip((agree - AGREE_LOW) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
         links = counts.tocoo()
         mutual = np.minimum(links.data / np.maximum(unit.size[links.row], 1.0),
                             links.data / np.maximum(previous.size[links.col], 1.0))
-        scale = np.where(mutual >= MUTUAL, 1.0, gate[links.row]).astype(np.float32)
+        weak = mutual < MUTUAL
+        if not weak.any():
+            return counts
+        rows = np.unique(links.row[weak])  # only these units can lose a link
+        share = (sparse.diags(1.0 / np.maximum(unit.size[rows], 1.0)) @ counts[rows]).tocsr()
+        inherited = np.asarray(share @ previous.forward)
+        inherited /= np.maximum(inherited.sum(axis=1, keepdims=True), 1e-12)
+        agree = np.sqrt(np.maximum(unit.probs[rows] * inherited, 0.0)).sum(axis=1)
+        gate = np.ones(len(unit.size), np.float32)
+        gate[rows] = np.clip((agree - AGREE_LOW) / (AGREE_HIGH - AGREE_LOW), 0.0, 1.0)
+        scale = np.where(weak, gate[links.row], 1.0).astype(np.float32)
         return sparse.coo_matrix((links.data * scale, (links.row, links.col)),
                                  shape=counts.shape).tocsr()
 
