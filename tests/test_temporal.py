@@ -202,6 +202,57 @@ def test_an_object_appearing_over_another_keeps_its_own_colour() -> None:
         assert np.linalg.norm(work.region_ab[0] - (60.0, 40.0)) < 12, work.index
 
 
+_RED_GREEN = np.array([[50.0, 60.0, 40.0], [50.0, -40.0, 30.0], [80.0, 0.0, 0.0]], np.float32)
+
+
+def _two_regions(index: int, labels: np.ndarray, probs: list[np.ndarray]) -> FrameWork:
+    light = np.where(labels == 1, 80.0, 50.0).astype(np.float32)
+    return FrameWork(index=index, key=index, pts=None, lightness=light, thumb=light,
+                     labels=labels, region_probs=np.stack(probs),
+                     region_ab=np.zeros((len(probs), 2), np.float32),
+                     region_light=np.array([80.0 if r == 1 else 50.0 for r in range(len(probs))],
+                                           np.float32),
+                     shot_start=index == 0)
+
+
+def test_a_new_object_does_not_take_the_palette_colour_of_what_it_appears_over() -> None:
+    """Broad predictions of two colours overlap (Bhattacharyya 0.45 here), so the
+    distributions alone do not tell a new green object from the red area it appears on; the
+    palette does: its own frame picks green and does not support red."""
+    context, bins = _context(_RED_GREEN)
+    red, green = _peaked(bins, (60.0, 40.0), 0.6), _peaked(bins, (-40.0, 30.0), 0.6)
+    grey = _peaked(bins, (0.0, 0.0), 0.6)
+    base = np.zeros((24, 32), np.int32)
+    base[:, 16:] = 1
+    frames = []
+    for index in range(WINDOW + 16):
+        labels, probs = base.copy(), [red, grey]
+        if index >= WINDOW + 6:  # a green square drawn inside the red area, same lightness
+            labels[8:14, 4:10] = 2
+            probs.append(green)
+        frames.append(_two_regions(index, labels, probs))
+    out, _ = _run_stage(Temporal(context), frames)
+    for work in out[WINDOW + 6:]:  # after the opening window: no future to vote with
+        np.testing.assert_allclose(work.region_ab[2], (-40.0, 30.0), err_msg=str(work.index))
+        np.testing.assert_allclose(work.region_ab[0], (60.0, 40.0), err_msg=str(work.index))
+
+
+def test_a_region_cut_down_by_an_occluder_keeps_its_vote() -> None:
+    """A region whose pixels mostly go on into one region (its continuation, even if most of
+    it is hidden now) keeps its vote when one frame's prediction says another colour."""
+    context, bins = _context(_RED_GREEN)
+    red, green = _peaked(bins, (60.0, 40.0), 0.6), _peaked(bins, (-40.0, 30.0), 0.6)
+    grey = _peaked(bins, (0.0, 0.0), 0.6)
+    base = np.zeros((24, 32), np.int32)
+    base[:, 16:] = 1
+    frames = [_two_regions(index, base, [green, grey]) for index in range(WINDOW + 6)]
+    hidden = base.copy()
+    hidden[:, 6:16] = 1  # the grey area covers 60 % of the green one
+    frames.append(_two_regions(WINDOW + 6, hidden, [red, grey]))  # and the network says red
+    out, _ = _run_stage(Temporal(context), frames)
+    np.testing.assert_allclose(out[-1].region_ab[0], (-40.0, 30.0))
+
+
 def test_without_views_the_cells_vote_skips_the_models_ab_and_colours_the_same(run: Path
                                                                                ) -> None:
     """With ``--refine none`` the vote is each cell's colour: the network's own decoded ab are
