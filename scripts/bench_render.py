@@ -228,8 +228,12 @@ def main() -> None:
                     options = RenderOptions(ensemble="mean", size=args.size,
                                             batch_size=args.batch_size, device=str(device),
                                             workers=args.workers, **settings)
-                    for stale in [*work.glob("out.mkv*"), *work.glob(".out.mkv*")]:  # kept else
-                        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+                    # a finished render with the same options would be kept, not timed
+                    for stale in [*work.glob("out.mkv*"), *work.glob(".out.mkv*")]:
+                        if stale.is_dir():
+                            shutil.rmtree(stale)
+                        else:
+                            stale.unlink()
                     start = time.perf_counter()
                     render(clip, runs, out, options=options)
                     best[name] = min(best.get(name, math.inf), time.perf_counter() - start)

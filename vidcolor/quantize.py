@@ -482,4 +482,4 @@ def decode_rows(probs: np.ndarray, bins: np.ndarray, method: str = "expectation"
         log_p *= np.float32(min(1.0 / temperature, 1e30))  # a tiny T tends to the mode
         probs = np.exp(log_p, out=log_p)
         probs /= probs.sum(axis=1, keepdims=True)
-    return (probs @ bins).astype(np.float32, copy=False)
+    return probs @ bins

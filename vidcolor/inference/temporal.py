@@ -107,7 +107,12 @@ class _Unit:
     def share(self) -> sparse.csr_matrix:
         """``M_t``: the share of each unit's pixels that came from each unit of frame t-1."""
         assert self.counts is not None
-        return (sparse.diags(1.0 / np.maximum(self.size, 1.0)) @ self.counts).tocsr()
+        return _row_shares(self.counts, self.size)
+
+
+def _row_shares(counts: sparse.spmatrix, size: np.ndarray) -> sparse.csr_matrix:
+    """Pixel counts ``(R, S)`` as shares of each row unit's ``size`` pixels."""
+    return (sparse.diags(1.0 / np.maximum(size, 1.0)) @ counts).tocsr()
 
 
 def _grey(light: np.ndarray) -> np.ndarray:
@@ -274,7 +279,7 @@ class Temporal(SequenceStage):
         if not weak.any():
             return counts
         rows = np.unique(links.row[weak])  # only these units can lose a link
-        share = (sparse.diags(1.0 / np.maximum(unit.size[rows], 1.0)) @ counts[rows]).tocsr()
+        share = _row_shares(counts[rows], unit.size[rows])
         inherited = np.asarray(share @ previous.forward)
         inherited /= np.maximum(inherited.sum(axis=1, keepdims=True), 1e-12)
         agree = np.sqrt(np.maximum(unit.probs[rows] * inherited, 0.0)).sum(axis=1)
@@ -319,7 +324,7 @@ class Temporal(SequenceStage):
             unit, after = held[index], held[index + 1]
             assert after.counts is not None and unit.forward is not None
             # the share of unit r's pixels that went on to each unit of the next frame
-            going = (sparse.diags(1.0 / np.maximum(unit.size, 1.0)) @ after.counts.T).tocsr()
+            going = _row_shares(after.counts.T, unit.size)
             backward = unit.probs + self.decay * np.asarray(going @ backward)
             backward_weight = 1.0 + self.decay * np.asarray(going @ backward_weight).ravel()
             vote_log = None
