@@ -9,6 +9,55 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+#: Relative tolerance for a figure computed twice from the same frames (two scoring runs, or
+#: the streaming scorer beside the whole-clip function). Bit-identity is not promised:
+#: ``cv2.magnitude`` (the per-pixel αβ / ab error behind αβ error, AuC and the per-band
+#: errors) runs through IPP, whose result moves by a float32 ulp for some relative alignments
+#: of its two inputs, and numpy gives each new array its own address (seen: the grey AuC of
+#: test_evaluate, 0.49600984036515 in one run, 0.49600984033022544 in the other). A pixel
+#: moves by ~1e-7 of its value and the sums are float64, so a figure moves by at most ~1e-7
+#: relative; 1e-6 allows for that, while another frame, pairing or option moves these figures
+#: by 1e-3 or more.
+SAME_FIGURE_REL = 1e-6
+
+
+def assert_same_figures(first: dict, second: dict, what: str = "") -> None:
+    """Every figure of two summaries' metric dicts equal within :data:`SAME_FIGURE_REL`
+    (non-numbers - None, ``"inf"`` - exactly), and the same keys."""
+    assert first.keys() == second.keys(), what
+    for key, value in first.items():
+        assert value == pytest.approx(second[key], rel=SAME_FIGURE_REL, abs=1e-12), \
+            f"{what} {key}"
+
+
+#: Mean absolute difference (levels, per frame) allowed between two encodes of the same frames.
+#: x264 (through PyAV) does not always encode identical frames identically: tiny frames with
+#: content at the border sometimes come out as another bitstream (test_video says how often).
+#: Each encode is within x264's coding error of the frames (at crf 18 on the test clips up to
+#: ~2.1 levels on average over a frame), so two encodes differ by at most about twice that;
+#: measured between such variants: up to 1.2 (single values by up to ~30). A resumed render's
+#: segments are new encodes, so its decoded frames are held to this, not to bit-identity.
+VIDEO_MEAN_LEVELS = 3.0
+
+
+def _mean_levels(first: np.ndarray, second: np.ndarray) -> float:
+    return float(np.abs(first.astype(np.int16) - second.astype(np.int16)).mean())
+
+
+def assert_same_video_frames(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -> None:
+    """Decoded frames of two encodes of the same frames (or an encode and its frames): the
+    same count and size, each frame within :data:`VIDEO_MEAN_LEVELS` of its reference, and
+    nearer it than the reference's neighbours. The test clips move every frame, so that last
+    check fails a wrong, lost or repeated frame whatever the tolerance."""
+    assert len(got) == len(want)
+    for index, (frame, reference) in enumerate(zip(got, want, strict=True)):
+        assert frame.shape == reference.shape, index
+        own = _mean_levels(frame, reference)
+        assert own <= VIDEO_MEAN_LEVELS, (index, own)
+        for other in (index - 1, index + 1):
+            if 0 <= other < len(want):
+                assert own < _mean_levels(frame, want[other]), (index, other)
+
 
 def tone(seconds: float, rate: int = 16000) -> tuple[np.ndarray, int]:
     """A quiet 440 Hz mono tone as float32 (1, n) samples."""

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import moving_square_frames, write_clip
+from conftest import SAME_FIGURE_REL, moving_square_frames, write_clip
 
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
@@ -241,7 +241,14 @@ def test_failed_episodes_are_reported_and_the_rest_go_on(tmp_path: Path, model: 
 def test_two_cpu_workers_give_the_frames_of_one_process(tmp_path: Path, model: Path) -> None:
     """Two worker processes standing in for two GPUs. The episodes are image folders: PNGs
     compare exactly (libx264 with its automatic threads does not always encode identical
-    frames identically, so decoded videos would not)."""
+    frames identically, so decoded videos would not).
+
+    Exact equality is what the code guarantees here, not luck: each folder is one network
+    batch (3-5 frames, batch size 8) in either process, so the network runs the same
+    primitive on the same input; a CPU device worker sets the parent's torch thread count
+    (``batch._device_worker``); and oneDNN/MKL are run-to-run deterministic for a fixed
+    primitive, thread count and machine. The stages after it are the same per-pixel code on
+    the same bytes, and PNG is lossless."""
     inputs = [_image_folder(tmp_path / name, count) for name, count in
               (("ep01", 5), ("ep02", 3), ("ep03", 4))] + [_clip(tmp_path / "ep04.mkv")]
     options = RenderOptions(size=SIZE, workers=0)
@@ -342,11 +349,12 @@ def test_season_report_over_shards(tmp_path: Path, model: Path) -> None:
         direct = evaluate_results([out / f"{name}.colorized.mkv"], truth / f"{name[:4]}.mkv")
         result_name = f"{name}.colorized.mkv"
         for key in ("psnr", "ab_rmse", "colourfulness", "warp_error"):
-            # the same scorer on the same files (optical flow sums may differ in the last bits)
+            # the same scorer on the same files, twice: not bit-identical (the αβ error's
+            # cv2.magnitude moves by an ulp with its arrays' addresses; conftest.py)
             assert entry["metrics"]["result"][key] == pytest.approx(
-                direct["metrics"][result_name][key], rel=1e-6)
+                direct["metrics"][result_name][key], rel=SAME_FIGURE_REL)
             assert entry["metrics"]["grey"][key] == pytest.approx(
-                direct["metrics"]["grey"][key], rel=1e-6)
+                direct["metrics"]["grey"][key], rel=SAME_FIGURE_REL)
         assert entry["metrics"]["result"]["psnr"] > entry["metrics"]["grey"]["psnr"] - 20
     assert episodes["ep03_bw"]["metrics"] is None and episodes["ep03_bw"]["frames"] == 8
     assert all(e["fps"] == pytest.approx(e["frames"] / e["seconds"], rel=1e-2)

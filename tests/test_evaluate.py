@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import write_clip
+from conftest import SAME_FIGURE_REL, assert_same_figures, write_clip
 
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
@@ -82,11 +82,18 @@ def test_run_mode_equals_rendering_the_grey_split_and_comparing(setup: dict[str,
     (name,) = [n for n in by_runs["candidates"] if n not in ("grey", "truth") and "[" not in n]
     assert f"{name} [per-frame]" in by_runs["candidates"]  # temporal is on by default
     assert by_runs["frames"] == by_files["frames"] == 10
-    for key, value in by_runs["metrics"][name].items():
-        other = by_files["metrics"]["out"][key]
-        assert value == pytest.approx(other, rel=1e-9, abs=1e-12), key
+    # The frames scored are the same bytes in both modes: the same grey frames (PNG is
+    # lossless) through the same pipeline in the same batches (frames 0-7, 8-9) in this
+    # process. The figures are not bit-identical though: the scorer's per-pixel error moves
+    # by a float32 ulp with its arrays' addresses (conftest.SAME_FIGURE_REL says why).
+    assert_same_figures(by_runs["metrics"][name], by_files["metrics"]["out"], name)
     for column in ("grey", "truth"):
-        assert by_runs["metrics"][column] == by_files["metrics"][column]
+        assert_same_figures(by_runs["metrics"][column], by_files["metrics"][column], column)
+    # ... and the tolerance is far finer than what scoring other frames would change
+    assert by_runs["metrics"][name]["auc"] != pytest.approx(
+        by_runs["metrics"]["grey"]["auc"], rel=1e3 * SAME_FIGURE_REL)
+    assert by_runs["metrics"][name]["ab_rmse"] != pytest.approx(
+        by_runs["metrics"][f"{name} [per-frame]"]["ab_rmse"], rel=1e3 * SAME_FIGURE_REL)
 
 
 def test_result_against_itself_is_perfect_and_temporal_views_are_scored(
@@ -95,6 +102,9 @@ def test_result_against_itself_is_perfect_and_temporal_views_are_scored(
     same = evaluate_results([clip], clip, report_dir=tmp_path / "report")
     result, truth = same["metrics"]["colour.mkv"], same["metrics"]["truth"]
     assert result["ab_rmse"] == 0 and result["psnr"] == "inf" and result["pa"] == 0
+    # Exact: both columns score the same decoded bytes (H.264 decoding is bit-exact) along the
+    # one truth flow the scorer computes per frame, and warp error (an integer sum of squares
+    # over an integer mask count) and CDC (integer histograms) use no float kernel.
     assert result["warp_error"] == truth["warp_error"] and result["cdc"] == truth["cdc"]
     assert json.loads((tmp_path / "report" / "report.json").read_text())["frames"] == 8
     assert (tmp_path / "report" / "index.html").is_file()

@@ -293,7 +293,15 @@ def test_cuda_matches_cpu() -> None:
     encoded = soft_encode(ab.cuda(), BINS)
     assert encoded.is_cuda
     assert torch.allclose(encoded.cpu(), soft_encode(ab, BINS), atol=1e-5)
-    assert torch.equal(nearest_bin(ab.cuda(), BINS).cpu(), nearest_bin(ab, BINS))
+    # Two devices round the distances differently: a pixel may get another bin only where the
+    # two bins are equally near within float32 rounding (random ab: practically never)
+    on_gpu, on_cpu = nearest_bin(ab.cuda(), BINS).cpu(), nearest_bin(ab, BINS)
+    points = ab.permute(0, 2, 3, 1).double()
+    bins = torch.as_tensor(BINS).double()
+    near_gpu = (points - bins[on_gpu]).norm(dim=-1)
+    near_cpu = (points - bins[on_cpu]).norm(dim=-1)
+    assert (on_gpu != on_cpu).float().mean() <= 0.01
+    assert torch.allclose(near_gpu, near_cpu, rtol=0, atol=1e-3)
     decoded = decode_probs(encoded, BINS, "annealed", 0.38)
     assert decoded.is_cuda
     assert torch.allclose(decoded.cpu(), decode_probs(soft_encode(ab, BINS), BINS, "annealed"))

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.conftest import moving_square_frames, tone, write_clip
+from tests.conftest import assert_same_video_frames, moving_square_frames, tone, write_clip
 from vidcolor.errors import InputError, OutputError
 from vidcolor.video import VideoWriter, iter_frames, probe
 
@@ -286,20 +286,28 @@ def test_matroska_clip_that_starts_late_is_complete(tmp_path: Path) -> None:
     assert len(frames) == 48 and abs(frames[0].time - 5.0) < 1e-6
 
 
-def test_the_same_frames_encode_to_the_same_file(tmp_path: Path) -> None:
-    """x264 gets frames already in its pixel format: PyAV's own conversion inside ``encode``
-    made identical frames encode differently now and then on a loaded machine."""
-    import hashlib
-    from fractions import Fraction
-
-    from vidcolor.video import VideoWriter
-
+def test_the_same_frames_encode_to_the_same_pictures(tmp_path: Path) -> None:
+    """Encoding the same frames again gives the same frames, timestamps and pictures, the
+    pictures within x264's own variation: not the same bytes, which x264 (through PyAV) does
+    not promise. This very clip (64x48, a square sliding to the frame's edges) now and then
+    encodes to another bitstream on a loaded 2-core machine: 1 encode in 150 with x264's
+    default threads (this test, asserting one digest for 12 encodes, failed once so), about
+    1 in 3 with ``threads=1``, where the same clip scaled to 128x96 or 256x192 gave one
+    bitstream in 80 encodes. (VideoWriter converts to the encoder's pixel format itself; when
+    PyAV converted inside ``encode``, 5 encodes in 40 differed.) A resumed render relies on
+    what is asserted here (conftest.VIDEO_MEAN_LEVELS)."""
     frames = moving_square_frames(24)
-    digests = set()
+    encodes = []
     for attempt in range(12):
         path = tmp_path / f"run{attempt}.mp4"
         with VideoWriter(path, Fraction(24), 64, 48) as writer:
             for frame in frames:
                 writer.write(frame)
-        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
-    assert len(digests) == 1
+        encodes.append(list(iter_frames(path)))
+    first = encodes[0]
+    assert len(first) == 24
+    for decoded in encodes[1:]:
+        assert [f.pts for f in decoded] == [f.pts for f in first]
+        assert_same_video_frames([f.rgb for f in decoded], [f.rgb for f in first])
+    # and each encode holds the source's pictures, in order (coding error aside)
+    assert_same_video_frames([f.rgb for f in first], frames)
