@@ -382,6 +382,13 @@ def test_excluded_frames_record_the_credit_colours(tmp_path: Path,
         assert min(frame.text_rgb) > 150
     # faded screens keep the hue: the background stays the blue one
     assert all(f.background_rgb[2] > f.background_rgb[0] for f in frames)
+    # and each has its grey signature: text about 11 times the background's luminance (a
+    # (0, 40, 255) background has Y 0.09, white text 1), fades scaling both
+    for frame in frames:
+        assert frame.grey_background_y is not None and frame.grey_text_y is not None
+        assert 5 < frame.grey_text_y / frame.grey_background_y < 15
+    assert all(0.07 < f.grey_background_y < 0.12 for f in full)
+    assert min(f.grey_background_y for f in frames) < 0.5 * full[0].grey_background_y
 
 
 def test_old_excluded_csv_without_colours_is_read_and_extended(tmp_path: Path,
@@ -401,6 +408,8 @@ def test_old_excluded_csv_without_colours_is_read_and_extended(tmp_path: Path,
     frames = read_excluded(out)
     assert sum(f.background_rgb is None for f in frames if f.episode == "ep0") == 8
     assert all(f.background_rgb is not None for f in frames if f.episode == "ep1")
+    assert all(f.grey_background_y is None for f in frames if f.episode == "ep0")
+    assert all(f.grey_background_y is not None for f in frames if f.episode == "ep1")
 
 
 # --------------------------------------------------------------------------- concurrency

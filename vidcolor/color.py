@@ -40,6 +40,8 @@ __all__ = [
     "linear_to_srgb",
     "lab_f",
     "lightness",
+    "luminance_of_lightness",
+    "lightness_of_luminance",
     "rgb_to_lab_frame",
     "lab_to_rgb_uint8",
     "lab_to_linear",
@@ -180,6 +182,25 @@ def rgb_to_lab_frame(rgb: np.ndarray) -> np.ndarray:
 
 def _y_of_lightness(light: np.ndarray) -> np.ndarray:
     return _lab_f_inverse((np.asarray(light, np.float32) + np.float32(16.0)) / np.float32(116.0))
+
+
+def luminance_of_lightness(light: np.ndarray | float) -> np.ndarray:
+    """Relative luminance Y (0–1, float32) of CIE L values: the inverse of L = f(Y).
+
+    >>> float(luminance_of_lightness(100.0))
+    1.0
+    """
+    return np.asarray(_y_of_lightness(np.asarray(light, np.float32)), np.float32)
+
+
+def lightness_of_luminance(y: np.ndarray | float) -> np.ndarray:
+    """CIE L (float32) of relative luminance values Y (0–1).
+
+    >>> round(float(lightness_of_luminance(0.18)), 2)
+    49.5
+    """
+    values = np.atleast_1d(np.asarray(y, np.float32))
+    return _lightness_of_y(np.ascontiguousarray(values)).reshape(np.shape(y))
 
 
 def _clipped_linear(fy: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,

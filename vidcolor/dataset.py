@@ -6,7 +6,9 @@ Layout of a dataset folder (default ``./dataset``)::
                     stored/decoded/credit counts, split), greyscale episodes that were skipped
     manifest.csv    one row per stored frame: path,episode,source,frame_index,pts,time,mse,split
     excluded.csv    dropped credit frames, for review: episode,source,frame_index,pts,time,
-                    reason,background_rgb,text_rgb (the credit screen's two colours, "R G B")
+                    reason,background_rgb,text_rgb (the credit screen's two colours, "R G B"),
+                    grey_background_y,grey_text_y (its grey signature: the luminance of its
+                    background and text, :func:`vidcolor.extract.credit_signature`)
     frames/<episode>/<frame_index>.png   256×256 RGB, lossless
 
 One writer at a time: building holds an exclusive lock beside the folder
@@ -38,6 +40,7 @@ import cv2
 import numpy as np
 
 from vidcolor import __version__, progress
+from vidcolor.color import lightness
 from vidcolor.errors import DatasetError, InputError, VidcolorError
 from vidcolor.extract import (
     DEDUP_THRESHOLD,
@@ -45,6 +48,7 @@ from vidcolor.extract import (
     DuplicateFilter,
     chroma_level,
     credit_colours,
+    credit_signature,
 )
 from vidcolor.fsutil import ensure_writable_dir, exclusive, write_bytes_atomic, write_json_atomic
 from vidcolor.video import iter_frames, probe
@@ -53,7 +57,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
 EXCLUDED_FIELDS = ["episode", "source", "frame_index", "pts", "time", "reason",
-                   "background_rgb", "text_rgb"]
+                   "background_rgb", "text_rgb", "grey_background_y", "grey_text_y"]
 #: Below this mean channel spread (0–255) over all kept frames, an episode is taken as greyscale.
 GREYSCALE_CHROMA = 2.0
 DEFAULT_CREDIT_RULE = CreditRule()
@@ -100,7 +104,9 @@ class ExcludedFrame:
     """A frame the credit filter dropped (a row of ``excluded.csv``).
 
     ``background_rgb`` and ``text_rgb`` are the credit screen's two k-means colours (the
-    background is the blue cluster), None in datasets built before they were recorded.
+    background is the blue cluster); ``grey_background_y`` and ``grey_text_y`` the luminance
+    of its background and text (:func:`vidcolor.extract.credit_signature` of its L). Each is
+    None in datasets built before it was recorded.
     """
 
     episode: str
@@ -110,6 +116,8 @@ class ExcludedFrame:
     reason: str
     background_rgb: tuple[int, int, int] | None
     text_rgb: tuple[int, int, int] | None
+    grey_background_y: float | None = None
+    grey_text_y: float | None = None
 
 
 def episode_name(path: str | os.PathLike[str]) -> str:
@@ -169,6 +177,19 @@ def _parse_rgb(text: str | None) -> tuple[int, int, int] | None:
     return red, green, blue
 
 
+def _parse_luminance(text: str | None) -> float | None:
+    """``"0.0823"`` -> 0.0823; empty, malformed or outside (0, 1] -> None.
+
+    >>> [_parse_luminance(text) for text in ("0.0823", "nan", "2", "", None)]
+    [0.0823, None, None, None, None]
+    """
+    try:
+        value = float(text or "")
+    except ValueError:
+        return None
+    return value if 0.0 < value <= 1.0 else None
+
+
 def read_excluded(dataset_dir: str | os.PathLike[str]) -> list[ExcludedFrame]:
     """The credit frames a dataset's build dropped, with their colours where recorded.
 
@@ -189,7 +210,9 @@ def read_excluded(dataset_dir: str | os.PathLike[str]) -> list[ExcludedFrame]:
                               frame_index=int(row["frame_index"]), time=float(row["time"]),
                               reason=row["reason"],
                               background_rgb=_parse_rgb(row.get("background_rgb")),
-                              text_rgb=_parse_rgb(row.get("text_rgb")))
+                              text_rgb=_parse_rgb(row.get("text_rgb")),
+                              grey_background_y=_parse_luminance(row.get("grey_background_y")),
+                              grey_text_y=_parse_luminance(row.get("grey_text_y")))
                 for row in rows]
     except (TypeError, ValueError) as exc:
         raise DatasetError(f"{path}: damaged row ({exc})") from exc
@@ -538,9 +561,14 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
                 colours = credit_colours(small, rule) if params.credit_filter else None
                 if colours is not None:
                     report.credits += 1
+                    signature = credit_signature(lightness(small))
                     dropped.append({**where, "reason": "credits",
                                     "background_rgb": _rgb_text(colours[0]),
-                                    "text_rgb": _rgb_text(colours[1])})
+                                    "text_rgb": _rgb_text(colours[1]),
+                                    "grey_background_y": "" if signature is None
+                                    else f"{signature.background:.6f}",
+                                    "grey_text_y": "" if signature is None
+                                    else f"{signature.text:.6f}"})
                     continue
                 if chroma < GREYSCALE_CHROMA:  # once colour is seen, the answer is known
                     chroma = max(chroma, chroma_level(small))

@@ -20,6 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vidcolor.color import luminance_of_lightness
+
 #: Default duplicate threshold: accept a frame when its MSE to the last accepted one exceeds it.
 DEDUP_THRESHOLD = 20.0
 
@@ -225,3 +227,62 @@ def chroma_level(rgb: np.ndarray, step: int = 4) -> float:
     """
     as_int = rgb[::step, ::step].astype(np.int16)
     return float(np.mean(as_int.max(axis=2) - as_int.min(axis=2)))
+
+
+@dataclass(frozen=True)
+class CreditSignature:
+    """How a frame's lightness splits into a flat background and what stands on it.
+
+    The frame is sampled on a 64×64 grid and its linear luminance split in two (2-means).
+    ``share``: the darker cluster's share of the samples; ``background``: its median luminance;
+    ``spread``: its 5–95th percentile range; ``text``: the 90th percentile of the brighter
+    cluster (the text's own luminance, above its anti-aliased edges).
+    """
+
+    share: float
+    background: float
+    spread: float
+    text: float
+
+    @property
+    def ratio(self) -> float:
+        return self.text / self.background
+
+
+def credit_signature(light: np.ndarray) -> CreditSignature | None:
+    """The :class:`CreditSignature` of a frame's lightness ``(H, W)`` (None: one flat colour).
+
+    The one measurement of a credit screen in grey: build-dataset records it for every credit
+    frame it drops (from the colour frame's L), and render compares a grey frame's with what
+    the series learnt from them (:func:`vidcolor.series.credit_fade`).
+
+    >>> light = np.full((32, 32), 30.0, np.float32); light[12:20, 4:28] = 95.0
+    >>> signature = credit_signature(light)
+    >>> round(signature.share, 2), round(signature.ratio, 1)
+    (0.81, 14.1)
+    """
+    height, width = light.shape
+    rows = np.linspace(0, height - 1, min(height, 64)).astype(np.intp)
+    cols = np.linspace(0, width - 1, min(width, 64)).astype(np.intp)
+    y = luminance_of_lightness(light[np.ix_(rows, cols)]).ravel()
+    low, high = float(y.min()), float(y.max())
+    if high <= 1e-4 or high - low <= 1e-6:
+        return None
+    split = (low + high) / 2
+    for _ in range(10):
+        dark, bright = y[y <= split], y[y > split]
+        if not len(dark) or not len(bright):
+            return None
+        new = (dark.mean() + bright.mean()) / 2
+        if new == split:
+            break
+        split = new
+    dark, bright = y[y <= split], y[y > split]
+    if not len(dark) or not len(bright):
+        return None
+    background = float(np.median(dark))
+    if background <= 1e-4:
+        return None
+    return CreditSignature(len(dark) / len(y), background,
+                           float(np.percentile(dark, 95) - np.percentile(dark, 5)),
+                           float(np.percentile(bright, 90)))

@@ -35,18 +35,21 @@ from scipy import ndimage
 from vidcolor.color import (
     AB_LIMIT,
     XYZ_FROM_RGB,
+    lightness_of_luminance,
     linear_to_srgb,
+    luminance_of_lightness,
     rgb_to_lab_frame,
     srgb_to_linear,
 )
 from vidcolor.errors import DatasetError
+from vidcolor.extract import credit_signature
 from vidcolor.fsutil import write_json_atomic
 
 log = logging.getLogger(__name__)
 
 SERIES_FILE = "series.json"
 #: Version of how a look is learnt: a dataset whose ``series.json`` has another is relearnt.
-LOOK_VERSION = 2
+LOOK_VERSION = 3
 #: Palette peaks: histogram bins of this size (L, a, b units)...
 _BIN = 2.0
 #: ... and a peak must hold at least this share of the flat pixels.
@@ -71,6 +74,14 @@ NEUTRAL_DARK, NEUTRAL_LIGHT = 25, 85
 #: Credit frames whose background has at least this share of the brightest's luminance show
 #: the credit colours unfaded.
 CREDIT_FULL = 0.9
+#: A grey frame's text may be this much darker (L units) than the credits' text at its
+#: background's brightness (thin text at a low resolution keeps less of its own colour) ...
+CREDIT_TEXT_BELOW = 12.0
+#: ... or this much lighter (encoding noise; quantisation of deep fades).
+CREDIT_TEXT_ABOVE = 6.0
+#: The text/background ratio is learnt from credit frames at least this bright (L of the
+#: background): deeper in a fade, 8-bit quantisation moves it.
+CREDIT_RATIO_MIN_LIGHT = 10.0
 _Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], np.float64)
 
 
@@ -87,6 +98,11 @@ class SeriesLook:
             :data:`NEUTRAL_CHROMA` for 90 % of the pixels): there a pixel takes the typical ab.
         credit_background, credit_text: sRGB (0–255) of the credit screens at full
             brightness, or None when the dataset recorded no credit colours.
+        credit_grey: the credit screens' grey signature learnt from the credit frames' own
+            lightness (:func:`learn_credit_grey`): ``(background Y at full brightness, text Y
+            at full brightness, lowest and highest text/background ratio)``; None for a
+            dataset that did not record it (then :meth:`credit_grey_signature` derives one
+            from the credit colours).
         frames: how many training frames were read.
     """
 
@@ -98,6 +114,23 @@ class SeriesLook:
     credit_background: tuple[float, float, float] | None = None
     credit_text: tuple[float, float, float] | None = None
     frames: int = 0
+    credit_grey: tuple[float, float, float, float] | None = None
+
+    def credit_grey_signature(self) -> tuple[float, float, float, float] | None:
+        """``(background Y, text Y, lowest ratio, highest ratio)`` of the credit screens in
+        grey: the learnt :attr:`credit_grey`, or, for a series that has only credit colours,
+        their luminances with the ratio range ``[Y_t/Y_b / 2, 1.25 Y_t/Y_b]`` (the k-means
+        text colour is pulled towards the background by anti-aliasing). None without
+        credits."""
+        if self.credit_background is None or self.credit_text is None:
+            return None
+        if self.credit_grey is not None:
+            return self.credit_grey
+        back_y = float(srgb_to_linear(np.asarray(self.credit_background) / 255.0) @ _Y_WEIGHTS)
+        text_y = float(srgb_to_linear(np.asarray(self.credit_text) / 255.0) @ _Y_WEIGHTS)
+        if not 0 < back_y < text_y:
+            return None
+        return back_y, text_y, text_y / back_y / 2, text_y / back_y * 1.25
 
     def to_json(self) -> dict[str, Any]:
         return {"format": "vidcolor-series", "version": LOOK_VERSION, "frames": self.frames,
@@ -106,7 +139,8 @@ class SeriesLook:
                 "chroma_ceiling": [round(float(c), 3) for c in self.chroma_ceiling],
                 "typical_ab": [[round(float(v), 2) for v in ab] for ab in self.typical_ab],
                 "neutral": [bool(n) for n in self.neutral],
-                "credit_background": self.credit_background, "credit_text": self.credit_text}
+                "credit_background": self.credit_background, "credit_text": self.credit_text,
+                "credit_grey": self.credit_grey}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "series.json") -> SeriesLook:
@@ -134,9 +168,16 @@ class SeriesLook:
                        for c in (background, text)]
             if any(c is not None and len(c) != 3 for c in credits):
                 raise ValueError("credit colours must be RGB triples")
+            grey = data.get("credit_grey")
+            if grey is not None:
+                grey = tuple(float(v) for v in grey)
+                if (len(grey) != 4 or not all(np.isfinite(grey)) or not 0 < grey[0] < grey[1]
+                        or not 1 < grey[2] <= grey[3]):
+                    raise ValueError("credit_grey must be (background Y, text Y, lowest "
+                                     "ratio, highest ratio) with 0 < background < text")
             return cls(palette, share, ceiling, typical, neutral,
                        credits[0], credits[1],  # type: ignore[arg-type]
-                       int(data.get("frames", 0)))
+                       int(data.get("frames", 0)), grey)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"{where}: damaged series file ({exc})") from None
 
@@ -316,6 +357,38 @@ def learn_credits(backgrounds: Sequence[Sequence[float]], texts: Sequence[Sequen
             tuple(np.median(text[bright], axis=0).round(2).tolist()))
 
 
+def learn_credit_grey(backgrounds: Sequence[float], texts: Sequence[float]
+                      ) -> tuple[float, float, float, float] | None:
+    """The credit screens' grey signature from their frames' :func:`credit_signature`.
+
+    Args:
+        backgrounds, texts: each credit frame's background and text luminance (Y), fades
+            included.
+
+    Returns:
+        ``(background Y, text Y)`` at full brightness (the median over the frames within
+        :data:`CREDIT_FULL` of the brightest, as :func:`learn_credits`) and the 5th and 95th
+        percentiles of the text/background ratio over the frames whose background is at least
+        :data:`CREDIT_RATIO_MIN_LIGHT` light (all frames when none is); None without frames.
+
+    >>> learn_credit_grey([0.08, 0.04, 0.08], [0.88, 0.44, 0.87])
+    (0.08, 0.875, 10.8875, 11.0)
+    """
+    back = np.asarray(backgrounds, np.float64)
+    text = np.asarray(texts, np.float64)
+    keep = np.isfinite(back) & np.isfinite(text) & (back > 0) & (text > back)
+    back, text = back[keep], text[keep]
+    if not len(back):
+        return None
+    bright = back >= CREDIT_FULL * np.percentile(back, 95)
+    ratio = text / back
+    lit = lightness_of_luminance(back) >= CREDIT_RATIO_MIN_LIGHT
+    reliable = ratio[lit] if lit.any() else ratio
+    return (round(float(np.median(back[bright])), 6), round(float(np.median(text[bright])), 6),
+            round(float(np.percentile(reliable, 5)), 4),
+            round(float(np.percentile(reliable, 95)), 4))
+
+
 def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
                progress: bool = False) -> SeriesLook:
     """Learn a series' look from a dataset's training frames and its excluded credit frames.
@@ -339,10 +412,15 @@ def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
                 if f.background_rgb is not None and f.text_rgb is not None]
     credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
                             [f.text_rgb for f in excluded])  # type: ignore[misc]
+    signed = [f for f in excluded if f.grey_background_y is not None
+              and f.grey_text_y is not None]
+    grey = learn_credit_grey([f.grey_background_y for f in signed],  # type: ignore[misc]
+                             [f.grey_text_y for f in signed])  # type: ignore[misc]
     with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
                           enabled=progress) as bar:
         frames = (read_image(path)[0] for path in paths)
         look = look_of_frames(_counted(frames, bar), credits)
+    look.credit_grey = grey if credits is not None else None
     log.info("series look: %d palette colours, %s", len(look.palette),
              "credit colours learnt" if credits else "no credit colours")
     return look
@@ -394,77 +472,54 @@ def apply_look(light: np.ndarray, ab: np.ndarray, look: SeriesLook) -> np.ndarra
     return out
 
 
-def _luminance_of_light(light: np.ndarray) -> np.ndarray:
-    f = (np.asarray(light, np.float64) + 16.0) / 116.0
-    return np.where(f > 0.2068966, f ** 3, (f - 16.0 / 116.0) / 7.787)
-
-
 def credit_fade(light: np.ndarray, look: SeriesLook, *, min_share: float = 0.8
                 ) -> float | None:
     """Whether a grey frame shows the series' credit screen, and how faded it is.
 
-    In a grey twin a credit screen is a flat background of the credit colour's luminance
-    ``Y_b`` (times a fade factor ``f``) holding most pixels, with text of luminance ``Y_t``
-    (times the same ``f``). The frame is sampled on a 64×64 grid; its luminance is split in two
-    (2-means); it is a credit screen when the darker cluster holds more than ``min_share`` of
-    the samples, is flat, and the brighter cluster's ratio to it is that of text to
-    background (within a factor of 2, anti-aliasing pulls it down).
+    In a grey twin a credit screen is a flat background of luminance ``Y_b`` (times a fade
+    factor ``f``) holding most pixels, with text of luminance ``Y_t`` (times the same ``f``).
+    The frame is one when its :func:`credit_signature` has a dark share over ``min_share``, a
+    flat background, and text whose lightness is the credits' at this background's.
 
     Returns:
         The fade factor ``f`` (1: full brightness), or None when the frame is not a credit
         screen of this series (or the series has no credit colours).
     """
-    if look.credit_background is None or look.credit_text is None:
+    grey = look.credit_grey_signature()
+    if grey is None:
         return None
-    height, width = light.shape
-    rows = np.linspace(0, height - 1, min(height, 64)).astype(np.intp)
-    cols = np.linspace(0, width - 1, min(width, 64)).astype(np.intp)
-    y = _luminance_of_light(light[np.ix_(rows, cols)]).ravel()
-    back_y = float(srgb_to_linear(np.asarray(look.credit_background) / 255.0) @ _Y_WEIGHTS)
-    text_y = float(srgb_to_linear(np.asarray(look.credit_text) / 255.0) @ _Y_WEIGHTS)
-    if not 0 < back_y < text_y:
+    signature = credit_signature(light)
+    if signature is None or signature.share <= min_share:
         return None
-    low, high = float(y.min()), float(y.max())
-    if high <= 1e-4:
+    if signature.spread > 0.15 * signature.background + 0.002:
         return None
-    split = (low + high) / 2
-    for _ in range(10):
-        dark, bright = y[y <= split], y[y > split]
-        if not len(dark) or not len(bright):
-            return None
-        new = (dark.mean() + bright.mean()) / 2
-        if new == split:
-            break
-        split = new
-    share = len(dark) / len(y)
-    background = float(np.median(dark))
-    if share <= min_share or background <= 1e-4:
+    full, _text, low, high = grey
+    text_light = float(lightness_of_luminance(signature.text))
+    lowest = float(lightness_of_luminance(signature.background * low)) - CREDIT_TEXT_BELOW
+    highest = float(lightness_of_luminance(signature.background * high)) + CREDIT_TEXT_ABOVE
+    if not lowest <= text_light <= highest:
         return None
-    spread = float(np.percentile(dark, 95) - np.percentile(dark, 5))
-    if spread > 0.15 * background + 0.002:
-        return None
-    ratio = float(np.percentile(bright, 90)) / background
-    expected = text_y / back_y
-    if not expected / 2 <= ratio <= expected * 1.25:
-        return None
-    fade = background / back_y
+    fade = signature.background / full
     return fade if fade <= 1.3 else None
 
 
 def paint_credits(light: np.ndarray, look: SeriesLook, fade: float) -> np.ndarray:
     """The ab of a credit screen: each pixel a mix of the credit colours that has its L.
 
-    In linear RGB a pixel is ``f ((1 - α) c_b + α c_t)``; α follows from its luminance, so the
-    colour's L is the pixel's own.
+    In linear RGB a pixel is ``f ((1 - α) c_b + α c_t)``; α follows from its luminance and the
+    credits' grey signature (:meth:`SeriesLook.credit_grey_signature`), so the colour's L is the
+    pixel's own.
 
     Returns:
         ``(H, W, 2)`` float32 ab.
     """
-    assert look.credit_background is not None and look.credit_text is not None
+    grey = look.credit_grey_signature()
+    assert grey is not None and look.credit_background is not None
+    assert look.credit_text is not None
     back = srgb_to_linear(np.asarray(look.credit_background) / 255.0)
     text = srgb_to_linear(np.asarray(look.credit_text) / 255.0)
-    back_y, text_y = float(back @ _Y_WEIGHTS), float(text @ _Y_WEIGHTS)
-    y = _luminance_of_light(light)
+    back_y, text_y = grey[0], grey[1]
+    y = luminance_of_lightness(light)
     alpha = np.clip((y / fade - back_y) / (text_y - back_y), 0.0, 1.0)[..., None]
     linear = np.clip(fade * ((1 - alpha) * back + alpha * text), 0.0, 1.0)
     rgb = np.rint(linear_to_srgb(linear) * 255.0).astype(np.uint8)
