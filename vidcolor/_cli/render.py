@@ -141,9 +141,15 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
 @render_options
 @encoding_options
 @click.option("--side-by-side", is_flag=True,
-              help="Write a review video: grey input | result (| ground truth).")
+              help="Write a review video instead of the output: grey input | result "
+                   "(| per-frame) (| ground truth).")
+@click.option("--review", type=click.Path(path_type=Path), default=None, metavar="REVIEW",
+              help="Also write a review video here, in the same pass: grey input | result "
+                   "(| per-frame) (| ground truth); -o gets exactly what a plain render "
+                   "writes. One input.")
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
-              help="Ground truth shown as the last panel (implies --side-by-side; one input).")
+              help="Ground truth shown as the last panel of the review (--review, else it "
+                   "implies --side-by-side; one input).")
 @click.option("--shard", default=None, metavar="I/N",
               help="Render only the I-th of N shares of the inputs (sorted by path, so the "
                    "same share whatever the argument order): one task of a cluster job array.")
@@ -162,7 +168,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
            neutral: bool, credits: bool, debias: float, chroma: str, crf: int, side_by_side: bool,
-           truth: Path | None,
+           review: Path | None, truth: Path | None,
            shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool
            ) -> None:
     """Colourise INPUTs: videos, images, folders of images, or season folders (videos
@@ -179,6 +185,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
       vidcolor render season_bw/ -o season_colour/            # a folder of episodes
       vidcolor render season_bw/ -o out/ --devices cuda:0,cuda:1
       vidcolor render season_bw/ -o out/ --shard $SLURM_ARRAY_TASK_ID/8
+      vidcolor render bw.mkv -o bw.colorized.mkv --review review.mkv --truth colour.mkv
     """
     from vidcolor.inference import batch
     from vidcolor.inference.render import Renderer
@@ -195,17 +202,23 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     if device_list and device != "auto":
         raise click.UsageError("give --device or --devices, not both")
     several = batch.is_batch(inputs, shard_pair)  # a missing input fails before loading
-    if truth is not None and (several or len(device_list) > 1):
-        raise click.UsageError("--truth needs a single input")
+    if review is not None and side_by_side:
+        raise click.UsageError("--review writes the review beside the output, --side-by-side "
+                               "makes the output the review: give one of them")
+    for name, value in (("--review", review), ("--truth", truth)):
+        if value is not None and (several or len(device_list) > 1):
+            raise click.UsageError(f"{name} needs a single input (not several inputs, a "
+                                   "season folder, --shard or several --devices)")
     episodes = batch.plan(inputs, output, shard_pair)
     if not several and len(device_list) < 2:
         if device_list:
             options = replace(options, device=device_list[0])
         with Renderer.from_runs(list(models) or None, options) as renderer:
             out = renderer.render(episodes[0].input, episodes[0].output,
-                                  side_by_side=side_by_side, truth=truth, progress=True,
-                                  skip_errors=skip_errors)
-        click.echo(f"{'up to date' if renderer.last_skipped else 'wrote'}: {out}")
+                                  side_by_side=side_by_side, truth=truth, review=review,
+                                  progress=True, skip_errors=skip_errors)
+        click.echo(f"{'up to date' if renderer.last_skipped else 'wrote'}: {out}"
+                   + (f" and {review}" if review is not None else ""))
         return
     if not episodes:
         click.echo("nothing to render in this shard")

@@ -3,6 +3,8 @@
 :class:`Renderer` loads the models once (a :class:`Colorizer`), owns the worker pool, and
 renders one input at a time through the :class:`Pipeline` into a resumable sink
 (:mod:`vidcolor.inference.sinks`). :func:`render` is the one-call library entry for one input.
+With ``review`` one pass of the pipeline feeds two sinks: the output (the frames a plain render
+writes) and a review video beside it (grey | result | per-frame | truth).
 
 The output keeps the source's resolution, frame count, frame rate and timestamps and carries its
 audio over; each frame's L is the source's own. A render holds a lock on its output (a second
@@ -20,6 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from vidcolor import __version__
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
 from vidcolor.color import grey_rgb
-from vidcolor.errors import InputError, OutputError
+from vidcolor.errors import InputError, OptionError, OutputError
 from vidcolor.fsutil import exclusive, write_json_atomic
 from vidcolor.inference.colorizer import Colorizer, find_runs, load_models
 from vidcolor.inference.options import RenderOptions
@@ -233,7 +236,8 @@ class Renderer:
 
     def render(self, input_path: str | os.PathLike[str],
                output: str | os.PathLike[str] | None = None, *, side_by_side: bool = False,
-               truth: str | os.PathLike[str] | None = None, progress: bool = False,
+               truth: str | os.PathLike[str] | None = None,
+               review: str | os.PathLike[str] | None = None, progress: bool = False,
                skip_errors: bool = False) -> Path:
         """Colourise one video, image or folder of images.
 
@@ -246,8 +250,15 @@ class Renderer:
             input_path: a video, one image, or a folder of images. Colour input is accepted:
                 only its L is used (a warning says so).
             output: output video/image/folder; None: ``<stem>.colorized.<ext>`` beside it.
-            side_by_side: write a review: grey input | result (| views) (| truth).
-            truth: ground truth video/image/folder shown as the last panel.
+            side_by_side: make the output a review: grey input | result (| views) (| truth).
+            truth: ground truth video/image/folder shown as the last panel of the review
+                (without ``review``: implies ``side_by_side``).
+            review: also write a review (grey | result | views (| truth)) here, from the same
+                pass: each frame goes through the network and the stages once. The output is
+                then exactly what a plain render writes, with the same record; the review has
+                its own record (that of ``side_by_side`` to that path), staging and lock.
+                Whichever of the two is up to date is kept; the other is rendered (an
+                interrupted one continues).
             progress: show a progress bar.
             skip_errors: render the readable frames of a damaged video (a warning says how
                 many) instead of refusing it.
@@ -256,50 +267,85 @@ class Renderer:
             The output path.
 
         Raises:
+            OptionError: ``review`` with ``side_by_side``, or a review onto the output.
             InputError, OutputError, CheckpointError, DeviceError.
         """
         from vidcolor.inference.batch import finished_record, record_path
 
         started = time.perf_counter()
+        if review is not None and side_by_side:
+            raise OptionError("--review writes the review beside the output, --side-by-side "
+                              "makes the output the review: give one of them")
         source = open_source(input_path)
         out = Path(output) if output is not None else default_output(source.path)
+        review_path = None if review is None else Path(review)
+        if review_path is not None and _same(review_path, out):
+            raise OptionError(f"{review_path}: the review would overwrite the output; give "
+                              "--review another name")
         truth_source = None
         if truth is not None:
             truth_source = open_source(truth)
             if (truth_source.kind == "video") != (source.kind == "video"):
                 raise InputError(f"{truth_source.path}: the ground truth must be the same kind "
                                  f"of input as {source.path} ({source.kind})")
-        protected = [source.path, *([truth_source.path] if truth_source else []),
-                     *self.model_files()]
-        check_output(out, source.kind, protected)
-        views, panels = self._panels(side_by_side, truth_source is not None)
-        key = self.key(source, panels, truth_source.path if truth_source else None)
+        truth_path = truth_source.path if truth_source else None
+        protected = [source.path, *([truth_path] if truth_path else []), *self.model_files()]
+        targets = []
+        if review_path is None:
+            views, panels = self._panels(side_by_side, truth_source is not None)
+            targets.append(_Target(out, panels, self.key(source, panels, truth_path)))
+        else:
+            views, panels = self._panels(True, truth_source is not None)
+            targets.append(_Target(out, 1, self.key(source, 1, None)))
+            targets.append(_Target(review_path, panels, self.key(source, panels, truth_path)))
+        for target in targets:
+            check_output(target.path, source.kind, protected)
         self.last_skipped = False
-        done = finished_record(out, key)
-        if done is not None:
-            log.info("%s: already rendered from %s with these models and options; kept",
-                     out, source.path)
-            self.last_frames, self.last_skipped = int(done.get("frames", 0)), True
+        pending = []
+        for target in targets:
+            done = finished_record(target.path, target.key)
+            if done is None:
+                pending.append(target)
+            else:
+                log.info("%s: already rendered from %s with these models and options; kept",
+                         target.path, source.path)
+                self.last_frames = int(done.get("frames", 0))
+        if not pending:
+            self.last_skipped = True
             return out
-        with exclusive(out, "rendering it"):
-            staging = staging_dir(out, key)
-            clean_stale(out, staging)
-            sink = self._sink(source, out, staging, panels)
+        if not any(target.panels > 1 for target in pending):
+            views = []  # only the plain output is left to write: no views to keep
+        with contextlib.ExitStack() as locks:
+            for target in pending:
+                locks.enter_context(exclusive(target.path, "rendering it"))
             try:
-                self.last_frames = self._run(source, sink, views, truth_source, progress,
-                                             review=panels > 1, skip_errors=skip_errors)
-                sink.finish()
+                for target in pending:
+                    target.staging = staging_dir(target.path, target.key)
+                    clean_stale(target.path, target.staging)
+                    target.sink = self._sink(source, target.path, target.staging,
+                                             target.panels)
+                self.last_frames = self._run(source, pending, views, truth_source, progress,
+                                             skip_errors=skip_errors)
+                for target in pending:
+                    assert target.sink is not None
+                    target.sink.finish()
+                    write_json_atomic(record_path(target.path), {
+                        "key": target.key, "input": str(source.path),
+                        "frames": self.last_frames,
+                        "seconds": round(time.perf_counter() - started, 3),
+                        "options": self.options.describe(),
+                        "models": [str(m.info.path) for m in self.colorizer.models]})
             except InputError:  # a bad input fails again: nothing worth resuming
-                sink.close()
-                shutil.rmtree(staging, ignore_errors=True)
+                for target in pending:
+                    if target.sink is not None:
+                        target.sink.close()
+                    if target.staging is not None:
+                        shutil.rmtree(target.staging, ignore_errors=True)
                 raise
             finally:
-                sink.close()
-            write_json_atomic(record_path(out), {
-                "key": key, "input": str(source.path), "frames": self.last_frames,
-                "seconds": round(time.perf_counter() - started, 3),
-                "options": self.options.describe(),
-                "models": [str(m.info.path) for m in self.colorizer.models]})
+                for target in pending:
+                    if target.sink is not None:
+                        target.sink.close()
         return out
 
     def view_names(self) -> list[str]:
@@ -324,19 +370,27 @@ class Renderer:
             return FolderSink(out, staging, [p.name for p in source.images], stateless)
         return ImageSink(out)
 
-    def _run(self, source: Source, sink: Sink, views: list[str], truth: Source | None,
-             progress: bool, review: bool, skip_errors: bool = False) -> int:
+    def _run(self, source: Source, targets: Sequence[_Target], views: list[str],
+             truth: Source | None, progress: bool, skip_errors: bool = False) -> int:
+        """One pass of the pipeline feeding every target's sink; returns the frame count."""
+        sinks: list[tuple[Sink, bool]] = []
+        for target in targets:
+            assert target.sink is not None
+            sinks.append((target.sink, target.panels > 1))
         pipeline = self.pipeline(views=bool(views))
-        start = sink.warmup_from
-        if sink.resume_at:
-            log.info("%s: continuing after %d frames already rendered", source.path,
-                     sink.resume_at)
+        # each sink reproduces its first missing frame from its own warm-up point (a shot
+        # start, or any frame when no stage carries state): the earliest serves every sink,
+        # as a frame depends only on the frames of its own shot
+        start = min(sink.warmup_from for sink, _ in sinks)
+        resume_at = min(sink.resume_at for sink, _ in sinks)
+        if resume_at:
+            log.info("%s: continuing after %d frames already rendered", source.path, resume_at)
         frames = warn_if_colour(source.frames(skip=start, skip_errors=skip_errors), source.path)
         truth_frames = None if truth is None else prefetch(truth.frames(skip=start), 8,
                                                            "vidcolor-truth")
-        written = sink.resume_at
+        written = resume_at
         try:
-            with progress_mod.bar(total=source.count, initial=sink.resume_at, desc="render",
+            with progress_mod.bar(total=source.count, initial=resume_at, desc="render",
                                   unit="frame", enabled=progress) as bar:
                 for work in pipeline.run(frames, first_index=start):
                     truth_rgb = None
@@ -347,17 +401,32 @@ class Renderer:
                                              f"has fewer frames than the input (ends before "
                                              f"frame {work.key})")
                         truth_rgb = truth_frame.rgb
-                    if work.index < sink.resume_at:
-                        sink.write(work, work.rgb)  # tracks shots only
-                        continue
-                    sink.write(work, compose(work, views, truth_rgb) if review else work.rgb)
-                    written += 1
-                    bar.update(1)
+                    for sink, review in sinks:
+                        if review and work.index >= sink.resume_at:
+                            sink.write(work, compose(work, views, truth_rgb))
+                        else:  # the plain output; before resume_at the sink only tracks shots
+                            assert work.rgb is not None
+                            sink.write(work, work.rgb)
+                    if work.index >= resume_at:
+                        written += 1
+                        bar.update(1)
         finally:
             if truth_frames is not None:
                 truth_frames.close()
         log.info("%s: %d frames", source.path, written)
         return written
+
+
+@dataclass
+class _Target:
+    """One output of a render pass: its path, panels (1: the plain output; more: a review) and
+    key, and while it is rendered its staging folder and sink."""
+
+    path: Path
+    panels: int
+    key: str
+    staging: Path | None = None
+    sink: Sink | None = None
 
 
 def find_look(colorizer: Colorizer) -> tuple[Path | None, SeriesLook | None]:
@@ -392,7 +461,8 @@ def render(input_path: str | os.PathLike[str],
            models: Sequence[str | os.PathLike[str]] | None = None,
            output: str | os.PathLike[str] | None = None, *,
            options: RenderOptions | None = None, side_by_side: bool = False,
-           truth: str | os.PathLike[str] | None = None, progress: bool = False,
+           truth: str | os.PathLike[str] | None = None,
+           review: str | os.PathLike[str] | None = None, progress: bool = False,
            runs_dir: str | os.PathLike[str] = "runs", colorizer: Colorizer | None = None
            ) -> Path:
     """Colourise a video, an image or a folder of images (one call: load, render, close).
@@ -404,7 +474,10 @@ def render(input_path: str | os.PathLike[str],
         output: output path; None: ``<stem>.colorized.<ext>`` beside the input.
         options: :class:`RenderOptions` (default: the defaults).
         side_by_side: write a review (grey | result | ... | truth).
-        truth: ground truth shown as the last panel (implies ``side_by_side``).
+        truth: ground truth shown as the last panel of the review (without ``review``:
+            implies ``side_by_side``).
+        review: also write a review (grey | result | per-frame (| truth)) here, in the same
+            pass; the output stays exactly a plain render's.
         progress: show a progress bar.
         runs_dir: where to look for runs.
         colorizer: already loaded models (library use and tests).
@@ -417,7 +490,7 @@ def render(input_path: str | os.PathLike[str],
         Renderer.from_runs(models, options, runs_dir)
     with renderer:
         return renderer.render(input_path, output, side_by_side=side_by_side, truth=truth,
-                               progress=progress)
+                               review=review, progress=progress)
 
 
 __all__ = ["Renderer", "render", "default_output", "check_output", "compose", "SourceFrame"]
