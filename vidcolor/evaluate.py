@@ -40,16 +40,6 @@ from vidcolor.inference.sources import Source, open_source, read_image
 
 log = logging.getLogger(__name__)
 
-#: Rows of the report's comparison sheet (thesis Fig. 8.3).
-SHEET_ROWS = 6
-
-
-def _sheet_picks(count: int, rows: int = SHEET_ROWS) -> set[int]:
-    if count <= 0:
-        return set()
-    return {int(i) for i in np.linspace(0, count - 1, min(rows, count)).round()}
-
-
 def _even_subset(items: list[Path], limit: int | None) -> list[Path]:
     if limit is None or limit >= len(items):
         return items
@@ -220,26 +210,25 @@ def _score(frames: Iterator[tuple[np.ndarray, dict[str, np.ndarray]]], names: Se
            count: int, meta: dict[str, Any], report_dir: str | os.PathLike[str] | None,
            progress: bool, title: str) -> dict[str, Any]:
     from vidcolor.metrics import SequenceScorer
+    from vidcolor.report import SheetCollector, write_report
 
     scorer = SequenceScorer(names)
-    picks = _sheet_picks(count)
-    sheet: list[tuple[str, dict[str, np.ndarray]]] = []
+    # the report's comparison sheet is chosen after scoring (worst, best shot, ...)
+    sheet = SheetCollector() if report_dir is not None else None
     with progress_mod.bar(total=count, desc="evaluate", unit="frame", enabled=progress) as bar:
         for index, (truth, results) in enumerate(frames):
             try:
                 scorer.add(truth, results)
             except (ValueError, TypeError) as exc:
                 raise InputError(f"frame {index}: {exc}") from None
-            if index in picks:
-                sheet.append((f"frame {index}", {"grey": grey_input(truth), **results,
-                                                 "truth": truth}))
+            if sheet is not None:
+                sheet.add(truth, results)
             bar.update(1)
     summary = scorer.summary()
     summary["meta"] = meta
     if report_dir is not None:
-        from vidcolor.report import write_report
-
-        write_report(Path(report_dir), summary, sheet, title=title)
+        assert sheet is not None
+        write_report(Path(report_dir), summary, sheet.rows(summary), title=title)
     return summary
 
 

@@ -7,7 +7,8 @@
 - ``report.json``: the summary as given (plus whatever metadata the caller put in it),
 - ``error_curves.png``: cumulative αβ-error curves per pixel and per frame (thesis Fig. 8.1),
 - ``sheet.png`` (``sheet.jpg`` when very large): rows of frames, columns grey / results / truth
-  (thesis Fig. 8.3),
+  (thesis Fig. 8.3), each row labelled with its frame number and why it is there, each picture
+  with that candidate's PSNR at the frame,
 - ``per_frame.png``: PSNR and warp error per frame (flicker shows as spikes),
 - ``index.html``: the table and the pictures with captions; no external URLs, no libraries.
 
@@ -16,6 +17,12 @@ Every file is written under a temporary name and renamed when complete
 pictures that are not there yet. Numbers are formatted by :func:`format_value` everywhere (4
 significant digits, ``inf``, ``n/a``), so the page, the table and ``report.json`` can be compared.
 Plots use matplotlib's object API (Agg canvas; no pyplot state).
+
+Which frames the sheet shows is decided after scoring, from the per-frame PSNR: a
+:class:`SheetCollector` watches every frame of an evaluation (mean lightness, credit test, shot
+boundaries) and keeps one small picture per shot; :func:`pick_sheet_frames`, a pure function of
+the per-frame figures, then chooses the middle of the worst, the median and the best shot and a
+credit screen, never a dark frame.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ import html
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -41,6 +49,11 @@ __all__ = [
     "format_value",
     "metric_rows",
     "format_table",
+    "SheetPick",
+    "SheetRow",
+    "SheetCollector",
+    "pick_sheet_frames",
+    "pick_label",
     "write_report",
 ]
 
@@ -53,6 +66,17 @@ SHEET_THUMB_WIDTH = 320
 """Width in pixels of each frame on the comparison sheet."""
 SHEET_JPEG_PIXELS = 8_000_000
 """A sheet larger than this (pixels) is written as JPEG instead of PNG."""
+SHEET_MIN_LIGHTNESS = 10.0
+"""Frames whose truth has a lower mean L (0-100) are never shown on the sheet nor counted in a
+shot's score: fades through black and black gaps (the demo's fades start at L 1.5; its credit
+screen is L 38, its story frames 60-75)."""
+SHEET_PSNR_CAP = 100.0
+"""In a shot's mean PSNR an identical frame (PSNR ``inf``) counts as this many dB, so one such
+frame does not make the shot's mean infinite (a shot of identical frames only scores ``inf``)."""
+SHEET_SHOT_BUFFER = 64
+"""Most frames of the running shot :class:`SheetCollector` holds while looking for its middle:
+the middle of a shot up to about twice as long is exact; of a longer one, the row is a frame
+within 1/64 of its length from the middle (measured on shots of up to 3000 frames: 1/143)."""
 MISSING = "n/a"
 
 _ARROWS = {"lower": " ↓", "higher": " ↑", "": ""}
@@ -230,41 +254,375 @@ def _thumbnail(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def _sheet_columns(summary: Mapping[str, Any],
-                   sheet: Sequence[tuple[str, Mapping[str, np.ndarray]]]) -> list[str]:
+# --------------------------------------------------------------------------- sheet: which frames
+
+
+@dataclass(frozen=True)
+class SheetPick:
+    """A frame chosen for the comparison sheet, and why.
+
+    Attributes:
+        index: the frame (0-based, in the scored sequence).
+        reason: why it is there: ``"worst shot"``, ``"median shot"``, ``"best shot"`` (by the
+            mean PSNR of the shot's frames), ``"only shot"``, ``"credit screen"``, ``"longest
+            shot"`` (no PSNR to rank by), ``"brightest frame (all dark)"``; several joined by
+            ", " when one frame stands for several.
+        first: the first frame of the shot it stands for.
+        last: the last frame of that shot.
+        score: that shot's mean PSNR over its frames that are not dark (dB; identical frames
+            count as :data:`SHEET_PSNR_CAP`, a shot of only such is ``inf``; NaN when
+            unknown); the frame's own PSNR for the brightest frame.
+    """
+
+    index: int
+    reason: str
+    first: int
+    last: int
+    score: float
+
+
+def _shot_ranges(count: int, shot_starts: Sequence[int]) -> list[tuple[int, int]]:
+    """Inclusive ``(first, last)`` frames of each shot; frame 0 always starts one."""
+    starts = {0}
+    for start in shot_starts:
+        if not 0 <= int(start) < count:
+            raise ValueError(f"shot start {start} is outside the {count} frames")
+        starts.add(int(start))
+    ordered = sorted(starts)
+    return [(first, end - 1) for first, end in zip(ordered, [*ordered[1:], count], strict=True)]
+
+
+def pick_sheet_frames(psnr: Sequence[float] | np.ndarray, shot_starts: Sequence[int],
+                      lightness: Sequence[float] | np.ndarray,
+                      credit: Sequence[bool] | np.ndarray | None = None,
+                      available: Sequence[bool] | np.ndarray | None = None, *,
+                      min_lightness: float = SHEET_MIN_LIGHTNESS) -> list[SheetPick]:
+    """The frames the comparison sheet shows: the ones that tell how a result went.
+
+    Shots are scored by the mean PSNR of their frames that are not dark (mean L at least
+    ``min_lightness``; identical frames count as :data:`SHEET_PSNR_CAP`); a shot whose such
+    frames are mostly credit screens is a credit shot, the others are story shots. Chosen are
+    the frame nearest the middle (ties: the earlier) among the not-dark frames of
+
+    - the worst story shot, the median one (lower median; with three or more) and the best
+      (ties: the earlier shot), or ``"only shot"`` when there is one;
+    - the longest credit shot (ties: the earlier), when there is one.
+
+    Dark frames are never chosen, nor counted in a shot's score: a fade to black is trivially
+    right and would pass for the best shot. Without PSNR to rank by (all NaN), the longest
+    story shot stands in; without a single frame that is not dark, the brightest frame.
+    Deterministic; no frames, no picks.
+
+    Args:
+        psnr: per-frame PSNR of the result the sheet is about (``inf``: identical frames;
+            NaN: unknown, left out of the means).
+        shot_starts: frames that start a shot (frame 0 does anyway), in any order.
+        lightness: per-frame mean L (0-100) of the truth.
+        credit: per-frame: the truth is a credit screen; None: no frame is.
+        available: per-frame: the frame can be shown (its pictures were kept); None: all.
+            A shot none of whose frames that are not dark can be shown is left out.
+        min_lightness: frames darker than this are dark.
+
+    Returns:
+        The picks in frame order, one per frame.
+
+    Raises:
+        ValueError: the per-frame sequences differ in length, or a shot start is outside them.
+
+    >>> psnr = [30.0] * 4 + [12.0] * 4 + [40.0] * 4
+    >>> [(p.index, p.reason) for p in pick_sheet_frames(psnr, [4, 8], [50.0] * 12)]
+    [(1, 'median shot'), (5, 'worst shot'), (9, 'best shot')]
+    """
+    scores = np.asarray(psnr, dtype=np.float64).reshape(-1)
+    count = len(scores)
+    light = np.asarray(lightness, dtype=np.float64).reshape(-1)
+    credits = np.zeros(count, bool) if credit is None else np.asarray(credit, bool).reshape(-1)
+    shown = np.ones(count, bool) if available is None else np.asarray(available, bool).reshape(-1)
+    for name, values in (("lightness", light), ("credit", credits), ("available", shown)):
+        if len(values) != count:
+            raise ValueError(f"{name} has {len(values)} frames, psnr {count}")
+    bright = light >= min_lightness  # NaN lightness compares False: dark
+    story: list[tuple[SheetPick, int]] = []
+    credit_shots: list[tuple[SheetPick, int]] = []
+    for first, last in _shot_ranges(count, shot_starts):
+        frames = np.flatnonzero(bright[first:last + 1]) + first
+        candidates = frames[shown[frames]]
+        if not len(candidates):
+            continue
+        index = int(candidates[np.argmin(np.abs(candidates - (first + last) / 2))])  # ties: 1st
+        values = scores[frames][~np.isnan(scores[frames])]
+        score = float(np.minimum(values, SHEET_PSNR_CAP).mean()) if len(values) else np.nan
+        if len(values) and np.isposinf(values).all():
+            score = float("inf")
+        shot = (SheetPick(index, "", first, last, score), len(frames))
+        (credit_shots if credits[frames].mean() > 0.5 else story).append(shot)
+    roles: list[tuple[SheetPick, str]] = []
+    ranked = sorted((pick for pick, _ in story if not np.isnan(pick.score)),
+                    key=lambda pick: (pick.score, pick.first))
+    if len(ranked) == 1:
+        roles.append((ranked[0], "only shot"))
+    elif ranked:
+        roles.append((ranked[0], "worst shot"))
+        if len(ranked) >= 3:
+            roles.append((ranked[(len(ranked) - 1) // 2], "median shot"))
+        roles.append((min(ranked, key=lambda pick: (-pick.score, pick.first)), "best shot"))
+    elif story:
+        roles.append((_longest(story), "longest shot"))
+    if credit_shots:
+        roles.append((_longest(credit_shots), "credit screen"))
+    if not roles and shown.any():
+        index = int(np.flatnonzero(shown)[np.argmax(np.nan_to_num(light[shown], nan=-1.0))])
+        first, last = next(r for r in _shot_ranges(count, shot_starts) if r[0] <= index <= r[1])
+        roles.append((SheetPick(index, "", first, last, float(scores[index])),
+                      "brightest frame (all dark)"))
+    reasons: dict[int, list[str]] = {}
+    picks: dict[int, SheetPick] = {}
+    for pick, reason in roles:
+        picks.setdefault(pick.index, pick)
+        reasons.setdefault(pick.index, [])
+        if reason not in reasons[pick.index]:
+            reasons[pick.index].append(reason)
+    return [SheetPick(index, ", ".join(reasons[index]), picks[index].first, picks[index].last,
+                      picks[index].score) for index in sorted(picks)]
+
+
+def _longest(shots: Sequence[tuple[SheetPick, int]]) -> SheetPick:
+    """The shot with the most usable frames; ties: the earlier."""
+    return min(shots, key=lambda shot: (-shot[1], shot[0].first))[0]
+
+
+class SheetRow(NamedTuple):
+    """One row of the comparison sheet (a plain ``(label, frames)`` pair is one too).
+
+    Attributes:
+        label: what the row shows, left of it (newlines split it into lines).
+        frames: ``{candidate: uint8 RGB frame}``, e.g. :func:`vidcolor.metrics.comparison_row`.
+        notes: ``{candidate: text}`` shown under that candidate's picture (its PSNR there).
+    """
+
+    label: str
+    frames: Mapping[str, np.ndarray]
+    notes: Mapping[str, str] | None = None
+
+
+def _encode(picture: np.ndarray) -> bytes:
+    """Lossless and small (PNG, fast setting); the channel order round-trips unchanged."""
+    ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    assert ok
+    return data.tobytes()
+
+
+def _decode(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+class SheetCollector:
+    """Watches every frame of an evaluation and keeps what the comparison sheet may show.
+
+    Of each frame it notes the truth's mean L, whether the truth is a credit screen (the
+    dataset's credit test, :func:`vidcolor.extract.credit_colours`) and whether a shot starts
+    there (render's shot stage, :class:`vidcolor.inference.shots.Shots`, on the truth's L, which
+    is the grey input's). Of each shot it keeps the pictures (sheet-sized) of one frame: the
+    one nearest its middle that is not dark, PNG-compressed (while every frame is dark, the
+    brightest). While a shot runs it holds at most ``buffer`` frames from its running middle
+    on (beyond that only every 2nd, 4th, ... frame of the shot), so memory stays small however
+    long the video. After the last frame, :meth:`rows` asks :func:`pick_sheet_frames` which of
+    the kept frames to show, by the summary's PSNR series.
+
+    Usage::
+
+        collector = SheetCollector()
+        for truth, results in frames:
+            scorer.add(truth, results)
+            collector.add(truth, results)
+        write_report(folder, scorer.summary(), collector.rows(scorer.summary()))
+
+    Args:
+        buffer: most frames of the running shot held at once.
+        min_lightness: frames whose truth's mean L is lower are never kept (dark).
+    """
+
+    def __init__(self, *, buffer: int = SHEET_SHOT_BUFFER,
+                 min_lightness: float = SHEET_MIN_LIGHTNESS) -> None:
+        from vidcolor.inference.shots import Shots
+
+        self._shots = Shots()
+        self._buffer = max(2, buffer)
+        self.min_lightness = min_lightness
+        self.lightness: list[float] = []
+        self.credit: list[bool] = []
+        self.shot_starts: list[int] = []
+        self._first = 0
+        self._stride = 1  # the running shot's frames held: every stride-th from its first
+        self._running: list[tuple[int, dict[str, np.ndarray]]] = []
+        self._kept: dict[int, dict[str, bytes]] = {}
+        # the brightest frame, while every frame has been dark (the sheet's last resort)
+        self._brightest: tuple[float, int, dict[str, np.ndarray]] | None = None
+
+    @property
+    def frames(self) -> int:
+        """Number of frames seen so far."""
+        return len(self.lightness)
+
+    def add(self, truth_rgb: np.ndarray, results: Mapping[str, np.ndarray]) -> None:
+        """Watch the next frame: the truth and the results (as given to the scorer)."""
+        from vidcolor.color import lightness
+        from vidcolor.extract import credit_colours
+        from vidcolor.inference.pipeline import thumbnail
+        from vidcolor.inference.stages import FrameWork
+
+        index = self.frames
+        light = lightness(truth_rgb)
+        work = FrameWork(index=index, key=index, pts=None, lightness=light,
+                         thumb=thumbnail(light))
+        if self._shots.push(work)[0].shot_start or index == 0:
+            self._close_shot()
+            self._first = index
+            self._stride = 1
+            self.shot_starts.append(index)
+        assert work.thumb is not None
+        mean = float(work.thumb.mean())
+        self.lightness.append(mean)
+        self.credit.append(credit_colours(truth_rgb) is not None)
+        bright = mean >= self.min_lightness
+        all_dark = not self._kept and not self._running
+        if not bright and not (all_dark and (self._brightest is None
+                                             or mean > self._brightest[0])):
+            return
+        if bright and (index - self._first) % self._stride:
+            return
+        pictures = {"truth": np.array(_thumbnail(truth_rgb))}  # copies: callers reuse buffers
+        pictures.update((name, np.array(_thumbnail(rgb))) for name, rgb in results.items())
+        if not bright:
+            self._brightest = (mean, index, pictures)
+            return
+        self._brightest = None
+        self._running.append((index, pictures))
+        # The shot's middle only moves on: a frame with a later one at or before it is out.
+        middle = (self._first + index) / 2
+        while len(self._running) > 1 and self._running[1][0] <= middle:
+            self._running.pop(0)
+        if len(self._running) > self._buffer:  # a long shot: hold half as many
+            self._stride *= 2
+            self._running = [item for item in self._running
+                             if (item[0] - self._first) % self._stride == 0] or self._running[-1:]
+
+    def _running_choice(self) -> tuple[int, dict[str, np.ndarray]] | None:
+        """The running shot's frame nearest its middle so far (ties: the earlier)."""
+        if not self._running:
+            return None
+        middle = (self._first + self.frames - 1) / 2
+        return min(self._running, key=lambda item: (abs(item[0] - middle), item[0]))
+
+    def _close_shot(self) -> None:
+        choice = self._running_choice()
+        if choice is not None:
+            index, pictures = choice
+            self._kept[index] = {name: _encode(picture) for name, picture in pictures.items()}
+        self._running = []
+
+    def _kept_pictures(self) -> dict[int, dict[str, np.ndarray] | dict[str, bytes]]:
+        kept: dict[int, dict[str, np.ndarray] | dict[str, bytes]] = dict(self._kept)
+        choice = self._running_choice()
+        if choice is not None:
+            kept[choice[0]] = choice[1]
+        if self._brightest is not None:
+            kept[self._brightest[1]] = self._brightest[2]
+        return kept
+
+    def picks(self, summary: Mapping[str, Any]) -> list[SheetPick]:
+        """:func:`pick_sheet_frames` on the frames seen, ranked by the PSNR of the summary's
+        first result (grey's when it has none).
+
+        Raises:
+            ValueError: the summary scored another number of frames than were seen.
+        """
+        name = _ranking_candidate(summary)
+        series = summary.get("series", {}).get("psnr", {})
+        psnr = _numbers(series[name]) if name in series else np.full(self.frames, np.nan)
+        available = np.zeros(self.frames, bool)
+        available[list(self._kept_pictures())] = True
+        return pick_sheet_frames(psnr, self.shot_starts, self.lightness, self.credit, available,
+                                 min_lightness=self.min_lightness)
+
+    def rows(self, summary: Mapping[str, Any]) -> list[SheetRow]:
+        """The sheet's rows for :func:`write_report`: each chosen frame's grey, results and
+        truth, labelled with its frame number and why it was chosen, each picture with that
+        candidate's PSNR at the frame. The collector can go on watching frames after."""
+        from vidcolor.metrics import comparison_row
+
+        kept = self._kept_pictures()
+        series = summary.get("series", {}).get("psnr", {})
+        rows = []
+        for pick in self.picks(summary):
+            pictures = {name: _decode(value) if isinstance(value, bytes) else value
+                        for name, value in kept[pick.index].items()}
+            truth = pictures.pop("truth")
+            notes = {name: f"PSNR {format_value(_numbers([values[pick.index]])[0])} dB"
+                     for name, values in series.items() if name != "truth"}
+            rows.append(SheetRow(pick_label(pick), comparison_row(truth, pictures), notes))
+        return rows
+
+
+def _ranking_candidate(summary: Mapping[str, Any]) -> str:
+    """The result the sheet is about: the first that is not grey or truth, else grey."""
+    results = [name for name in _candidates(summary) if name not in ("grey", "truth")]
+    return results[0] if results else "grey"
+
+
+def pick_label(pick: SheetPick) -> str:
+    """The sheet's label of a picked frame (three lines).
+
+    >>> print(pick_label(SheetPick(14, "worst shot", 10, 19, 15.04)))
+    frame 14
+    worst shot
+    frames 10–19: 15.04 dB
+    """
+    span = f"frames {pick.first}–{pick.last}" if pick.last > pick.first else \
+        f"frame {pick.first}"
+    return f"frame {pick.index}\n{pick.reason}\n{span}: {format_value(pick.score)} dB"
+
+
+# --------------------------------------------------------------------------- sheet: drawing
+
+
+def _sheet_columns(summary: Mapping[str, Any], sheet: Sequence[SheetRow]) -> list[str]:
     """Grey first, then the results, then the truth; names only some rows have come last."""
     order = [name for name in _candidates(summary) if name not in ("grey", "truth")]
     present: list[str] = []
-    for _, row in sheet:
-        present += [name for name in row if name not in present]
+    for row in sheet:
+        present += [name for name in row[1] if name not in present]
     middle = [name for name in order if name in present]
     middle += [name for name in present if name not in middle and name not in ("grey", "truth")]
     return (["grey"] if "grey" in present else []) + middle + \
         (["truth"] if "truth" in present else [])
 
 
-def _plot_sheet(summary: Mapping[str, Any],
-                sheet: Sequence[tuple[str, Mapping[str, np.ndarray]]], directory: Path) -> str:
+def _plot_sheet(summary: Mapping[str, Any], sheet: Sequence[SheetRow], directory: Path) -> str:
     columns = _sheet_columns(summary, sheet)
-    thumbs = [[_thumbnail(row[name]) if name in row else None for name in columns]
-              for _, row in sheet]
+    thumbs = [[_thumbnail(row.frames[name]) if name in row.frames else None for name in columns]
+              for row in sheet]
     aspect = max(t.shape[0] / t.shape[1] for row in thumbs for t in row if t is not None)
     cell = SHEET_THUMB_WIDTH / 100
-    figure = _figure(cell * len(columns) + 0.6, (cell * aspect + 0.3) * len(sheet) + 0.3)
+    noted = any(row.notes for row in sheet)
+    figure = _figure(cell * len(columns) + 1.4,
+                     (cell * aspect + 0.3 + 0.25 * noted) * len(sheet) + 0.3)
     axes = np.atleast_2d(figure.subplots(len(sheet), len(columns), squeeze=False))
-    for row_index, ((label, _), row) in enumerate(zip(sheet, thumbs, strict=True)):
-        for column_index, (name, thumb) in enumerate(zip(columns, row, strict=True)):
+    for row_index, (row, row_thumbs) in enumerate(zip(sheet, thumbs, strict=True)):
+        for column_index, (name, thumb) in enumerate(zip(columns, row_thumbs, strict=True)):
             ax = axes[row_index, column_index]
             ax.set_xticks([])
             ax.set_yticks([])
             if thumb is not None:
                 ax.imshow(thumb, interpolation="nearest")
+                if row.notes and name in row.notes:
+                    ax.set_xlabel(row.notes[name], fontsize="small")
             else:
                 ax.set_axis_off()
             if row_index == 0:
                 ax.set_title(name)
             if column_index == 0:
-                ax.set_ylabel(label)
+                ax.set_ylabel(row.label, fontsize="small")
     width, height = figure.get_size_inches() * figure.dpi
     if width * height > SHEET_JPEG_PIXELS:
         name = f"{SHEET_NAME}.jpg"
@@ -382,8 +740,13 @@ _CAPTIONS = {
     "curves": "Cumulative distribution of αβ errors (thesis Fig. 8.1): left, per pixel over all "
               "frames; right, per frame (its mean over pixels). Curves further up and to the "
               "left are better. The truth (all errors 0) is not drawn.",
-    "sheet": "Comparison sheet (thesis Fig. 8.3): each row one frame; columns the grey input, "
-             "each result, and the truth.",
+    "sheet": "Comparison sheet (thesis Fig. 8.3): each row one frame, labelled with its number "
+             "and why it is there; columns the grey input, each result, and the truth, each "
+             "with its PSNR at that frame. <code>vidcolor evaluate</code> shows the middle of "
+             "the worst, the median and the best shot by the mean PSNR of the first result "
+             "(shots as render's shot stage finds them), and a credit screen when there is "
+             "one; frames with a mean L below 10 (fades, black gaps) are never shown or "
+             "counted.",
     "series": "Per frame: PSNR (top; the truth's is infinite and not drawn) and warp error of "
               "the pair ending at that frame (bottom; the truth's dotted line is the floor). "
               "Flicker shows as spikes above the floor.",
@@ -404,7 +767,7 @@ def _page(title: str, summary: Mapping[str, Any], images: list[tuple[str, str, s
 
 
 def write_report(directory: str | os.PathLike[str], summary: Mapping[str, Any],
-                 sheet: Sequence[tuple[str, Mapping[str, np.ndarray]]] = (),
+                 sheet: Sequence[SheetRow | tuple[str, Mapping[str, np.ndarray]]] = (),
                  title: str = "vidcolor evaluation") -> Path:
     """Write the report of a scorer summary into ``directory`` (created if needed).
 
@@ -412,8 +775,9 @@ def write_report(directory: str | os.PathLike[str], summary: Mapping[str, Any],
         directory: output folder; files of an earlier report there are replaced.
         summary: :meth:`vidcolor.metrics.SequenceScorer.summary`, plus any metadata the
             caller adds (extra top-level keys are shown on the page and kept in the JSON).
-        sheet: rows of the comparison sheet: ``(label, {candidate: uint8 RGB frame})``, e.g.
-            from :func:`vidcolor.metrics.comparison_row`; empty: no sheet.
+        sheet: rows of the comparison sheet: :class:`SheetRow` (e.g. from
+            :meth:`SheetCollector.rows`) or plain ``(label, {candidate: uint8 RGB frame})``
+            pairs (e.g. from :func:`vidcolor.metrics.comparison_row`); empty: no sheet.
         title: the page's title.
 
     Returns:
@@ -430,8 +794,10 @@ def write_report(directory: str | os.PathLike[str], summary: Mapping[str, Any],
         _plot_error_curves(summary, folder / CURVES_PNG)
         images.append((CURVES_PNG, "cumulative αβ error curves", _CAPTIONS["curves"]))
     if sheet:
-        name = _plot_sheet(summary, sheet, folder)
-        images.append((name, "comparison sheet", _CAPTIONS["sheet"]))
+        rows = [SheetRow(*row) for row in sheet]
+        name = _plot_sheet(summary, rows, folder)
+        listed = "; ".join(html.escape(row.label.replace("\n", ", ")) for row in rows)
+        images.append((name, "comparison sheet", f"{_CAPTIONS['sheet']} Rows: {listed}."))
     if summary.get("frames"):
         _plot_series(summary, folder / SERIES_PNG)
         images.append((SERIES_PNG, "PSNR and warp error per frame", _CAPTIONS["series"]))
