@@ -194,6 +194,18 @@ def test_look_round_trip_and_damage(tmp_path: Path) -> None:
         (tmp_path / "bad.json").write_text(json.dumps({**data, "credit_grey": grey}))
         with pytest.raises(DatasetError, match="bad.json"):
             SeriesLook.load(tmp_path / "bad.json")
+    for layout in ({"palette_rows": [[1.0] * 8], "palette_together": [[1.0]],
+                    "palette_extent": [2.0]},  # an extent over 1
+                   {"palette_rows": [[1.0] * 7], "palette_together": [[1.0]],
+                    "palette_extent": [0.5]},  # 7 bands
+                   {"palette_rows": [[0.0] * 8], "palette_together": [[1.0]],
+                    "palette_extent": [0.5]}):  # a zero density (log of it: -inf)
+        (tmp_path / "bad.json").write_text(json.dumps({**data, **layout}))
+        with pytest.raises(DatasetError, match="layout"):
+            SeriesLook.load(tmp_path / "bad.json")
+    good = {"palette_rows": [[1.0] * 8], "palette_together": [[1.0]], "palette_extent": [0.5]}
+    (tmp_path / "good.json").write_text(json.dumps({**data, **good}))
+    assert SeriesLook.load(tmp_path / "good.json").has_layout
 
 
 def test_credit_colours_are_learnt_at_full_brightness() -> None:
@@ -242,3 +254,64 @@ def test_demo_credits_are_found_in_grey_when_the_learnt_text_colour_is_off() -> 
             painted = lab_to_rgb_uint8(light, paint_credits(light, look, fade))
             error = np.mean((painted.astype(float) - frame.rgb) ** 2) / 255.0 ** 2
             assert -10 * np.log10(max(error, 1e-10)) >= 30.0, frame
+
+
+def _layout_frames() -> list[np.ndarray]:
+    """A meadow (sky over grass) and a lab (mint wall over a grey floor): sky and mint, and
+    grass and floor... differ in hue, sky and mint share a lightness."""
+    frames = []
+    for index in range(12):
+        frame = np.empty((72, 96, 3), np.uint8)
+        if index % 2:
+            frame[:44], frame[44:] = (165, 208, 240), (112, 182, 82)  # sky, grass
+        else:
+            frame[:48], frame[48:] = (172, 216, 192), (204, 204, 192)  # mint wall, floor
+        cv2.circle(frame, (20 + 5 * index, 40), 6, (200, 40, 40), -1)  # a character anywhere
+        frames.append(frame)
+    return frames
+
+
+def test_the_palette_layout_overrules_a_network_that_sees_a_sky_as_a_wall() -> None:
+    """Where a colour is painted and with what is learnt with the palette: a region at the top
+    of a frame whose bottom is grass is sky, not the lab's mint wall of the same lightness,
+    even when the network's evidence says mint (as one training seed's did on the demo)."""
+    from vidcolor.quantize import ab_gamut
+    from vidcolor.series import look_of_frames, region_bands
+
+    look = look_of_frames(_layout_frames())
+    assert look.has_layout and len(look.palette) >= 4
+    lab = {name: rgb_to_lab_frame(np.array([[rgb]], np.uint8))[0, 0] for name, rgb in
+           (("sky", (165, 208, 240)), ("mint", (172, 216, 192)), ("grass", (112, 182, 82)))}
+    index = {name: int(np.argmin(np.linalg.norm(look.palette - value, axis=1)))
+             for name, value in lab.items()}
+    bins = ab_gamut(10)
+
+    def near(colour: str, mass: float) -> np.ndarray:
+        probs = np.full(len(bins), (1 - mass) / len(bins), np.float32)
+        probs[np.argmin(np.linalg.norm(bins - lab[colour][1:], axis=1))] += mass
+        return probs
+
+    labels = np.zeros((72, 96), np.int32)
+    labels[44:] = 1  # the sky region above the grass region
+    probs = np.stack([0.85 * near("mint", 1.0) + 0.15 * near("sky", 1.0), near("grass", 0.9)])
+    light = np.array([lab["sky"][0], lab["grass"][0]], np.float32)
+    fallback = np.zeros((2, 2), np.float32)
+    alone = choose_palette(probs, light, bins, look.palette, fallback)
+    assert np.allclose(alone[0], look.palette[index["mint"], 1:])  # the network alone: mint
+    weighed = choose_palette(probs, light, bins, look.palette, fallback,
+                             bands=region_bands(labels, 2), look=look)
+    assert np.allclose(weighed[0], look.palette[index["sky"], 1:])
+    assert np.allclose(weighed[1], look.palette[index["grass"], 1:])
+    # where the network is sure of mint on a lab frame (the floor below), the layout agrees
+    probs[1] = near("mint", 0.0)  # the bottom region gives no context
+    assert np.allclose(choose_palette(probs[:1], light[:1], bins, look.palette, fallback[:1],
+                                      bands=region_bands(labels[:44], 1), look=look)[0],
+                       look.palette[index["mint"], 1:])
+    # a look without a layout (learnt by an older vidcolor) chooses by the network alone
+    old = SeriesLook.from_json({key: value for key, value in look.to_json().items()
+                                if not key.startswith(("palette_rows", "palette_together",
+                                                       "palette_extent"))})
+    assert not old.has_layout
+    np.testing.assert_allclose(choose_palette(probs, light, bins, old.palette, fallback,
+                                              bands=region_bands(labels, 2), look=old),
+                               choose_palette(probs, light, bins, old.palette, fallback))

@@ -57,6 +57,16 @@ PALETTE_MIN_SHARE = 0.0002
 #: A region takes a palette colour when the colour gathers at least this much of its predicted
 #: distribution (kernel-weighted, :func:`palette_support`).
 PALETTE_MIN_SUPPORT = 0.25
+#: The layout of the palette (:func:`palette_layout`): bands of the frame's height ...
+PALETTE_ROWS = 8
+#: ... this share of each colour's density spread uniformly (no band is impossible) ...
+LAYOUT_UNIFORM = 0.05
+#: ... and a frame shows a colour when this share of its flat pixels are near it.
+LAYOUT_MIN_SHARE = 0.005
+#: How much the palette's layout (:func:`layout_prior`) weighs beside the network's evidence.
+LAYOUT_WEIGHT = 1.0
+#: ... in full for a region of at least this share of the frame, less for smaller ones.
+LAYOUT_FULL_SHARE = 0.1
 #: Peaks closer than this (ΔE, CIE76) are one colour.
 PALETTE_MERGE_DELTA_E = 3.0
 #: A pixel is flat when its 3×3 neighbourhood varies by at most this much (L; a and b).
@@ -104,6 +114,11 @@ class SeriesLook:
             dataset that did not record it (then :meth:`credit_grey_signature` derives one
             from the credit colours).
         frames: how many training frames were read.
+        palette_rows, palette_together, palette_extent: the palette's layout
+            (:func:`palette_layout`): each colour's density over bands of the frame's height
+            ``(K, PALETTE_ROWS)``, the share of the frames showing colour j that show k too
+            ``(K, K)``, and the share of a frame each colour typically covers ``(K,)``; empty
+            for a series learnt before they were (then regions choose without them).
     """
 
     palette: np.ndarray
@@ -115,6 +130,18 @@ class SeriesLook:
     credit_text: tuple[float, float, float] | None = None
     frames: int = 0
     credit_grey: tuple[float, float, float, float] | None = None
+    palette_rows: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, PALETTE_ROWS), np.float32))
+    palette_together: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    palette_extent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    @property
+    def has_layout(self) -> bool:
+        """Whether the palette's layout was learnt (and fits the palette)."""
+        count = len(self.palette)
+        return count > 0 and self.palette_rows.shape == (count, PALETTE_ROWS) and \
+            self.palette_together.shape == (count, count) and \
+            self.palette_extent.shape == (count,)
 
     def credit_grey_signature(self) -> tuple[float, float, float, float] | None:
         """``(background Y, text Y, lowest ratio, highest ratio)`` of the credit screens in
@@ -140,7 +167,11 @@ class SeriesLook:
                 "typical_ab": [[round(float(v), 2) for v in ab] for ab in self.typical_ab],
                 "neutral": [bool(n) for n in self.neutral],
                 "credit_background": self.credit_background, "credit_text": self.credit_text,
-                "credit_grey": self.credit_grey}
+                "credit_grey": self.credit_grey,
+                "palette_rows": [[round(float(v), 4) for v in row] for row in self.palette_rows],
+                "palette_together": [[round(float(v), 4) for v in row]
+                                     for row in self.palette_together],
+                "palette_extent": [round(float(v), 4) for v in self.palette_extent]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "series.json") -> SeriesLook:
@@ -175,9 +206,26 @@ class SeriesLook:
                         or not 1 < grey[2] <= grey[3]):
                     raise ValueError("credit_grey must be (background Y, text Y, lowest "
                                      "ratio, highest ratio) with 0 < background < text")
+            rows = np.asarray(data.get("palette_rows", []), np.float32)
+            together = np.asarray(data.get("palette_together", []), np.float32)
+            extent = np.asarray(data.get("palette_extent", []), np.float32)
+            if rows.size or together.size or extent.size:
+                if rows.shape != (len(palette), PALETTE_ROWS) or together.shape != (
+                        len(palette), len(palette)) or extent.shape != (len(palette),):
+                    raise ValueError("the palette's layout does not fit the palette")
+                if not (np.all(np.isfinite(rows)) and np.all(rows > 0)
+                        and np.all(np.isfinite(together)) and np.all(together > 0)
+                        and np.all(together <= 1) and np.all(np.isfinite(extent))
+                        and np.all(extent >= 0) and np.all(extent <= 1)):
+                    raise ValueError("the palette's layout holds values out of range")
+            else:
+                rows = np.zeros((0, PALETTE_ROWS), np.float32)
+                together = np.zeros((0, 0), np.float32)
+                extent = np.zeros(0, np.float32)
             return cls(palette, share, ceiling, typical, neutral,
                        credits[0], credits[1],  # type: ignore[arg-type]
-                       int(data.get("frames", 0)), grey)  # type: ignore[arg-type]
+                       int(data.get("frames", 0)), grey,  # type: ignore[arg-type]
+                       rows, together, extent)
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"{where}: damaged series file ({exc})") from None
 
@@ -218,14 +266,16 @@ class _Accumulator:
         self.hist = np.zeros((51, 111, 111), np.int64)  # L, a, b in bins of 2 units
         self.chroma = np.zeros((101, 161), np.int64)  # integer L x integer chroma
         self.ab = np.zeros((2, 101, 221), np.int64)  # integer L x integer a (b), -110..110
-        self.samples: list[np.ndarray] = []
+        self.samples: list[np.ndarray] = []  # per frame: sampled flat pixels' Lab ...
+        self.rows: list[np.ndarray] = []  # ... and their height in the frame (0 top, 1 bottom)
         self.sample_per_frame = sample_per_frame
         self.rng = np.random.default_rng(seed)
         self.frames = 0
 
     def add(self, rgb: np.ndarray) -> None:
         lab = rgb_to_lab_frame(rgb)
-        flat = lab[flat_mask(lab)]
+        mask = flat_mask(lab)
+        flat = lab[mask]
         if len(flat):
             index = np.clip(np.rint(flat / _BIN).astype(np.int64) + (0, 55, 55), 0,
                             np.asarray(self.hist.shape) - 1)
@@ -233,7 +283,10 @@ class _Accumulator:
             self.hist += np.bincount(flat_index, minlength=self.hist.size).reshape(
                 self.hist.shape)
             take = min(len(flat), self.sample_per_frame)
-            self.samples.append(flat[self.rng.choice(len(flat), take, replace=False)])
+            chosen = self.rng.choice(len(flat), take, replace=False)
+            rows = (np.nonzero(mask)[0][chosen].astype(np.float32) + 0.5) / mask.shape[0]
+            self.samples.append(flat[chosen])
+            self.rows.append(rows)
         light = np.clip(np.rint(lab[..., 0]), 0, 100).astype(np.int64).ravel()
         chroma = np.clip(np.rint(np.hypot(lab[..., 1], lab[..., 2])), 0, 160).astype(np.int64)
         self.chroma += np.bincount(light * 161 + chroma.ravel(),
@@ -286,6 +339,60 @@ def _palette_of(acc: _Accumulator, min_share: float) -> tuple[np.ndarray, np.nda
     order = np.argsort(shares)[::-1]
     return (np.asarray(colours, np.float32)[order].reshape(-1, 3),
             np.asarray(shares, np.float32)[order])
+
+
+def palette_layout(samples: Sequence[np.ndarray], rows: Sequence[np.ndarray],
+                   palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each palette colour is painted in a frame, and with which others.
+
+    Each frame's sampled flat pixels are assigned to the palette colour within 4 ΔE (if any).
+
+    Args:
+        samples: per frame, sampled flat pixels ``(n, 3)`` Lab.
+        rows: per frame, their height in the frame ``(n,)`` (0 top, 1 bottom).
+        palette: ``(K, 3)`` Lab.
+
+    Returns:
+        ``(rows (K, PALETTE_ROWS), together (K, K), extent (K,))``: each colour's density over
+        bands of the frame's height (mean 1; :data:`LAYOUT_UNIFORM` of it uniform, so no band
+        is impossible); ``together[j, k]``, the share of the frames showing colour j (on at
+        least :data:`LAYOUT_MIN_SHARE` of their flat pixels) that show k too, Laplace-smoothed;
+        and each colour's extent, the median share of the flat pixels it covers in the frames
+        that show it (a background's is large, a character's small).
+
+    >>> palette = np.array([[80.0, -7, -19], [68, -41, 44]], np.float32)
+    >>> sky = np.tile(palette[:1], (50, 1)); grass = np.tile(palette[1:], (50, 1))
+    >>> top, bottom = np.full(50, 0.2), np.full(50, 0.9)
+    >>> density, together, extent = palette_layout(
+    ...     [np.vstack([sky, grass]), sky], [np.concatenate([top, bottom]), top], palette)
+    >>> bool(density[0, 1] > 1 > density[0, -1]), [[round(float(v), 2) for v in row]
+    ...                                            for row in together], extent.tolist()
+    (True, [[1.0, 0.5], [0.67, 1.0]], [0.75, 0.5])
+    """
+    count = len(palette)
+    density = np.zeros((count, PALETTE_ROWS), np.float64)
+    shown = np.zeros((len(samples), count), bool)
+    covered = np.zeros((len(samples), count), np.float64)
+    for frame, (lab, height) in enumerate(zip(samples, rows, strict=True)):
+        if not len(lab) or not count:
+            continue
+        distance = np.linalg.norm(lab[:, None, :] - palette[None, :, :], axis=2)
+        nearest = distance.argmin(axis=1)
+        near = distance[np.arange(len(lab)), nearest] < 4.0
+        band = np.minimum((np.asarray(height) * PALETTE_ROWS).astype(np.intp),
+                          PALETTE_ROWS - 1)
+        np.add.at(density, (nearest[near], band[near]), 1.0)
+        covered[frame] = np.bincount(nearest[near], minlength=count) / len(lab)
+        shown[frame] = covered[frame] >= LAYOUT_MIN_SHARE
+    totals = density.sum(axis=1, keepdims=True)
+    empirical = np.where(totals > 0, density / np.maximum(totals, 1.0), 1.0 / PALETTE_ROWS)
+    density = PALETTE_ROWS * ((1 - LAYOUT_UNIFORM) * empirical + LAYOUT_UNIFORM / PALETTE_ROWS)
+    both = shown.T.astype(np.float64) @ shown.astype(np.float64)  # (K, K) frames with j and k
+    together = (both + 1.0) / (np.diag(both)[:, None] + 2.0)
+    np.fill_diagonal(together, 1.0)
+    extent = np.array([np.median(covered[shown[:, k], k]) if shown[:, k].any() else 0.0
+                       for k in range(count)])
+    return density.astype(np.float32), together.astype(np.float32), extent.astype(np.float32)
 
 
 def chroma_ceiling(histogram: np.ndarray, percentile: float = CEILING_PERCENTILE,
@@ -443,10 +550,12 @@ def look_of_frames(frames: Iterable[np.ndarray],
     palette, share = _palette_of(accumulator, PALETTE_MIN_SHARE)
     typical, neutral = typical_ab(accumulator.ab, accumulator.chroma)
     background, text = credits if credits is not None else (None, None)
+    rows, together, extent = palette_layout(accumulator.samples, accumulator.rows, palette)
     return SeriesLook(palette, share, chroma_ceiling(accumulator.chroma), typical, neutral,
                       None if background is None else tuple(float(v) for v in background),
                       None if text is None else tuple(float(v) for v in text),
-                      frames=accumulator.frames)
+                      frames=accumulator.frames, palette_rows=rows, palette_together=together,
+                      palette_extent=extent)
 
 
 # --------------------------------------------------------------------------- applying
@@ -545,9 +654,98 @@ def palette_support(region_probs: np.ndarray, region_light: np.ndarray, bins: np
     return np.where(fits, support, np.float32(-1.0))
 
 
+def region_bands(labels: np.ndarray, count: int) -> np.ndarray:
+    """``(R, PALETTE_ROWS)``: how many pixels of each region lie in each band of the frame's
+    height (the regions' sizes and layout, for :func:`layout_prior`).
+
+    >>> region_bands(np.array([[0, 0], [1, 1], [1, 1], [1, 0]] * 2), 2)[:, :4].tolist()
+    [[2, 0, 0, 1], [0, 2, 2, 1]]
+    """
+    height = labels.shape[0]
+    band = np.minimum((np.arange(height) + 0.5) * PALETTE_ROWS / height,
+                      PALETTE_ROWS - 1).astype(np.intp)
+    index = np.asarray(labels, np.intp) * PALETTE_ROWS + band[:, None]
+    return np.bincount(index.ravel(), minlength=count * PALETTE_ROWS).reshape(count,
+                                                                            PALETTE_ROWS)
+
+
+def layout_prior(support: np.ndarray, bands: np.ndarray, look: SeriesLook) -> np.ndarray:
+    """What the series' layout says of each region's palette colour, in log units.
+
+    Two things the network may not see in its window: **where** a colour is painted (a
+    region's mean log-density of its pixels' heights under the colour's learnt
+    :attr:`SeriesLook.palette_rows`: floors are low, skies high), and **with what** (the frame's
+    other regions: ``Σ_j c_j log P(k | j) / Σ_j c_j``, where ``c_j`` is the area the other
+    regions give colour j by their support and position, and ``P(k | j)`` the learnt
+    :attr:`SeriesLook.palette_together`: a sky comes with grass, a lab wall with its floor).
+    A series whose colours go anywhere with anything learns flat densities and gets ~0. The
+    prior counts in full for a region, and for a colour, of at least :data:`LAYOUT_FULL_SHARE`
+    of the frame (the colour's learnt extent), in proportion for smaller ones: characters and
+    props move anywhere, with anything, and what a few training episodes happened to show of
+    them is chance (on the demo, an undamped prior turned a green character red and a yellow
+    one grey).
+
+    Args:
+        support: ``(R, K)`` :func:`palette_support` (-1: the colour does not fit).
+        bands: ``(R, PALETTE_ROWS)`` :func:`region_bands`.
+        look: the series' look; without a learnt layout the prior is 0.
+
+    Returns:
+        ``(R, K)`` float32 log prior (0 where a colour does not fit).
+    """
+    fits = support >= 0
+    if not look.has_layout or not len(support):
+        return np.zeros(support.shape, np.float32)
+    counts = np.asarray(bands, np.float64)
+    size = counts.sum(axis=1)
+    position = (counts / np.maximum(size, 1.0)[:, None]) @ np.log(look.palette_rows).T.astype(
+        np.float64)
+    shifted = np.where(fits, position, -np.inf)
+    top = shifted.max(axis=1, keepdims=True)
+    first = np.where(fits, np.maximum(support, 0.0) * np.exp(shifted - np.where(
+        np.isfinite(top), top, 0.0)), 0.0)
+    first /= np.maximum(first.sum(axis=1, keepdims=True), 1e-12)
+    mass = first * size[:, None]  # the area each region gives each colour
+    context = mass.sum(axis=0)[None, :] - mass  # ... and what the other regions give
+    weight = context.sum(axis=1, keepdims=True)
+    together = (context @ np.log(look.palette_together.astype(np.float64))) / np.maximum(
+        weight, 1e-12)
+    # the layout is the large regions' business: a small one (a character, a prop) may stand
+    # anywhere, with anything, whatever a few training episodes happened to show
+    share = np.minimum(size / max(float(size.sum()), 1.0) / LAYOUT_FULL_SHARE, 1.0)
+    extent = np.minimum(look.palette_extent / LAYOUT_FULL_SHARE, 1.0)
+    prior = LAYOUT_WEIGHT * share[:, None] * extent[None, :] * (
+        position + np.where(weight > 0, together, 0.0))
+    return np.where(fits, prior, 0.0).astype(np.float32)
+
+
+def weigh_support(support: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The palette support after a log prior: ``s_k e^{p_k} / (Σ_j s_j e^{p_j} + r)`` times
+    ``Σ_j s_j + r``, where ``r`` is the predicted mass near no fitting colour (which the layout
+    says nothing of: prior 0). A prior of 0 leaves the support as it is; a colour the layout
+    rules out passes its mass to the others in proportion.
+
+    >>> support = np.array([[0.07, 0.83, -1.0]], np.float32)
+    >>> def show(weighed): return [round(float(v), 2) for v in weighed[0]]
+    >>> show(weigh_support(support, np.zeros((1, 3), np.float32)))
+    [0.07, 0.83, -1.0]
+    >>> show(weigh_support(support, np.array([[0.0, -4.6, 0.0]], np.float32)))
+    [0.39, 0.05, -1.0]
+    """
+    fits = support >= 0
+    held = np.where(fits, support, 0.0).astype(np.float64)
+    rest = np.clip(1.0 - held.sum(axis=1, keepdims=True), 0.0, None)
+    weighed = held * np.exp(np.where(fits, prior, 0.0).astype(np.float64))
+    total = weighed.sum(axis=1, keepdims=True) + rest
+    scaled = weighed / np.maximum(total, 1e-12) * (held.sum(axis=1, keepdims=True) + rest)
+    return np.where(fits, scaled, -1.0).astype(np.float32)
+
+
 def choose_palette(region_probs: np.ndarray, region_light: np.ndarray, bins: np.ndarray,
                    palette: np.ndarray, fallback: np.ndarray, *, light_tolerance: float = 6.0,
-                   sigma: float = 8.0, min_support: float = PALETTE_MIN_SUPPORT) -> np.ndarray:
+                   sigma: float = 8.0, min_support: float = PALETTE_MIN_SUPPORT,
+                   bands: np.ndarray | None = None, look: SeriesLook | None = None
+                   ) -> np.ndarray:
     """Each region's colour: the palette colour its predicted distribution supports best.
 
     For region r with mean predicted distribution ``P_r`` over the ab bins and lightness
@@ -562,6 +760,8 @@ def choose_palette(region_probs: np.ndarray, region_light: np.ndarray, bins: np.
         bins: ``(Q, 2)`` ab bin centres.
         palette: ``(K, 3)`` Lab palette.
         fallback: ``(R, 2)`` the regions' predicted ab.
+        bands, look: the regions' :func:`region_bands` and the series' look: the support is
+            weighed by the palette's learnt layout (:func:`layout_prior`) when both are given.
 
     Returns:
         ``(R, 2)`` float32 ab.
@@ -570,6 +770,8 @@ def choose_palette(region_probs: np.ndarray, region_light: np.ndarray, bins: np.
         return np.asarray(fallback, np.float32)
     support = palette_support(region_probs, region_light, bins, palette,
                               light_tolerance=light_tolerance, sigma=sigma)
+    if bands is not None and look is not None:
+        support = weigh_support(support, layout_prior(support, bands, look))
     best = support.argmax(axis=1)
     chosen = support[np.arange(len(best)), best] >= min_support
     result = np.asarray(fallback, np.float32).copy()

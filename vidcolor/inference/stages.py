@@ -195,6 +195,7 @@ class Regions(FrameStage):
     statistics: bool = False
     palette: np.ndarray | None = None
     bins: np.ndarray | None = None
+    look: SeriesLook | None = None  # the palette's layout weighs the choice when learnt
 
     @property
     def needs_probs(self) -> bool:  # type: ignore[override]
@@ -212,10 +213,13 @@ class Regions(FrameStage):
             cells = work.probs.reshape(grid[0] * grid[1], -1).astype(np.float32)
             work.region_probs = np.asarray(region_cells(labels, grid) @ cells, np.float32)
             if self.palette is not None and self.bins is not None:
-                from vidcolor.series import choose_palette
+                from vidcolor.series import choose_palette, region_bands
 
+                bands = None if self.look is None else region_bands(labels,
+                                                                    len(work.region_light))
                 work.region_ab = choose_palette(work.region_probs, work.region_light,
-                                                self.bins, self.palette, work.region_ab)
+                                                self.bins, self.palette, work.region_ab,
+                                                bands=bands, look=self.look)
         return work
 
 
@@ -326,7 +330,8 @@ def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
                                    and len(look.palette)) else None
         stages.append(Regions(options.refine, dict(options.refine_options),
                               statistics=any(s.needs_probs for s in sequence),
-                              palette=palette, bins=context.bins))
+                              palette=palette, bins=context.bins,
+                              look=look if palette is not None else None))
     stages.extend(sequence)
     stages.append(Paint())
     if options.neutral and look is not None:

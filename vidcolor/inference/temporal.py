@@ -103,6 +103,7 @@ class _Unit:
     weight: np.ndarray | None = None  # (R,) frames in the forward vote (decayed)
     shown: np.ndarray | None = None  # the colours emitted
     choice: np.ndarray | None = None  # (R,) the palette colour emitted, -1 for none
+    bands: np.ndarray | None = None  # (R, rows) pixels in bands of the height (layout)
 
     def share(self) -> sparse.csr_matrix:
         """``M_t``: the share of each unit's pixels that came from each unit of frame t-1."""
@@ -146,6 +147,8 @@ class Temporal(SequenceStage):
         look = context.look
         self.palette = look.palette if (context.options.palette and look is not None
                                         and len(look.palette)) else None
+        # the palette's learnt layout weighs each choice (series.layout_prior)
+        self.layout = look if self.palette is not None and look.has_layout else None
         self.keep_view = context.views
         # on the network's cells the vote is the colour: nothing reads the models' own ab
         # unless the per-frame view is kept (each model's decoding is saved)
@@ -214,6 +217,10 @@ class Temporal(SequenceStage):
             support = palette_support(unit.probs, unit.light, self.bins, self.palette)
             unit.fits = support >= 0
             unit.log_support = np.log(np.maximum(support, _SUPPORT_FLOOR)).astype(np.float32)
+            if self.layout is not None:
+                from vidcolor.series import region_bands
+
+                unit.bands = region_bands(labels, units)
         return unit
 
     def _forward(self, unit: _Unit, previous: _Unit | None) -> None:
@@ -398,13 +405,24 @@ class Temporal(SequenceStage):
 
         A colour is eligible when it fits the unit's lightness and the pooled vote gives it
         the support a single frame would need (:data:`vidcolor.series.PALETTE_MIN_SUPPORT`);
-        among those the highest mean log-support wins. A tracked unit keeps its colour while
-        that colour still fits and no eligible one is :data:`SWITCH_RATIO` times better.
+        among those the highest mean log-support wins. With a learnt layout both are weighed
+        by the frame's :func:`vidcolor.series.layout_prior` (where the unit lies, what the
+        other units show). A tracked unit keeps its colour while that colour still fits and no
+        eligible one is :data:`SWITCH_RATIO` times better.
         """
-        from vidcolor.series import PALETTE_MIN_SUPPORT, palette_support
+        from vidcolor.series import (
+            PALETTE_MIN_SUPPORT,
+            layout_prior,
+            palette_support,
+            weigh_support,
+        )
 
         assert unit.fits is not None and self.palette is not None
         pooled = palette_support(vote, unit.light, self.bins, self.palette)
+        if self.layout is not None and unit.bands is not None:
+            prior = layout_prior(pooled, unit.bands, self.layout)
+            pooled = weigh_support(pooled, prior)
+            mean_log = mean_log + prior
         eligible = unit.fits & (pooled >= PALETTE_MIN_SUPPORT)
         scores = np.where(eligible, mean_log, -np.inf)
         best = scores.argmax(axis=1)
