@@ -2,7 +2,7 @@
 
 Every user trains their own model, and each training is a new trajectory (another seed, another
 CPU's rounding). This runs ``pipelines/demo.sh`` once per seed (``SEED=N``), each in its own
-folder (the demo series and dataset are made once and hard-linked into the others), and prints
+folder (the demo series is drawn once and hard-linked into the others), and prints
 
 * per seed and as median / worst: the closing table's figures (PSNR, RMSE αβ, the αβ error per
   lightness band, AuC, colourfulness, warp error, CDC) and the wall time of the seed's run;
@@ -16,8 +16,9 @@ folder (the demo series and dataset are made once and hard-linked into the other
     python scripts/bench_seeds.py --seeds 0 1 2 3 4 --work bench-seeds
     python scripts/bench_seeds.py --seeds 0 1 2 3 4 --work bench-seeds --render-only
 
-``--render-only`` keeps each seed's trained model and renders and evaluates again (after a change
-to rendering); ``--json FILE`` writes every figure. Nothing here is asserted: it measures.
+``--render-only`` keeps each seed's trained model (and the series look its run carries) and runs
+only demo.sh's render and evaluate commands again (after a change to rendering); ``--json FILE``
+writes every figure. Nothing here is asserted: it measures.
 """
 
 from __future__ import annotations
@@ -48,24 +49,30 @@ FIGURES = (("psnr", "PSNR", "high"), ("ab_rmse", "RMSE αβ", "low"),
 FILL_MIN_SHARE = 0.005
 
 
-def _link_common(source: Path, target: Path) -> None:
-    """Hard-link the demo series and the dataset of ``source`` into ``target`` (not the
-    outputs): the next seed trains on exactly the same frames without making them again."""
-    for name in ("demo", "dataset"):
-        if (target / name).exists() or not (source / name).exists():
-            continue
-        if name == "dataset":
-            shutil.copytree(source / name, target / name, copy_function=os.link)
-            continue
-        (target / name).mkdir(parents=True)
-        for path in (source / name).iterdir():
-            if path.suffix in (".mkv", ".json") and ".colorized" not in path.name \
-                    and "_review" not in path.name and not path.name.endswith(".vidcolor.json"):
-                os.link(path, target / name / path.name)
+def _link_series(source: Path, target: Path) -> None:
+    """Hard-link the demo series of ``source`` into ``target`` (not the outputs): the next
+    seed trains on exactly the same episodes without drawing them again (the dataset records
+    its sources' paths, so each seed builds its own)."""
+    if (target / "demo").exists() or not (source / "demo").exists():
+        return
+    (target / "demo").mkdir(parents=True)
+    for path in (source / "demo").iterdir():
+        if path.suffix in (".mkv", ".json") and ".colorized" not in path.name \
+                and "_review" not in path.name and not path.name.endswith(".vidcolor.json"):
+            os.link(path, target / "demo" / path.name)
+
+
+#: ``--render-only``: the render and evaluate stages of ``pipelines/demo.sh``, as it runs them.
+RENDER = [["vidcolor", "render", "demo/episode01_bw.mkv", "-m", "runs/residual", "-o",
+           "demo/episode01_bw.colorized.mkv", "--review", "demo/episode01_review.mkv",
+           "--truth", "demo/episode01.mkv"],
+          ["vidcolor", "evaluate", "demo/episode01_bw.colorized.mkv", "--truth",
+           "demo/episode01.mkv", "-o", "report"]]
 
 
 def _run_seed(seed: int, folder: Path, epochs: int, render_only: bool) -> float:
     env = {**os.environ, "SEED": str(seed), "EPOCHS": str(epochs)}
+    commands = [["bash", str(DEMO), str(folder)]]
     if render_only:
         for stale in ("demo/episode01_bw.colorized.mkv", "demo/episode01_review.mkv", "report"):
             path = folder / stale
@@ -73,10 +80,12 @@ def _run_seed(seed: int, folder: Path, epochs: int, render_only: bool) -> float:
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
+        commands = RENDER
     start = time.perf_counter()
     with open(folder / "demo.log", "a") as log:
-        subprocess.run(["bash", str(DEMO), str(folder)], env=env, check=True, stdout=log,
-                       stderr=subprocess.STDOUT)
+        for command in commands:
+            subprocess.run(command, cwd=folder, env=env, check=True, stdout=log,
+                           stderr=subprocess.STDOUT)
     return time.perf_counter() - start
 
 
@@ -218,7 +227,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         done = [args.work / f"seed{s}" for s in results]
         if done:
-            _link_common(done[0], folder)
+            _link_series(done[0], folder)
         if args.render_only and not (folder / "runs" / "residual" / "latest.json").is_file():
             sys.exit(f"{folder}: no trained model to render with (run without --render-only)")
         seconds = _run_seed(seed, folder, args.epochs, args.render_only)
