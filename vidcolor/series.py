@@ -117,8 +117,9 @@ class SeriesLook:
         palette_rows, palette_together, palette_extent: the palette's layout
             (:func:`palette_layout`): each colour's density over bands of the frame's height
             ``(K, PALETTE_ROWS)``, the share of the frames showing colour j that show k too
-            ``(K, K)``, and the share of a frame each colour typically covers ``(K,)``; empty
-            for a series learnt before they were (then regions choose without them).
+            ``(K, K)``, and the share of the flat pixels each colour typically covers
+            ``(K,)``; empty for a series learnt before they were (then regions choose without
+            them).
     """
 
     palette: np.ndarray
@@ -342,8 +343,8 @@ def _palette_of(acc: _Accumulator, min_share: float) -> tuple[np.ndarray, np.nda
 
 
 def palette_layout(samples: Sequence[np.ndarray], rows: Sequence[np.ndarray],
-                   palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each palette colour is painted in a frame, and with which others.
+                   palette: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each palette colour is painted in a frame, with which others, and how widely.
 
     Each frame's sampled flat pixels are assigned to the palette colour within 4 ΔE (if any).
 
