@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole vidcolor chain on the built-in demo series, in ./demo-run (about 14 min on 2 cores).
+# The whole vidcolor chain on the built-in demo series, in ./demo-run (about 13 min on 2 cores).
 #   stage 1: demo-data      -> demo/episode0N.mkv (colour) + demo/episode0N_bw.mkv (grey twins)
 #   stage 2: build-dataset  -> dataset/ (episode01 held out for testing) + dataset/series.json
 #   stage 3: train          -> runs/residual (width 0.25: a CPU demo, not the thesis size)
