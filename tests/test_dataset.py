@@ -484,3 +484,28 @@ def test_killed_build_resumes_complete(tmp_path: Path, episodes: list[Path]) -> 
     report = build_dataset(episodes, out, params=DatasetParams(size=32))
     assert [e.status for e in report.episodes] == ["unchanged", "added", "added"]
     _complete(out, 60)
+
+
+def test_dot_named_episodes_never_touch_the_dataset_or_each_other(tmp_path: Path,
+                                                                  episodes: list[Path]) -> None:
+    """``...mkv`` has the stem ``..``: as a folder name it was the dataset itself, and adding
+    it deleted the whole dataset; ``..mkv`` was the frames folder; ``.hidden.mkv`` was taken
+    for a staging folder and deleted on the next build. Leading dots are dropped."""
+    import shutil
+
+    from vidcolor.dataset import load_split, read_meta
+
+    out = _built(tmp_path, episodes[:2])
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    dots = shutil.copy(episodes[2], odd / "...mkv")
+    hidden = shutil.copy(episodes[2], odd / ".hidden.mkv")
+    before = sorted(p.name for p in (out / "frames").iterdir())
+    build_dataset([*episodes[:2], dots, hidden], out, params=DatasetParams(size=32))
+    build_dataset([*episodes[:2], dots, hidden], out, params=DatasetParams(size=32))  # again
+    names = sorted(read_meta(out)["episodes"])
+    assert names == ["ep0", "ep1", "episode", "hidden"]
+    assert sorted(p.name for p in (out / "frames").iterdir()) == sorted([*before, "episode",
+                                                                          "hidden"])
+    assert all(any((out / "frames" / name).iterdir()) for name in names)
+    assert len(load_split(out, "train")) > 0  # the dataset verifies against its frames

@@ -121,8 +121,15 @@ class ExcludedFrame:
 
 
 def episode_name(path: str | os.PathLike[str]) -> str:
-    """The episode name of a video file: its stem, made safe as a folder name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem) or "episode"
+    """The episode name of a video file: its stem, made safe as a folder name.
+
+    Leading dots are dropped: a name of ``.`` or ``..`` would be the frames folder or the
+    dataset itself, and a hidden name would look like a staging folder.
+
+    >>> [episode_name(p) for p in ("ep 1.mkv", "...mkv", "..mkv", ".hidden.mkv", "a/b.c.mkv")]
+    ['ep_1', 'episode', 'episode', 'hidden', 'b.c']
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).lstrip(".") or "episode"
 
 
 def _read_meta(output: Path) -> dict | None:
