@@ -509,3 +509,19 @@ def test_dot_named_episodes_never_touch_the_dataset_or_each_other(tmp_path: Path
                                                                           "hidden"])
     assert all(any((out / "frames" / name).iterdir()) for name in names)
     assert len(load_split(out, "train")) > 0  # the dataset verifies against its frames
+
+
+def test_an_episode_name_in_meta_json_never_becomes_a_path_outside(tmp_path: Path,
+                                                                   episodes: list[Path]) -> None:
+    """meta.json is read back as untrusted input: an episode key such as ``./../../victim``
+    made a re-run delete and fill a folder outside the dataset."""
+    out = _built(tmp_path, episodes[:1])
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    meta = json.loads((out / "meta.json").read_text())
+    meta["episodes"]["./../../victim"] = meta["episodes"].pop("ep0")
+    (out / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="victim.*not a plain folder name"):
+        build_dataset(episodes[:1], out, params=DatasetParams(size=32))
+    assert [p.name for p in victim.iterdir()] == ["keep.txt"]

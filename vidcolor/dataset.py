@@ -120,6 +120,10 @@ class ExcludedFrame:
     grey_text_y: float | None = None
 
 
+#: What :func:`episode_name` makes: a folder name that stays inside ``frames/``.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
 def episode_name(path: str | os.PathLike[str]) -> str:
     """The episode name of a video file: its stem, made safe as a folder name.
 
@@ -144,6 +148,11 @@ def _read_meta(output: Path) -> dict | None:
         raise DatasetError(f"{meta_path}: not a vidcolor dataset")
     if not isinstance(meta.get("episodes", {}), dict):
         raise DatasetError(f"{meta_path}: damaged dataset metadata (episodes is not a mapping)")
+    for name in meta.get("episodes", {}):
+        # an episode's name becomes the folder frames/<name>: it must stay inside it
+        if not _SAFE_NAME.fullmatch(name):
+            raise DatasetError(f"{meta_path}: damaged dataset metadata (episode name {name!r} "
+                               "is not a plain folder name)")
     return meta
 
 
