@@ -114,3 +114,40 @@ def make_clip(tmp_path: Path) -> Callable[..., Path]:
         return write_clip(tmp_path / name, frames or moving_square_frames(), fps, audio)
 
     return make
+
+
+def save_tiny_run(run: Path) -> Path:
+    """A tiny untrained histogram run in ``run`` (plain, width 0.05, 10-unit ab grid), its
+    parameters scaled up so that the colours show (an untrained head predicts near-grey)."""
+    import torch
+
+    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.models import build_model
+    from vidcolor.quantize import ab_gamut
+
+    torch.manual_seed(0)
+    bins = ab_gamut(10)
+    network = build_model("plain", "rebalance", 0.05, len(bins))
+    with torch.no_grad():
+        for param in network.parameters():
+            param.mul_(3.0)
+    run.mkdir(parents=True)
+    save_checkpoint(run, CheckpointInfo(arch="plain", variant="rebalance", width=0.05, bins=bins,
+                                        prior=None, weights=None, epoch=1, config={},
+                                        version="", path=run, num_bins=len(bins),
+                                        head="histogram"), network)
+    return run
+
+
+def cartoon_frames(count: int = 8, width: int = 64, height: int = 48) -> list[np.ndarray]:
+    """Grey flat areas with dark outlines; a disc moving across (RGB, R = G = B)."""
+    import cv2
+
+    frames = []
+    for index in range(count):
+        grey = np.full((height, width), 200, np.uint8)
+        grey[:, : width // 3] = 120
+        cv2.circle(grey, (12 + 4 * index, height // 2), 10, 60, -1)
+        cv2.circle(grey, (12 + 4 * index, height // 2), 10, 0, 1)
+        frames.append(np.repeat(grey[..., None], 3, axis=2))
+    return frames

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import SAME_FIGURE_REL, moving_square_frames, write_clip
+from conftest import SAME_FIGURE_REL, moving_square_frames, save_tiny_run, write_clip
 
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
 from vidcolor.errors import InputError, OptionError, OutputError
 from vidcolor.evaluate import (
     colour_name,
@@ -31,8 +30,6 @@ from vidcolor.evaluate import (
 )
 from vidcolor.inference import batch
 from vidcolor.inference.options import RenderOptions
-from vidcolor.models import build_model
-from vidcolor.quantize import ab_gamut
 from vidcolor.video import iter_frames
 
 SIZE = 32
@@ -42,19 +39,7 @@ FAST = ["--size", str(SIZE), "--workers", "0"]
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny untrained run (its parameters scaled up so that the colours show)."""
-    run = tmp_path_factory.mktemp("runs") / "plain"
-    torch.manual_seed(0)
-    bins = ab_gamut(10)
-    network = build_model("plain", "rebalance", 0.05, len(bins))
-    with torch.no_grad():
-        for param in network.parameters():
-            param.mul_(3.0)
-    run.mkdir()
-    save_checkpoint(run, CheckpointInfo(arch="plain", variant="rebalance", width=0.05, bins=bins,
-                                        prior=None, weights=None, epoch=1, config={},
-                                        version="", path=run, num_bins=len(bins),
-                                        head="histogram"), network)
-    return run
+    return save_tiny_run(tmp_path_factory.mktemp("runs") / "plain")
 
 
 def _grey(frames: list[np.ndarray]) -> list[np.ndarray]:

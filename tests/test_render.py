@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import assert_same_video_frames, write_clip
+from conftest import assert_same_video_frames, cartoon_frames, write_clip
 
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
@@ -67,18 +67,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _cartoon(count: int = 8, width: int = 64, height: int = 48) -> list[np.ndarray]:
-    """Grey flat areas with dark outlines; a disc moving across."""
-    frames = []
-    for index in range(count):
-        grey = np.full((height, width), 200, np.uint8)
-        grey[:, : width // 3] = 120
-        cv2.circle(grey, (12 + 4 * index, height // 2), 10, 60, -1)
-        cv2.circle(grey, (12 + 4 * index, height // 2), 10, 0, 1)
-        frames.append(np.repeat(grey[..., None], 3, axis=2))
-    return frames
-
-
 def _lightness(rgb: np.ndarray) -> np.ndarray:
     tensor = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
     return rgb_to_lab(tensor)[0, 0].numpy()
@@ -89,7 +77,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def test_video_keeps_format_audio_and_lightness(tmp_path: Path, runs: Path) -> None:
-    clip = write_clip(tmp_path / "bw.mp4", _cartoon(10), fps=25)
+    clip = write_clip(tmp_path / "bw.mp4", cartoon_frames(10), fps=25)
     out = render(clip, [runs / "plain"], refine="none", size=SIZE, workers=0)
     assert out == tmp_path / "bw.colorized.mp4" == default_output(clip)
     src, dst = probe(clip), probe(out)
@@ -108,7 +96,7 @@ def test_video_keeps_format_audio_and_lightness(tmp_path: Path, runs: Path) -> N
 
 
 def test_refined_regions_are_single_coloured(tmp_path: Path, runs: Path) -> None:
-    grey = _cartoon(1, 96, 72)[0]
+    grey = cartoon_frames(1, 96, 72)[0]
     image = tmp_path / "frame.png"
     cv2.imwrite(str(image), grey)
     for method in ("regiongrow", "felzenszwalb"):
@@ -138,7 +126,7 @@ def test_refined_regions_are_single_coloured(tmp_path: Path, runs: Path) -> None
 
 def test_mean_of_one_model_equals_that_model(tmp_path: Path, runs: Path) -> None:
     image = tmp_path / "frame.png"
-    cv2.imwrite(str(image), _cartoon(1)[0])
+    cv2.imwrite(str(image), cartoon_frames(1)[0])
     single = render(image, [runs / "plain"], tmp_path / "single.png", size=SIZE, workers=0)
     mean = render(image, [runs / "plain"], tmp_path / "mean.png", ensemble="mean", size=SIZE,
                   workers=0)
@@ -154,7 +142,7 @@ def test_mean_of_one_model_equals_that_model(tmp_path: Path, runs: Path) -> None
 
 def test_ensembles_and_l2_join_mean(tmp_path: Path, runs: Path) -> None:
     image = tmp_path / "frame.png"
-    cv2.imwrite(str(image), _cartoon(1)[0])
+    cv2.imwrite(str(image), cartoon_frames(1)[0])
     render(image, [runs / "plain", runs / "plain-l2"], tmp_path / "m.png", ensemble="mean",
            size=SIZE, workers=0)
     render(image, [runs / "plain", runs / "residual"], tmp_path / "h.png",
@@ -169,7 +157,7 @@ def test_ensembles_and_l2_join_mean(tmp_path: Path, runs: Path) -> None:
 
 
 def test_worker_pool_and_side_by_side_with_truth(tmp_path: Path, runs: Path) -> None:
-    frames = _cartoon(6)
+    frames = cartoon_frames(6)
     clip = write_clip(tmp_path / "bw.mkv", frames, fps=24, audio=False)
     truth = write_clip(tmp_path / "colour.mkv", frames, fps=24, audio=False)
     out = render(clip, [runs / "plain", runs / "residual"], tmp_path / "review.mkv",
@@ -188,7 +176,7 @@ def test_folder_of_images(tmp_path: Path, runs: Path) -> None:
     folder.mkdir()
     colour = np.zeros((40, 56, 3), np.uint8)
     colour[..., 0] = 200  # a colour image: its luminance is used
-    for name, image in (("a.png", _cartoon(1)[0]), ("b.jpg", colour)):
+    for name, image in (("a.png", cartoon_frames(1)[0]), ("b.jpg", colour)):
         cv2.imwrite(str(folder / name), image)
     out = render(folder, [runs / "plain"], size=SIZE, workers=0)
     assert out == tmp_path / "frames.colorized"
@@ -197,7 +185,7 @@ def test_folder_of_images(tmp_path: Path, runs: Path) -> None:
 
 
 def test_bad_inputs_fail_cleanly(tmp_path: Path, runs: Path) -> None:
-    clip = write_clip(tmp_path / "bw.mp4", _cartoon(4), fps=24, audio=False)
+    clip = write_clip(tmp_path / "bw.mp4", cartoon_frames(4), fps=24, audio=False)
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     with pytest.raises(InputError, match="notes.mp4"):
@@ -223,7 +211,7 @@ def test_unwritable_output_folder(tmp_path: Path, runs: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    clip = write_clip(tmp_path / "bw.mp4", _cartoon(4), fps=24, audio=False)
+    clip = write_clip(tmp_path / "bw.mp4", cartoon_frames(4), fps=24, audio=False)
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
@@ -245,7 +233,7 @@ def test_cli_defaults_and_errors(tmp_path: Path, runs: Path, monkeypatch: pytest
     monkeypatch.chdir(tmp_path)
     shutil.copytree(runs / "plain", tmp_path / "runs" / "plain")
     shutil.copytree(runs / "residual", tmp_path / "runs" / "residual")
-    write_clip(tmp_path / "bw.mkv", _cartoon(4), fps=24)
+    write_clip(tmp_path / "bw.mkv", cartoon_frames(4), fps=24)
     runner = CliRunner()
     result = runner.invoke(cli, ["-q", "render", "bw.mkv", "--refine", "felzenszwalb",
                                  "--ensemble", "--size", str(SIZE), "--workers", "0"])
@@ -277,7 +265,7 @@ def test_cli_defaults_and_errors(tmp_path: Path, runs: Path, monkeypatch: pytest
 
 def _scenes(count: int, every: int) -> list[np.ndarray]:
     """The cartoon, cut every ``every`` frames to a differently lit scene (hard cuts)."""
-    frames = _cartoon(count)
+    frames = cartoon_frames(count)
     for index in range(count):
         if (index // every) % 2:
             frames[index] = 255 - frames[index]
@@ -387,7 +375,7 @@ def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
 def test_working_scale_follows_the_lines() -> None:
     from vidcolor.inference.refine import segment
 
-    grey = _lightness(_cartoon(1, 160, 120)[0])
+    grey = _lightness(cartoon_frames(1, 160, 120)[0])
     full = segment(grey, "felzenszwalb")
     half = segment(grey, "felzenszwalb", working_scale=0.5)
     assert full is not None and half is not None and half.shape == grey.shape
@@ -401,7 +389,7 @@ def test_working_scale_follows_the_lines() -> None:
 
 def test_cli_segmentation_options(tmp_path: Path, runs: Path) -> None:
     image = tmp_path / "frame.png"
-    cv2.imwrite(str(image), _cartoon(1, 96, 72)[0])
+    cv2.imwrite(str(image), cartoon_frames(1, 96, 72)[0])
     runner = CliRunner()
     args = ["render", str(image), "-m", str(runs / "plain"), "--size", str(SIZE),
             "--workers", "0"]
@@ -425,7 +413,7 @@ def test_folder_output_is_not_half_written(tmp_path: Path, runs: Path) -> None:
     folder = tmp_path / "frames"
     folder.mkdir()
     for name in ("a.png", "b.png"):
-        cv2.imwrite(str(folder / name), _cartoon(1)[0])
+        cv2.imwrite(str(folder / name), cartoon_frames(1)[0])
     (folder / "c.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="c.png"):
         render(folder, [runs / "plain"], size=SIZE, batch_size=1, workers=0)
@@ -444,7 +432,7 @@ def test_current_folder_as_input(tmp_path: Path, runs: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "frames"
     folder.mkdir()
-    cv2.imwrite(str(folder / "a.png"), _cartoon(1)[0])
+    cv2.imwrite(str(folder / "a.png"), cartoon_frames(1)[0])
     monkeypatch.chdir(folder)
     out = render(".", [runs / "plain"], size=SIZE, workers=0)
     assert out.resolve() == tmp_path / "frames.colorized"
@@ -452,7 +440,7 @@ def test_current_folder_as_input(tmp_path: Path, runs: Path,
 
 
 def test_alpha_16_bit_and_odd_sized_images(tmp_path: Path, runs: Path) -> None:
-    grey = _cartoon(1, 63, 47)[0]
+    grey = cartoon_frames(1, 63, 47)[0]
     alpha = np.full(grey.shape[:2], 255, np.uint8)
     alpha[:, :20] = 0
     rgba = np.dstack([grey, alpha])
@@ -477,7 +465,7 @@ def test_variable_frame_rate_odd_size_and_rotation_are_kept(tmp_path: Path, runs
 
     from vidcolor.video import VideoWriter
 
-    frames = _cartoon(7, 63, 47)
+    frames = cartoon_frames(7, 63, 47)
     clip = tmp_path / "vfr.mkv"
     times = [0, 40, 80, 200, 240, 400, 440]  # ms: irregular gaps
     with VideoWriter(clip, Fraction(25), 63, 47, time_base=Fraction(1, 1000),
@@ -498,8 +486,8 @@ def test_colour_image_anywhere_in_a_folder_is_reported(tmp_path: Path, runs: Pat
     monkeypatch.setattr(logging.getLogger("vidcolor"), "propagate", True)
     folder = tmp_path / "frames"
     folder.mkdir()
-    cv2.imwrite(str(folder / "a.png"), _cartoon(1)[0])
-    colour = _cartoon(1)[0].copy()
+    cv2.imwrite(str(folder / "a.png"), cartoon_frames(1)[0])
+    colour = cartoon_frames(1)[0].copy()
     colour[..., 2] = 250  # a red cast on every pixel
     cv2.imwrite(str(folder / "b.png"), colour)
     with caplog.at_level("WARNING", logger="vidcolor.inference"):
@@ -509,7 +497,7 @@ def test_colour_image_anywhere_in_a_folder_is_reported(tmp_path: Path, runs: Pat
 
 def test_a_finished_render_is_kept_and_a_changed_option_renders_again(tmp_path: Path,
                                                                       runs: Path) -> None:
-    clip = write_clip(tmp_path / "bw.mkv", _cartoon(6), fps=24, audio=False)
+    clip = write_clip(tmp_path / "bw.mkv", cartoon_frames(6), fps=24, audio=False)
     first = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0)
     stamp = first.stat().st_mtime_ns
     again = render(clip, [runs / "plain"], tmp_path / "out.mkv", size=SIZE, workers=0)
@@ -526,7 +514,7 @@ def test_a_finished_render_is_kept_and_a_changed_option_renders_again(tmp_path: 
 
 def test_crf_sets_how_closely_the_output_keeps_the_input_lightness(tmp_path: Path,
                                                                     runs: Path) -> None:
-    clip = write_clip(tmp_path / "bw.mkv", _cartoon(6), fps=24, audio=False)
+    clip = write_clip(tmp_path / "bw.mkv", cartoon_frames(6), fps=24, audio=False)
     source = [_lightness(frame.rgb) for frame in iter_frames(clip)]
     error = {}
     for crf in (0, 40):
@@ -555,7 +543,7 @@ def test_a_series_look_copied_again_keeps_the_render(tmp_path: Path, runs: Path)
                       np.full(101, 200.0, np.float32))
     text = json.dumps(look.to_json())
     (run / "series.json").write_text(text)
-    clip = write_clip(tmp_path / "bw.mkv", _cartoon(6), fps=24, audio=False)
+    clip = write_clip(tmp_path / "bw.mkv", cartoon_frames(6), fps=24, audio=False)
     first = render(clip, [run], tmp_path / "out.mkv", size=SIZE, workers=0)
     stamp = first.stat().st_mtime_ns
     (run / "series.json").unlink()

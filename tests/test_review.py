@@ -9,20 +9,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
-from conftest import assert_same_video_frames, write_clip
+from conftest import assert_same_video_frames, cartoon_frames, save_tiny_run, write_clip
 
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
 from vidcolor.errors import OptionError
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.render import render
-from vidcolor.models import build_model
-from vidcolor.quantize import ab_gamut
 from vidcolor.video import iter_frames, probe
 
 SIZE = 32  # network input size: tiny and fast
@@ -35,34 +30,14 @@ OPTIONS = {"refine": "felzenszwalb", "size": SIZE, "batch_size": 2, "workers": 0
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder holding an untrained histogram model (colours made visible)."""
-    folder = tmp_path_factory.mktemp("runs") / "plain"
-    torch.manual_seed(0)
-    bins = ab_gamut(10)
-    model = build_model("plain", "rebalance", 0.05, len(bins))
-    with torch.no_grad():  # an untrained head predicts near-grey
-        for param in model.parameters():
-            param.mul_(3.0)
-    folder.mkdir(parents=True)
-    info = CheckpointInfo(arch="plain", variant="rebalance", width=0.05, bins=bins, prior=None,
-                          weights=None, epoch=1, config={}, version="", path=folder,
-                          num_bins=len(bins), head="histogram")
-    save_checkpoint(folder, info, model)
-    return folder
+    return save_tiny_run(tmp_path_factory.mktemp("runs") / "plain")
 
 
 def _scenes(count: int = FRAMES, every: int = 4) -> list[np.ndarray]:
-    """Grey flat areas, a disc moving across, a hard cut to a differently lit scene every
+    """:func:`conftest.cartoon_frames` with a hard cut to a differently lit scene every
     ``every`` frames (so the temporal stage has shots, and segments end at cuts)."""
-    frames = []
-    for index in range(count):
-        grey = np.full((HEIGHT, WIDTH), 200, np.uint8)
-        grey[:, : WIDTH // 3] = 120
-        cv2.circle(grey, (12 + 4 * index, HEIGHT // 2), 10, 60, -1)
-        cv2.circle(grey, (12 + 4 * index, HEIGHT // 2), 10, 0, 1)
-        if (index // every) % 2:
-            grey = 255 - grey
-        frames.append(np.repeat(grey[..., None], 3, axis=2))
-    return frames
+    return [255 - frame if (index // every) % 2 else frame
+            for index, frame in enumerate(cartoon_frames(count, WIDTH, HEIGHT))]
 
 
 @pytest.fixture
