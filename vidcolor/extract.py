@@ -261,9 +261,7 @@ def credit_signature(light: np.ndarray) -> CreditSignature | None:
     >>> round(signature.share, 2), round(signature.ratio, 1)
     (0.81, 14.1)
     """
-    height, width = light.shape
-    rows = np.linspace(0, height - 1, min(height, 64)).astype(np.intp)
-    cols = np.linspace(0, width - 1, min(width, 64)).astype(np.intp)
+    rows, cols = _sample_grid(light.shape[0], light.shape[1], CreditRule.sample_side)
     y = luminance_of_lightness(light[np.ix_(rows, cols)]).ravel()
     low, high = float(y.min()), float(y.max())
     if high <= 1e-4 or high - low <= 1e-6:

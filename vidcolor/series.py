@@ -342,6 +342,12 @@ def _palette_of(acc: _Accumulator, min_share: float) -> tuple[np.ndarray, np.nda
             np.asarray(shares, np.float32)[order])
 
 
+def _band(height: np.ndarray) -> np.ndarray:
+    """The band of the frame's height (0 top ... PALETTE_ROWS - 1 bottom) of positions given
+    as fractions of it."""
+    return np.minimum((height * PALETTE_ROWS).astype(np.intp), PALETTE_ROWS - 1)
+
+
 def palette_layout(samples: Sequence[np.ndarray], rows: Sequence[np.ndarray],
                    palette: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each palette colour is painted in a frame, with which others, and how widely.
@@ -380,8 +386,7 @@ def palette_layout(samples: Sequence[np.ndarray], rows: Sequence[np.ndarray],
         distance = np.linalg.norm(lab[:, None, :] - palette[None, :, :], axis=2)
         nearest = distance.argmin(axis=1)
         near = distance[np.arange(len(lab)), nearest] < 4.0
-        band = np.minimum((np.asarray(height) * PALETTE_ROWS).astype(np.intp),
-                          PALETTE_ROWS - 1)
+        band = _band(np.asarray(height))
         np.add.at(density, (nearest[near], band[near]), 1.0)
         covered[frame] = np.bincount(nearest[near], minlength=count) / len(lab)
         shown[frame] = covered[frame] >= LAYOUT_MIN_SHARE
@@ -663,8 +668,7 @@ def region_bands(labels: np.ndarray, count: int) -> np.ndarray:
     [[2, 0, 0, 1], [0, 2, 2, 1]]
     """
     height = labels.shape[0]
-    band = np.minimum((np.arange(height) + 0.5) * PALETTE_ROWS / height,
-                      PALETTE_ROWS - 1).astype(np.intp)
+    band = _band((np.arange(height) + 0.5) / height)
     index = np.asarray(labels, np.intp) * PALETTE_ROWS + band[:, None]
     return np.bincount(index.ravel(), minlength=count * PALETTE_ROWS).reshape(count,
                                                                             PALETTE_ROWS)
