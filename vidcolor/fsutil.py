@@ -10,6 +10,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,16 +38,32 @@ def ensure_writable_dir(directory: str | os.PathLike[str]) -> Path:
     return path
 
 
+#: errno values that mean the storage, not the program, failed a write: full disk, quota, file
+#: size limit (``ulimit -f``), read-only file system, I/O error.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
+
+
+def storage_error(target: str | os.PathLike[str], exc: OSError) -> OutputError:
+    """The one-line error for a write of ``target`` that the storage refused."""
+    return OutputError(f"{target}: cannot write ({exc.strerror or exc}); nothing was published "
+                       "under this name")
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None,
+                allow_empty: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
     The temporary name keeps ``target``'s extension (or ``suffix``) so that libraries which pick
-    a format from the name (PyAV, OpenCV) still work. On any exception the temporary is removed
-    and ``target`` is left as it was.
+    a format from the name (PyAV, OpenCV) still work. Before the rename the temporary file is
+    synced to disk (a full disk or a quota can fail only then) and must not be empty: some
+    writers (OpenCV) report success when the storage refused their bytes. On any exception the
+    temporary is removed and ``target`` is left as it was; a storage failure (full disk,
+    ``ulimit -f``, ...) becomes an :class:`OutputError` naming ``target``.
 
     Raises:
-        OutputError: the target's directory is missing or not writable.
+        OutputError: the target's directory is missing or not writable, the storage refused the
+            write, or the writer produced an empty file.
     """
     target = Path(target)
     directory = target.parent if str(target.parent) else Path(".")
@@ -54,7 +71,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
         raise OutputError(f"{target}: output directory {directory} does not exist")
     ext = suffix if suffix is not None else target.suffix
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{ext}",
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem[:64]}.", suffix=f".part{ext}",
                                         dir=directory)
     except OSError as exc:
         raise OutputError(f"{target}: cannot write in {directory} ({exc.strerror or exc})") from exc
@@ -65,19 +82,39 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the final file normal permissions
     try:
         yield tmp
+        if tmp.is_file():
+            _sync(tmp, target, allow_empty)
         os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        if exc.errno in STORAGE_ERRNOS or exc.filename in (str(tmp), str(target)):
+            raise storage_error(target, exc) from exc
+        raise
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        _remove(tmp)
         raise
 
 
-def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``target`` atomically (fsynced before the rename)."""
-    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
+def _sync(tmp: Path, target: Path, allow_empty: bool) -> None:
+    with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
+        if not allow_empty and os.fstat(handle.fileno()).st_size == 0:
+            raise OutputError(f"{target}: the writer produced an empty file (a full disk?); "
+                              "nothing was published under this name")
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically (synced before the rename)."""
+    with atomic_path(target, allow_empty=not data) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
 
 
 def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:

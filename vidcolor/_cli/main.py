@@ -63,11 +63,34 @@ class VidcolorGroup(click.Group):
                 raise
             click.echo(f"vidcolor: error: {exc}", err=True)
             ctx.exit(EXIT_FAILURE)
+        except OSError as exc:  # the last net: the system refused something no check foresaw
+            if debug or not _is_environment_error(exc):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"vidcolor: error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(EXIT_FAILURE)
+        except MemoryError:
+            if debug:
+                raise
+            click.echo("vidcolor: error: out of memory; use a smaller --size, --batch-size or "
+                       "--workers", err=True)
+            ctx.exit(EXIT_FAILURE)
         except KeyboardInterrupt:
             if debug:
                 raise
             click.echo("vidcolor: interrupted; re-run the same command to resume", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+def _is_environment_error(exc: OSError) -> bool:
+    """Whether ``exc`` is the machine's refusal (full disk, file-size limit, a name too long,
+    a symlink loop, ...) rather than a defect; only those become one line without a traceback."""
+    import errno
+
+    from vidcolor.fsutil import STORAGE_ERRNOS
+
+    return exc.errno in STORAGE_ERRNOS or exc.errno in (
+        errno.ENAMETOOLONG, errno.ELOOP, errno.ENOMEM, errno.EMFILE, errno.ENFILE)
 
 
 @click.group(cls=VidcolorGroup, context_settings={"help_option_names": ["-h", "--help"]})
