@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,7 +27,7 @@ from av.video.reformatter import VideoReformatter
 
 from vidcolor.background import prefetch as prefetch_items
 from vidcolor.errors import InputError, OutputError
-from vidcolor.fsutil import atomic_path
+from vidcolor.fsutil import STORAGE_ERRNOS, atomic_path, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,50 @@ class Frame:
     rgb: np.ndarray
 
 
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_input_file(path: str | os.PathLike[str], *, folder_ok: bool = False) -> bool:
+    """Refuse what cannot be read as an input file, before anything opens it.
+
+    Every reader of a video or image calls this first. A FIFO, a device (``/dev/zero``,
+    ``/dev/stdin`` on a pipe or terminal) or a socket is refused: opening one can block
+    forever or never end, and an input is read more than once (probed, then decoded). ``stat``
+    itself never blocks.
+
+    Args:
+        path: the input.
+        folder_ok: accept a directory (where a folder of images is an input).
+
+    Returns:
+        True for a directory (only with ``folder_ok``), False for a regular file.
+
+    Raises:
+        InputError: missing, unreachable (permissions, a symlink loop, a name too long), a
+            directory where a file is needed, or not a regular file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file{' or folder' if folder_ok else ''}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise InputError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+                         ) from None
+    if stat.S_ISDIR(mode):
+        if folder_ok:
+            return True
+        raise InputError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        what = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
+        raise InputError(f"{path}: is {what}, not a regular file; save the input to a file "
+                         "first")
+    return False
+
+
 def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a video file")
+    check_input_file(path)
     try:
         return av.open(str(path))
     except av.error.EOFError as exc:
@@ -223,8 +262,9 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         if first is None:
             raise InputError(f"{path}: the video stream has no frames")
         rotation = int(getattr(first, "rotation", 0) or 0)
+        # the first frame's size, not the codec's: that is the size iter_frames yields
         return VideoInfo(
-            path=path, width=codec.width, height=codec.height, frame_rate=rate,
+            path=path, width=first.width, height=first.height, frame_rate=rate,
             time_base=Fraction(stream.time_base or Fraction(1, 1000)), duration=duration,
             frame_count=count, frame_count_exact=exact, rotation=rotation,
             has_audio=bool(container.streams.audio), codec=codec.name,
@@ -239,6 +279,12 @@ def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
     With ``size = (width, height)`` frames are scaled (area averaging) in the same FFmpeg pass
     that converts them to RGB, which is several times cheaper than converting the full frame
     and resizing it afterwards. One conversion context serves the whole stream.
+
+    Every frame comes out at one size: without ``size``, that of the first frame (what
+    :func:`probe` reports). A stream whose resolution changes part-way (broadcast MPEG-TS,
+    joined recordings) has its later frames scaled to the first frame's size, and a warning
+    says so. Timestamps that go back (a joined stream restarting its clock) are shifted to
+    follow on from the frames before them, also with a warning, so ``pts`` always increases.
 
     Decoding runs in a background thread ``prefetch`` frames ahead of the caller (FFmpeg
     releases the GIL), so it overlaps with whatever the caller does with each frame; memory
@@ -271,6 +317,12 @@ def _decode_frames(path: Path, container: av.container.InputContainer, skip_erro
         convert: dict = {"format": "rgb24"}
         if size is not None:
             convert.update(width=int(size[0]), height=int(size[1]), interpolation="AREA")
+        first_size: tuple[int, int] | None = None
+        rescaled = False
+        time_base = Fraction(stream.time_base or Fraction(1, 1000))
+        step = max(1, round(1 / (rate * time_base)))  # one frame in time_base units
+        shift, shift_seconds = 0, 0.0  # added to the times of frames after a clock reset
+        last_pts: int | None = None
         index = 0
         last_time = 0.0
         problem = None
@@ -283,9 +335,32 @@ def _decode_frames(path: Path, container: av.container.InputContainer, skip_erro
             except (av.error.FFmpegError, ValueError) as exc:
                 problem = f"damaged after frame {index} ({_reason(exc)})"
                 break
-            last_time = float(frame.time) if frame.time is not None else index / float(rate)
-            yield Frame(index=index, pts=frame.pts, time=last_time,
-                        rgb=reformatter.reformat(frame, **convert).to_ndarray())
+            pts = frame.pts
+            if pts is not None:
+                if last_pts is not None and pts + shift <= last_pts:
+                    if not shift:
+                        log.warning("%s: the timestamps go back at frame %d; the frames from "
+                                    "there on are retimed to follow on", path, index)
+                    shift = last_pts + step - pts
+                    shift_seconds = float(shift * time_base)
+                pts += shift
+                last_pts = pts
+            last_time = (float(frame.time) + shift_seconds if frame.time is not None
+                         else index / float(rate))
+            options = convert
+            frame_size = (frame.width, frame.height)
+            if first_size is None:
+                first_size = frame_size
+            elif frame_size != first_size and size is None:
+                if not rescaled:
+                    log.warning("%s: the resolution changes at frame %d (%dx%d after %dx%d); "
+                                "later frames are scaled to %dx%d", path, index, *frame_size,
+                                *first_size, *first_size)
+                    rescaled = True
+                options = dict(convert, width=first_size[0], height=first_size[1],
+                               interpolation="AREA")
+            rgb = reformatter.reformat(frame, **options).to_ndarray()
+            yield Frame(index=index, pts=pts, time=last_time, rgb=rgb)
             index += 1
         if problem is None and index == 0:
             raise InputError(f"{path}: the video stream has no decodable frames")
@@ -443,21 +518,27 @@ class VideoWriter:
         chroma: ``"420"`` (colour at half resolution: plays everywhere) or ``"444"`` (colour
             at full resolution: thin ink lines stay black beside a coloured fill; needs a
             player with H.264 High 4:4:4 support, e.g. VLC, mpv, ffmpeg).
+        name: the file errors name (default: ``path``); a staged part of an output names the
+            output the user asked for.
 
     Raises:
-        OutputError: the output folder is missing or not writable, or encoding fails.
+        OutputError: the output folder is missing or not writable, the storage refuses the
+            write (full disk, ``ulimit -f``: the temporary file is removed and an earlier file
+            under ``path`` is left as it was), or encoding fails.
     """
 
     def __init__(self, path: str | os.PathLike[str], frame_rate: Fraction | int | float,
                  width: int, height: int, *, time_base: Fraction | None = None,
                  audio_from: str | os.PathLike[str] | None = None,
                  audio: tuple[np.ndarray, int] | None = None, crf: int = 18,
-                 rotation: int = 0, chroma: str = "420") -> None:
+                 rotation: int = 0, chroma: str = "420",
+                 name: str | os.PathLike[str] | None = None) -> None:
         if chroma not in CHROMA:
             raise ValueError(f"chroma must be one of {', '.join(CHROMA)}, got {chroma!r}")
-        if width < 2 or height < 2:
-            raise OutputError(f"{path}: cannot encode a {width}x{height} video")
         self.path = Path(path)
+        self.name = Path(name) if name is not None else self.path
+        if width < 2 or height < 2:
+            raise OutputError(f"{self.name}: cannot encode a {width}x{height} video")
         self.frame_rate = Fraction(frame_rate).limit_denominator(1_000_000)
         self.width, self.height = int(width), int(height)
         self.time_base = Fraction(time_base) if time_base else 1 / self.frame_rate
@@ -470,8 +551,20 @@ class VideoWriter:
         self._count = 0
         self._last_pts: int | None = None
 
+    def _error(self, doing: str, exc: BaseException) -> OutputError:
+        """The one-line error for a failed write: a storage refusal (PyAV raises it as an
+        ``av.error.OSError``) as such, anything else as ``doing`` and why; naming ``self.name``."""
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return storage_error(self.name, exc)
+        if isinstance(exc, OutputError):
+            return OutputError(f"{self.name}: {str(exc).removeprefix(f'{self.path}: ')}")
+        return OutputError(f"{self.name}: {doing} ({_reason(exc)})")
+
     def __enter__(self) -> VideoWriter:
-        self._tmp = self._atomic.__enter__()
+        try:
+            self._tmp = self._atomic.__enter__()
+        except OutputError as exc:
+            raise self._error("cannot start writing", exc) from exc
         ext = self.path.suffix.lower()
         try:
             self._out = av.open(str(self._tmp), "w")
@@ -479,7 +572,7 @@ class VideoWriter:
             stream.width, stream.height = self.width, self.height
             odd = self.width % 2 or self.height % 2
             if odd:
-                log.warning("%s: odd size %dx%d; encoding yuv444p to keep it exact", self.path,
+                log.warning("%s: odd size %dx%d; encoding yuv444p to keep it exact", self.name,
                             self.width, self.height)
             stream.pix_fmt = "yuv444p" if odd or self._chroma == "444" else "yuv420p"
             stream.codec_context.time_base = self.time_base
@@ -491,9 +584,10 @@ class VideoWriter:
                 stream.options["bf"] = "0"
             self._stream = stream
             self._carrier = _AudioCarrier(self._out, ext, self._audio_from, self._audio)
-        except av.error.FFmpegError as exc:
-            self._abort(exc)
-            raise OutputError(f"{self.path}: cannot start writing ({_reason(exc)})") from exc
+        except (av.error.FFmpegError, ValueError) as exc:  # ValueError: codec not in container
+            err = self._error("cannot start writing", exc)
+            self._abort(err)
+            raise err from exc
         except BaseException as exc:
             self._abort(exc)
             raise
@@ -502,13 +596,13 @@ class VideoWriter:
     def write(self, rgb: np.ndarray, pts: int | None = None) -> None:
         """Encode one RGB frame (H×W×3 uint8) at ``pts`` (in ``time_base``; default: next)."""
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
-            raise OutputError(f"{self.path}: frame of shape {rgb.shape} {rgb.dtype}, expected "
+            raise OutputError(f"{self.name}: frame of shape {rgb.shape} {rgb.dtype}, expected "
                               f"({self.height}, {self.width}, 3) uint8")
         if pts is None:
             pts = 0 if self._last_pts is None else self._last_pts + round(
                 1 / (self.frame_rate * self.time_base))
         if self._last_pts is not None and pts <= self._last_pts:
-            raise OutputError(f"{self.path}: timestamps must increase ({pts} after "
+            raise OutputError(f"{self.name}: timestamps must increase ({pts} after "
                               f"{self._last_pts})")
         # Converted to the encoder's pixel format here: left to the encoder, PyAV's conversion
         # made x264 encode identical frames differently now and then on a loaded machine
@@ -525,7 +619,7 @@ class VideoWriter:
                 self._out.mux(packet)
             self._carrier.advance(float(pts * self.time_base))
         except av.error.FFmpegError as exc:
-            raise OutputError(f"{self.path}: encoding failed ({_reason(exc)})") from exc
+            raise self._error("encoding failed", exc) from exc
         self._last_pts = pts
         self._count += 1
 
@@ -548,17 +642,20 @@ class VideoWriter:
             return
         try:
             if self._count == 0:
-                raise OutputError(f"{self.path}: no frames were written")
+                raise OutputError(f"{self.name}: no frames were written")
             for packet in self._stream.encode(None):
                 self._out.mux(packet)
             self._carrier.advance(None)
             self._carrier.close()
-            self._out.close()
+            self._out.close()  # writes the trailer: a full disk often shows only here
         except av.error.FFmpegError as exc2:
-            err = OutputError(f"{self.path}: finishing the file failed ({_reason(exc2)})")
+            err = self._error("finishing the file failed", exc2)
             self._abort(err)
             raise err from exc2
         except BaseException as exc2:
             self._abort(exc2)
             raise
-        self._atomic.__exit__(None, None, None)
+        try:
+            self._atomic.__exit__(None, None, None)  # synced, then renamed onto path
+        except OutputError as exc2:
+            raise self._error("publishing failed", exc2) from exc2
