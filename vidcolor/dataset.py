@@ -19,17 +19,32 @@ only then are the excluded list, the manifest and the metadata rewritten (each a
 metadata last). ``meta.json`` is therefore the record of what is complete: every build first
 checks it against the manifest and the frames on disk (:func:`dataset_problems`) and extracts
 again the episodes that disagree, and :func:`load_split` refuses a dataset that disagrees.
+
+Everything read back is untrusted (a hand-edited or damaged dataset, a hostile one): each file
+is read only if it is a regular file (a pipe would block forever), ``meta.json`` is checked field
+by field, and a manifest row must name exactly ``frames/<episode>/<frame_index>.png`` of its own
+episode, a regular file that is not a link; frames are read and folders deleted inside the
+dataset only, and only folders that hold nothing but frames (:func:`_remove_frames_folder`).
+Episode names are made from file names (:func:`episode_name`): safe folder names of at most
+:data:`MAX_NAME` characters. An episode file whose path is not UTF-8 text is refused: its path
+is recorded in ``meta.json`` and ``manifest.csv`` and must be found again from them.
+A failed write (a full disk) leaves the dataset as it was (:func:`_commit`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import hashlib
 import io
 import json
 import logging
+import math
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,7 +56,7 @@ import numpy as np
 
 from vidcolor import __version__, progress
 from vidcolor.color import lightness
-from vidcolor.errors import DatasetError, InputError, VidcolorError
+from vidcolor.errors import DatasetError, InputError, OutputError, VidcolorError
 from vidcolor.extract import (
     DEDUP_THRESHOLD,
     CreditRule,
@@ -50,7 +65,14 @@ from vidcolor.extract import (
     credit_colours,
     credit_signature,
 )
-from vidcolor.fsutil import ensure_writable_dir, exclusive, write_bytes_atomic, write_json_atomic
+from vidcolor.fsutil import (
+    STORAGE_ERRNOS,
+    ensure_writable_dir,
+    exclusive,
+    storage_error,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from vidcolor.video import iter_frames, probe
 
 log = logging.getLogger(__name__)
@@ -122,48 +144,155 @@ class ExcludedFrame:
 
 #: What :func:`episode_name` makes: a folder name that stays inside ``frames/``.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+#: The longest episode name: its staging folder ``.<name>.partial`` fits the 255 bytes a file
+#: name may have. A longer stem keeps its start and gets a digest of the whole stem.
+MAX_NAME = 246
+#: A frame's file name (``frame_index`` as 6 digits or more).
+_FRAME_FILE = re.compile(r"[0-9]{6,9}\.png")
+_COUNT = re.compile(r"[0-9]{1,9}")
+#: What a dataset folder holds besides hidden files (temporary names, backups).
+_DATASET_ENTRIES = frozenset({"meta.json", "manifest.csv", "excluded.csv", "series.json",
+                              "frames"})
 
 
 def episode_name(path: str | os.PathLike[str]) -> str:
     """The episode name of a video file: its stem, made safe as a folder name.
 
     Leading dots are dropped: a name of ``.`` or ``..`` would be the frames folder or the
-    dataset itself, and a hidden name would look like a staging folder.
+    dataset itself, and a hidden name would look like a staging folder. A stem longer than
+    :data:`MAX_NAME` is cut, with a digest of the whole stem so that long names that differ
+    stay apart.
 
     >>> [episode_name(p) for p in ("ep 1.mkv", "...mkv", "..mkv", ".hidden.mkv", "a/b.c.mkv")]
     ['ep_1', 'episode', 'episode', 'hidden', 'b.c']
+    >>> len(episode_name("x" * 250 + ".mkv")), episode_name("x" * 250 + ".mkv")[-9:]
+    (246, '-c37ef17c')
     """
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem).lstrip(".") or "episode"
+    stem = Path(path).stem
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip(".") or "episode"
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha1(os.fsencode(stem)).hexdigest()[:8]
+        name = f"{name[:MAX_NAME - 9]}-{digest}"
+    return name
+
+
+def is_episode_name(name: object) -> bool:
+    """Whether ``name`` (read from a file) is a name :func:`episode_name` can make, and so a
+    folder name that stays inside ``frames/``.
+
+    >>> [is_episode_name(n) for n in ("ep_1", "..", "a/b", ".x", "", 3, "x" * 247)]
+    [True, False, False, False, False, False, False]
+    """
+    return isinstance(name, str) and len(name) <= MAX_NAME and bool(_SAFE_NAME.fullmatch(name))
+
+
+def frame_path(episode: str, frame_index: int) -> str:
+    """Where a dataset stores a frame, relative to the dataset folder.
+
+    >>> frame_path("ep1", 42)
+    'frames/ep1/000042.png'
+    """
+    return f"frames/{episode}/{frame_index:06d}.png"
+
+
+def _shown(value: object) -> str:
+    """``repr`` of a value read from a file, cut to a readable length."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_text(path: str | os.PathLike[str]) -> str | None:
+    """The UTF-8 text of a file read back (a record, a manifest); None when it is missing.
+
+    Only a regular file is read: a pipe would block forever and a device never end.
+
+    Raises:
+        DatasetError: the file is not a regular file, cannot be read or is not UTF-8 text.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
+                           ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DatasetError(f"{path}: not a regular file")
+    with open(fd, "rb") as handle:
+        try:
+            data = handle.read()
+        except OSError as exc:
+            raise DatasetError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+                           ) from None
+
+
+def read_json(path: str | os.PathLike[str]) -> object | None:
+    """A JSON file read back (any value: the caller checks it); None when it is missing.
+
+    Raises:
+        DatasetError: as :func:`read_text`, or the text is not JSON.
+    """
+    text = read_text(path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise DatasetError(f"{path}: not valid JSON ({str(exc)[:80]})") from None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _read_meta(output: Path) -> dict | None:
+    """``meta.json`` with its structure checked (None when there is none); the fields of each
+    episode's record are checked with the manifest (:func:`dataset_problems`)."""
     meta_path = output / "meta.json"
-    if not meta_path.exists():
+    meta = read_json(meta_path)
+    if meta is None:
         return None
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{meta_path}: unreadable dataset metadata ({exc})") from exc
-    if not isinstance(meta, dict) or "params" not in meta:
+
+    def damaged(what: str) -> DatasetError:
+        return DatasetError(f"{meta_path}: damaged dataset metadata ({what})")
+
+    if not isinstance(meta, dict) or not isinstance(meta.get("params"), dict):
         raise DatasetError(f"{meta_path}: not a vidcolor dataset")
-    if not isinstance(meta.get("episodes", {}), dict):
-        raise DatasetError(f"{meta_path}: damaged dataset metadata (episodes is not a mapping)")
-    for name in meta.get("episodes", {}):
-        # an episode's name becomes the folder frames/<name>: it must stay inside it
-        if not _SAFE_NAME.fullmatch(name):
-            raise DatasetError(f"{meta_path}: damaged dataset metadata (episode name {name!r} "
-                               "is not a plain folder name)")
+    params = meta["params"]
+    if not (_is_count(params.get("size")) and isinstance(params.get("credit_filter"), bool)
+            and isinstance(params.get("dedup_threshold"), int | float)
+            and not isinstance(params.get("dedup_threshold"), bool)):
+        raise damaged(f"params {_shown(params)} are not a size, a dedup_threshold and a "
+                      "credit_filter")
+    tests = meta.get("test_episodes")
+    if not isinstance(tests, list) or not all(is_episode_name(name) for name in tests):
+        raise damaged(f"test_episodes {_shown(tests)} is not a list of episode names")
+    for key in ("episodes", "greyscale"):
+        records = meta.get(key, {})
+        if not isinstance(records, dict):
+            raise damaged(f"{key} is not a mapping")
+        for name, record in records.items():
+            # an episode's name becomes the folder frames/<name>: it must stay inside it
+            if not is_episode_name(name):
+                raise damaged(f"episode name {_shown(name)} is not a plain folder name")
+            if not isinstance(record, dict):
+                raise damaged(f"{key}: the record of episode {name!r} is not a mapping")
     return meta
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
+    text = read_text(path)
+    if text is None:
         return []
     try:
-        with open(path, newline="") as handle:
-            return list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: unreadable ({exc})") from exc
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: unreadable ({exc})") from None
 
 
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
@@ -206,6 +335,50 @@ def _parse_luminance(text: str | None) -> float | None:
     return value if 0.0 < value <= 1.0 else None
 
 
+def _parse_index(text: str | None) -> int:
+    """A frame index read from a file: a plain count of up to 9 digits.
+
+    Raises:
+        ValueError: anything else, naming the field.
+    """
+    if not isinstance(text, str) or not _COUNT.fullmatch(text):
+        raise ValueError(f"frame_index {_shown(text)} is not a frame number")
+    return int(text)
+
+
+def _parse_time(text: str | None) -> float:
+    """A frame time in seconds read from a file: a finite number.
+
+    Raises:
+        ValueError: anything else, naming the field.
+    """
+    try:
+        value = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"time {_shown(text)} is not a time in seconds")
+    return value
+
+
+def _excluded_frame(row: dict[str, str]) -> ExcludedFrame:
+    """A row of ``excluded.csv`` read back.
+
+    Raises:
+        ValueError: a missing or malformed field, naming it.
+    """
+    for key in ("episode", "source", "reason"):
+        if not isinstance(row.get(key), str):
+            raise ValueError(f"{key} is missing")
+    return ExcludedFrame(episode=row["episode"], source=row["source"],
+                         frame_index=_parse_index(row.get("frame_index")),
+                         time=_parse_time(row.get("time")), reason=row["reason"],
+                         background_rgb=_parse_rgb(row.get("background_rgb")),
+                         text_rgb=_parse_rgb(row.get("text_rgb")),
+                         grey_background_y=_parse_luminance(row.get("grey_background_y")),
+                         grey_text_y=_parse_luminance(row.get("grey_text_y")))
+
+
 def read_excluded(dataset_dir: str | os.PathLike[str]) -> list[ExcludedFrame]:
     """The credit frames a dataset's build dropped, with their colours where recorded.
 
@@ -213,25 +386,16 @@ def read_excluded(dataset_dir: str | os.PathLike[str]) -> list[ExcludedFrame]:
     give ``background_rgb = text_rgb = None``.
 
     Raises:
-        DatasetError: the file is unreadable or lacks its basic columns.
+        DatasetError: the file is unreadable or a row is damaged (naming the row and field).
     """
     path = Path(dataset_dir) / "excluded.csv"
-    rows = _read_csv(path)
-    needed = {"episode", "source", "frame_index", "time", "reason"}
-    if rows and needed - set(rows[0]):
-        raise DatasetError(f"{path}: incomplete list of excluded frames (columns "
-                           f"{sorted(needed - set(rows[0]))} missing)")
-    try:
-        return [ExcludedFrame(episode=row["episode"], source=row["source"],
-                              frame_index=int(row["frame_index"]), time=float(row["time"]),
-                              reason=row["reason"],
-                              background_rgb=_parse_rgb(row.get("background_rgb")),
-                              text_rgb=_parse_rgb(row.get("text_rgb")),
-                              grey_background_y=_parse_luminance(row.get("grey_background_y")),
-                              grey_text_y=_parse_luminance(row.get("grey_text_y")))
-                for row in rows]
-    except (TypeError, ValueError) as exc:
-        raise DatasetError(f"{path}: damaged row ({exc})") from exc
+    frames = []
+    for number, row in enumerate(_read_csv(path), start=1):
+        try:
+            frames.append(_excluded_frame(row))
+        except ValueError as exc:
+            raise DatasetError(f"{path}: damaged row {number} ({exc})") from None
+    return frames
 
 
 def _resolve_test_episodes(names: list[str], test_episodes: Sequence[str] | None,
@@ -261,24 +425,113 @@ def _resolve_test_episodes(names: list[str], test_episodes: Sequence[str] | None
     return resolved
 
 
+def check_episode_file(path: Path) -> None:
+    """Check that an episode file can be read and recorded: a regular file (a pipe would block
+    and a device never end) whose path is UTF-8 text (``meta.json`` and ``manifest.csv``
+    record it, and a repair opens it again from there).
+
+    Raises:
+        InputError: naming the file and what is wrong.
+    """
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError) as exc:
+        missing = getattr(exc, "errno", None) in (errno.ENOENT, errno.ENOTDIR)
+        raise InputError(f"{_printable(path)}: " + ("no such file" if missing else
+                         f"cannot open ({getattr(exc, 'strerror', None) or exc})")) from None
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{_printable(path)}: " + (
+            "not a file" if stat.S_ISDIR(mode) else
+            "not a regular file (a pipe, socket or device); give a video file"))
+    try:
+        _source_identity(path)["source"].encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{_printable(path)}: the file's path is not UTF-8 text and cannot be "
+                         "recorded in the dataset; rename the file") from None
+
+
+def _printable(path: str | os.PathLike[str]) -> str:
+    """A path for a message, with bytes that are not UTF-8 shown as ``\\xff``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _source_identity(path: Path) -> dict:
-    stat = path.stat()
-    return {"source": str(path.resolve()), "bytes": stat.st_size, "mtime": int(stat.st_mtime)}
+    info = path.stat()
+    return {"source": os.path.realpath(path), "bytes": info.st_size,
+            "mtime": int(info.st_mtime)}
 
 
-def _same_source(path: Path, record: dict | None) -> bool:
-    if record is None or not path.is_file():
+def _is_regular(path: Path, *, follow: bool = True) -> bool:
+    """Whether ``path`` is a regular file (not following a final link unless ``follow``);
+    False for any path the system refuses (too long, a loop, a NUL byte)."""
+    try:
+        mode = path.stat().st_mode if follow else path.lstat().st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(mode)
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder itself, not a link to one."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _same_source(path: Path, record: object) -> bool:
+    if not isinstance(record, dict) or not _is_regular(path):
         return False
     return {k: record.get(k) for k in ("source", "bytes", "mtime")} == _source_identity(path)
+
+
+def _record_problem(name: str, record: dict) -> str | None:
+    """What is wrong with an episode's record in ``meta.json`` (None: nothing)."""
+    checks = {"source": lambda v: isinstance(v, str) and v != "", "bytes": _is_count,
+              "mtime": lambda v: isinstance(v, int) and not isinstance(v, bool),
+              "stored": _is_count, "split": lambda v: v in ("train", "test")}
+    for key, valid in checks.items():
+        if not valid(record.get(key)):
+            return (f"meta.json records no valid {key} for episode {name!r} "
+                    f"({_shown(record.get(key))})")
+    return None
+
+
+def _rows_problem(root: Path, name: str, rows: list[dict[str, str]]) -> str | None:
+    """What is wrong with the manifest rows of a recorded episode and their frames on disk:
+    each row must name ``frames/<name>/<frame_index>.png``, once, and that must be a regular
+    file inside the dataset (no link out of it)."""
+    paths = set()
+    for row in rows:
+        try:
+            want = frame_path(name, _parse_index(row.get("frame_index")))
+            _parse_time(row.get("time"))
+        except ValueError as exc:
+            return f"manifest.csv: a row of episode {name!r} is damaged ({exc})"
+        if row.get("path") != want:
+            return (f"manifest.csv: a row of episode {name!r} names {_shown(row.get('path'))} "
+                    f"as the path of its frame, not {want!r}")
+        if want in paths:
+            return f"manifest.csv lists frame {want} twice"
+        paths.add(want)
+    folder = root / "frames" / name
+    if rows and not (_is_folder(root / "frames") and _is_folder(folder)):
+        return f"the frames of episode {name!r} are missing ({folder} is not a folder)"
+    missing = [path for path in sorted(paths) if not _is_regular(root / path, follow=False)]
+    if missing:
+        return (f"{len(missing)} of the {len(rows)} frames of episode {name!r} are missing "
+                f"(first: {missing[0]})")
+    return None
 
 
 def dataset_problems(root: Path, meta: dict, manifest: list[dict[str, str]]) -> dict[str, str]:
     """Where ``meta.json``, ``manifest.csv`` and the frames on disk disagree, by episode.
 
-    ``meta.json`` records every finished episode with its number of stored frames and its
-    split; the manifest must list exactly that many rows for it, with that split, and each
-    listed file must exist. Manifest rows of an episode ``meta.json`` does not record are a
-    problem too (a build stopped between the two writes).
+    ``meta.json`` records every finished episode with its source, number of stored frames
+    and split; the manifest must list exactly that many rows for it, with that split, each
+    naming its own frame file (:func:`frame_path`), which must exist in the dataset. Manifest
+    rows of an episode ``meta.json`` does not record are a problem too (a build stopped
+    between the two writes).
 
     Returns:
         ``{episode: what is wrong}``; empty when the three agree.
@@ -287,26 +540,21 @@ def dataset_problems(root: Path, meta: dict, manifest: list[dict[str, str]]) -> 
     rows_of: dict[str, list[dict[str, str]]] = {}
     for row in manifest:
         rows_of.setdefault(row.get("episode") or "", []).append(row)
-    problems = {name: f"manifest.csv lists {len(rows)} frames of episode {name!r}, which "
-                      "meta.json does not record"
+    problems = {name: f"manifest.csv lists {len(rows)} frames of episode {_shown(name)}, "
+                      "which meta.json does not record"
                 for name, rows in rows_of.items() if name not in episodes}
     for name, record in episodes.items():
         rows = rows_of.get(name, [])
-        stored = record.get("stored") if isinstance(record, dict) else None
-        if not isinstance(stored, int):
-            problems[name] = f"meta.json records no frame count for episode {name!r}"
-        elif len(rows) != stored:
-            problems[name] = (f"manifest.csv lists {len(rows)} of the {stored} frames of "
-                              f"episode {name!r}")
-        elif any(row.get("split") != record.get("split") for row in rows):
-            problems[name] = (f"manifest.csv puts frames of episode {name!r} in another split "
-                              f"than meta.json ({record.get('split')})")
-        else:
-            missing = [row["path"] for row in rows
-                       if not row.get("path") or not (root / row["path"]).is_file()]
-            if missing:
-                problems[name] = (f"{len(missing)} of the {stored} frames of episode {name!r} "
-                                  f"are missing (first: {missing[0]})")
+        problem = _record_problem(name, record)
+        if problem is None and len(rows) != record["stored"]:
+            problem = (f"manifest.csv lists {len(rows)} of the {record['stored']} frames of "
+                       f"episode {name!r}")
+        if problem is None and any(row.get("split") != record["split"] for row in rows):
+            problem = (f"manifest.csv puts frames of episode {name!r} in another split than "
+                       f"meta.json ({record['split']})")
+        problem = problem or _rows_problem(root, name, rows)
+        if problem:
+            problems[name] = problem
     return problems
 
 
@@ -346,30 +594,68 @@ def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.P
         raise DatasetError("no episode files given")
     if not skip_errors:  # fail before any work rather than after hours of it
         for path in paths:
-            if not path.is_file():
-                raise InputError(f"{path}: no such file" if not path.exists()
-                                 else f"{path}: not a file")
-    names = [episode_name(p) for p in paths]
-    seen: dict[str, Path] = {}
-    for name, path in zip(names, paths, strict=True):
-        if name in seen and seen[name].resolve() != path.resolve():
-            raise DatasetError(f"{path}: episode name {name!r} clashes with {seen[name]}; "
-                               "rename one of the files")
-        seen[name] = path
+            check_episode_file(path)
+    given: dict[str, Path] = {}
+    first: dict[str, tuple[str, Path]] = {}
+    for path in paths:
+        name = episode_name(path)
+        # names that differ only in case are one folder on some file systems
+        other_name, other = first.setdefault(name.casefold(), (name, path))
+        if other is path:
+            given[name] = path
+        elif os.path.realpath(other) != os.path.realpath(path):
+            raise DatasetError(f"{_printable(path)}: episode name {name!r} clashes with "
+                               f"{_printable(other)} ({other_name!r}); rename one of the files")
     output = Path(output)
-    ensure_writable_dir(output.parent if str(output.parent) else Path("."))
+    _check_output(output)
+    ensure_writable_dir(output.parent)
     with exclusive(output, "building it", wait=wait):
         created = not output.exists()
         frames_created = not (output / "frames").exists()
         output = ensure_writable_dir(output)
         try:
-            report = _build(dict(zip(names, paths, strict=True)), output, params, test_episodes,
-                            skip_errors, credit_rule, progress_bar)
+            report = _build(given, output, params, test_episodes, skip_errors, credit_rule,
+                            progress_bar)
         except BaseException:
             _remove_if_nothing_stored(output, created, frames_created)
             raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_output(output: Path) -> None:
+    """Refuse, before anything is written, an output that is a file or lies under one.
+
+    Raises:
+        OutputError: naming the output.
+    """
+    try:
+        mode = output.stat().st_mode
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{output}: cannot be the dataset folder "
+                          f"({getattr(exc, 'strerror', None) or exc})") from None
+    if not stat.S_ISDIR(mode):
+        raise OutputError(f"{output}: exists and is not a folder; give another --output")
+
+
+def _check_new_folder(output: Path) -> None:
+    """A folder without ``meta.json`` becomes a dataset only if it holds nothing but what a
+    build writes (a build that stopped before its first episode was recorded): a build
+    rewrites and deletes in it.
+
+    Raises:
+        OutputError: it holds something else.
+    """
+    try:
+        foreign = sorted(entry.name for entry in os.scandir(output)
+                         if not entry.name.startswith(".") and entry.name not in _DATASET_ENTRIES)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot list the folder ({exc.strerror or exc})") from None
+    if foreign:
+        raise OutputError(f"{output}: not a vidcolor dataset and not empty (it holds "
+                          f"{_shown(foreign[0])}); give a new or empty --output folder")
 
 
 def _remove_if_nothing_stored(output: Path, created: bool, frames_created: bool) -> None:
@@ -391,12 +677,20 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
            progress_bar: bool) -> BuildReport:
     """:func:`build_dataset` once the folder is locked and its arguments checked."""
     meta = _read_meta(output)
-    if meta is not None and meta["params"] != asdict(params):
-        differ = ", ".join(f"{key} {meta['params'].get(key)!r} (given {value!r})"
+    if meta is None:
+        _check_new_folder(output)
+    elif meta["params"] != asdict(params):
+        differ = ", ".join(f"{key} {_shown(meta['params'].get(key))} (given {value!r})"
                            for key, value in asdict(params).items()
                            if meta["params"].get(key) != value)
         raise DatasetError(f"{output}: dataset was built with other parameters: {differ}; "
                            "use the same ones or another --output folder")
+    stored_names = {name.casefold(): name for name in (meta or {}).get("episodes", {})}
+    for name, path in given.items():
+        other = stored_names.get(name.casefold(), name)
+        if other != name:
+            raise DatasetError(f"{_printable(path)}: episode name {name!r} differs only in case "
+                               f"from the dataset's episode {other!r}; rename the file")
     stored_test = meta["test_episodes"] if meta else None
     tests = _resolve_test_episodes(list(given), test_episodes, stored_test,
                                    meta.get("episodes", {}) if meta else ())
@@ -410,13 +704,12 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
 
     manifest = _read_csv(output / "manifest.csv")
     excluded = _read_csv(output / "excluded.csv")
-    work, repairs = _plan_repairs(output, meta, manifest, given)
+    work, repairs = _plan_repairs(output, meta, manifest, excluded, given)
     listed = len(manifest) + len(excluded)
     manifest = [r for r in manifest if r.get("episode") in meta["episodes"]]
     excluded = [r for r in excluded if r.get("episode") in meta["episodes"]]
     rewrite = bool(repairs) or len(manifest) + len(excluded) != listed
-    frames_root = output / "frames"
-    frames_root.mkdir(exist_ok=True)
+    frames_root = _frames_folder(output)
     _remove_strays(frames_root, meta["episodes"])
 
     report = BuildReport(output=output)
@@ -424,7 +717,7 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
         done = meta["episodes"].get(name)
         if done is not None and _same_source(path, done):
             report.episodes.append(EpisodeReport(name, str(path), status="unchanged",
-                                                 stored=done.get("stored", 0)))
+                                                 stored=done["stored"]))
             continue
         if _same_source(path, meta.get("greyscale", {}).get(name)):
             message = f"{path}: greyscale episode (no chroma), skipped as before"
@@ -433,17 +726,18 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
                                                  message=message))
             continue
         if done is not None:
-            raise DatasetError(f"{path}: the dataset already holds a different episode "
-                               f"{name!r} (from {done.get('source')}); rename the file")
+            raise DatasetError(f"{_printable(path)}: the dataset already holds a different "
+                               f"episode {name!r} (from {done['source']}); rename the file")
         try:
+            check_episode_file(path)  # with --skip-errors, not checked before
             episode, rows, dropped = _extract_episode(path, name, frames_root, params,
                                                       credit_rule, skip_errors, progress_bar)
         except InputError as exc:
             if not skip_errors:
                 raise
             log.warning("skipping %s", exc)
-            report.episodes.append(EpisodeReport(name, str(path), status="skipped-error",
-                                                 message=str(exc)))
+            report.episodes.append(EpisodeReport(name, _printable(path),
+                                                 status="skipped-error", message=str(exc)))
             continue
         report.episodes.append(episode)
         if episode.status == "skipped-greyscale":  # remembered, so a re-run does not decode it
@@ -460,17 +754,56 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
         meta["episodes"][name] = {**_source_identity(path), "stored": episode.stored,
                                   "decoded": episode.decoded, "credits": episode.credits,
                                   "split": split}
-        _write_csv(output / "excluded.csv", EXCLUDED_FIELDS, excluded)
-        _write_csv(output / "manifest.csv", MANIFEST_FIELDS, manifest)
-        write_json_atomic(output / "meta.json", meta)  # last: it vouches for the rest
+        _commit(output, excluded, manifest, meta)
     if not meta["episodes"]:
         raise DatasetError(f"{output}: no colour frames stored: {_why_empty(report)}")
     if rewrite or not (output / "meta.json").exists():
-        _write_csv(output / "excluded.csv", EXCLUDED_FIELDS, excluded)
-        _write_csv(output / "manifest.csv", MANIFEST_FIELDS, manifest)
-        write_json_atomic(output / "meta.json", meta)
+        _commit(output, excluded, manifest, meta)
     _learn_look(output, meta, progress_bar)
     return report
+
+
+def _commit(output: Path, excluded: list[dict], manifest: list[dict], meta: dict) -> None:
+    """Rewrite ``excluded.csv``, ``manifest.csv`` and ``meta.json`` (last: it vouches for the
+    rest), each atomically.
+
+    When one cannot be written (a full disk), those already rewritten are put back from hard
+    links to their previous versions (a rename needs no space), so the three still agree.
+
+    Raises:
+        OutputError: a write failed; the dataset is as it was.
+    """
+    writes = [(output / "excluded.csv", lambda t: _write_csv(t, EXCLUDED_FIELDS, excluded)),
+              (output / "manifest.csv", lambda t: _write_csv(t, MANIFEST_FIELDS, manifest)),
+              (output / "meta.json", lambda t: write_json_atomic(t, meta))]
+    backups = [target.with_name(f".{target.name}.previous") for target, _ in writes]
+    written: list[tuple[Path, Path | None]] = []  # (file, its previous version or None)
+    try:
+        for (target, write), backup in zip(writes, backups, strict=True):
+            with contextlib.suppress(FileNotFoundError):
+                backup.unlink()
+            try:
+                os.link(target, backup)
+                previous: Path | None | bool = backup
+            except FileNotFoundError:
+                previous = None  # there was none: putting it back is removing the new one
+            except OSError:
+                previous = False  # no hard links here: it cannot be put back
+            write(target)
+            if previous is not False:
+                written.append((target, previous))  # type: ignore[arg-type]
+    except BaseException:
+        for target, previous in reversed(written):
+            with contextlib.suppress(OSError):
+                if previous is None:
+                    target.unlink()
+                else:
+                    os.replace(previous, target)
+        raise
+    finally:
+        for backup in backups:
+            with contextlib.suppress(OSError):
+                backup.unlink()
 
 
 def _learn_look(output: Path, meta: dict, progress_bar: bool) -> None:
@@ -484,20 +817,22 @@ def _learn_look(output: Path, meta: dict, progress_bar: bool) -> None:
     path = output / SERIES_FILE
     if not episodes:
         return
-    if path.is_file():
-        try:
-            stored = json.loads(path.read_text())
-            if stored.get("episodes") == episodes and stored.get("version") == LOOK_VERSION:
-                return
-        except (OSError, ValueError):
-            pass  # damaged: learn it again
+    try:
+        stored = read_json(path)
+    except DatasetError:
+        stored = None  # damaged: learn it again
+    if (isinstance(stored, dict) and stored.get("episodes") == episodes
+            and stored.get("version") == LOOK_VERSION):
+        return
     look = learn_look(output, progress=progress_bar)
     write_json_atomic(path, {**look.to_json(), "episodes": episodes})
 
 
 def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],
-                  given: dict[str, Path]) -> tuple[dict[str, Path], dict[str, str]]:
-    """Drop the episodes that disagree with ``meta.json`` from it, to extract them again.
+                  excluded: list[dict[str, str]], given: dict[str, Path]
+                  ) -> tuple[dict[str, Path], dict[str, str]]:
+    """Drop the episodes that disagree with ``meta.json``, or whose records are damaged, from
+    it, to extract them again.
 
     Returns:
         The episodes to process (the given ones, then damaged ones that were not given, from
@@ -506,9 +841,17 @@ def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],
     Raises:
         DatasetError: a damaged episode's recorded source is gone or has changed.
     """
+    problems = dataset_problems(output, meta, manifest)
+    for number, row in enumerate(excluded, start=1):
+        name = row.get("episode")
+        if name in meta["episodes"] and name not in problems:
+            try:
+                _excluded_frame(row)
+            except ValueError as exc:
+                problems[name] = f"excluded.csv: row {number} is damaged ({exc})"
     work = dict(given)
     repairs = {}
-    for name, problem in dataset_problems(output, meta, manifest).items():
+    for name, problem in problems.items():
         record = meta["episodes"].pop(name, None)
         if record is None:  # rows without a record: dropped, nothing to re-extract
             log.warning("%s: %s; dropping them", output, problem)
@@ -517,18 +860,86 @@ def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],
         if name not in work:
             source = Path(str(record.get("source", "")))
             if not _same_source(source, record):
-                raise DatasetError(f"{output}: {problem}, and its source {source} is gone or "
-                                   "has changed; give the episode's file again to repair it")
+                raise DatasetError(f"{output}: {problem}, and its source {source} "
+                                   "is gone or has changed; give the episode's file again to "
+                                   "repair it")
             work[name] = source
         log.warning("%s: %s; extracting it again", output, problem)
     return work, repairs
 
 
+def _write_error(path: Path, exc: OSError) -> OutputError:
+    """The one-line error for a file or folder of the dataset the system would not write."""
+    if exc.errno in STORAGE_ERRNOS:
+        return storage_error(path, exc)
+    return OutputError(f"{path}: cannot write ({exc.strerror or exc})")
+
+
+def _frames_folder(output: Path) -> Path:
+    """``output/frames``, created if missing.
+
+    Raises:
+        OutputError: it cannot be created.
+        DatasetError: it is not a folder of its own (a file, or a link out of the dataset).
+    """
+    frames_root = output / "frames"
+    try:
+        frames_root.mkdir(exist_ok=True)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise _write_error(frames_root, exc) from None
+    if not _is_folder(frames_root):
+        raise DatasetError(f"{frames_root}: not a folder (a file or a link); a dataset keeps its "
+                           "frames in a folder of its own")
+    return frames_root
+
+
+def _remove_frames_folder(folder: Path) -> None:
+    """Remove a folder of frames a build wrote (a staging folder, a stray, an episode's old
+    frames); a link there is removed, never followed.
+
+    Raises:
+        OutputError: it holds anything but frames (vidcolor deletes only what it wrote), or it
+            cannot be removed.
+    """
+    try:
+        if not _is_folder(folder):
+            if folder.is_symlink():
+                folder.unlink()
+            elif os.path.lexists(folder):
+                raise OutputError(f"{folder}: not a folder of frames; move it away")
+            return
+        foreign = [entry.name for entry in os.scandir(folder)
+                   if not _FRAME_FILE.fullmatch(entry.name)
+                   or entry.is_dir(follow_symlinks=False)]
+        if foreign:
+            raise OutputError(f"{folder}: holds {_shown(foreign[0])}, which vidcolor did not "
+                              "write; move it away")
+        shutil.rmtree(folder)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot remove ({exc.strerror or exc})") from None
+
+
+def _discard(folder: Path) -> None:
+    """:func:`_remove_frames_folder` while another error is on its way out."""
+    with contextlib.suppress(VidcolorError):
+        _remove_frames_folder(folder)
+
+
 def _remove_strays(frames_root: Path, episodes: dict) -> None:
     """Remove staging folders and frame folders no finished episode owns (left by a crash)."""
-    for child in frames_root.iterdir():
-        if child.is_dir() and (child.name.startswith(".") or child.name not in episodes):
-            shutil.rmtree(child, ignore_errors=True)
+    try:
+        children = list(frames_root.iterdir())
+    except OSError as exc:
+        raise OutputError(f"{frames_root}: cannot list the folder ({exc.strerror or exc})"
+                          ) from None
+    for child in children:
+        if _is_folder(child) and (child.name.startswith(".") or child.name not in episodes):
+            try:
+                _remove_frames_folder(child)
+            except OutputError as exc:
+                log.warning("%s; left as it is", exc)
 
 
 def _why_empty(report: BuildReport) -> str:
@@ -549,8 +960,11 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
     info = probe(path)
     staging = frames_root / f".{name}.partial"
     final = frames_root / name
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    _remove_frames_folder(staging)
+    try:
+        staging.mkdir()
+    except OSError as exc:
+        raise _write_error(staging, exc) from None
     report = EpisodeReport(name, str(path))
     rows: list[dict] = []
     dropped: list[dict] = []
@@ -588,9 +1002,10 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
                     continue
                 if chroma < GREYSCALE_CHROMA:  # once colour is seen, the answer is known
                     chroma = max(chroma, chroma_level(small))
-                file_name = f"{frame.index:06d}.png"
-                pending.append(writers.submit(_write_png, staging / file_name, small))
-                rows.append({"path": f"frames/{name}/{file_name}", **where,
+                relative = frame_path(name, frame.index)
+                pending.append(writers.submit(_write_png, staging / Path(relative).name,
+                                              small))
+                rows.append({"path": relative, **where,
                              "mse": "" if mse is None else f"{mse:.3f}"})
                 if len(pending) > 32:
                     pending.pop(0).result()
@@ -600,21 +1015,28 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
             for job in pending:
                 job.cancel()
             writers.shutdown(wait=True)
-            shutil.rmtree(staging, ignore_errors=True)
+            _discard(staging)
             raise
     report.stored = len(rows)
     if rows and chroma < GREYSCALE_CHROMA:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
         report.status = "skipped-greyscale"
         report.message = (f"{path}: greyscale episode (no chroma); it cannot teach colours "
                           "and is not used")
         log.warning("%s", report.message)
         return report, [], []
     if not rows:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
         raise InputError(f"{path}: no story frames left after filtering")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(staging, final)
+    try:
+        _remove_frames_folder(final)
+        os.replace(staging, final)
+    except OSError as exc:
+        _discard(staging)
+        raise _write_error(final, exc) from None
+    except BaseException:
+        _discard(staging)
+        raise
     return report, rows, dropped
 
 
@@ -629,14 +1051,36 @@ def _write_png(target: Path, rgb) -> None:
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), PNG_PARAMS)
     if not ok:
         raise VidcolorError(f"{target}: PNG encoding failed")
-    target.write_bytes(data.tobytes())
+    try:
+        target.write_bytes(data.tobytes())
+    except OSError as exc:  # the staging folder is removed, so nothing half-written stays
+        raise _write_error(target, exc) from None
+
+
+def _dataset_root(dataset_dir: str | os.PathLike[str]) -> Path:
+    """The dataset folder, checked to be one (a loop of links is one line, not a traceback).
+
+    Raises:
+        DatasetError: no folder there, or the system will not open it.
+    """
+    root = Path(dataset_dir)
+    try:
+        is_folder = stat.S_ISDIR(root.stat().st_mode)
+    except (OSError, ValueError) as exc:
+        if getattr(exc, "errno", None) not in (errno.ENOENT, errno.ENOTDIR):
+            raise DatasetError(f"{root}: cannot open the dataset folder "
+                               f"({getattr(exc, 'strerror', None) or exc})") from None
+        is_folder = False
+    if not is_folder:
+        raise DatasetError(f"{root}: no dataset folder (build one with `vidcolor build-dataset`)")
+    return root
 
 
 def _load(root: Path) -> tuple[dict, list[dict[str, str]]]:
     """A finished dataset's metadata and manifest rows (not yet checked against each other)."""
     meta = read_meta(root)
     manifest = root / "manifest.csv"
-    if not manifest.exists():
+    if not os.path.lexists(manifest):
         _missing(manifest)
     rows = _read_csv(manifest)
     if rows and set(MANIFEST_FIELDS) - set(rows[0]):
@@ -649,11 +1093,9 @@ def read_meta(dataset_dir: str | os.PathLike[str]) -> dict:
     """A dataset's ``meta.json`` (parameters, test episodes, finished episodes).
 
     Raises:
-        DatasetError: no dataset there, or its metadata is missing or unreadable.
+        DatasetError: no dataset there, or its metadata is missing, unreadable or damaged.
     """
-    root = Path(dataset_dir)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no dataset folder (build one with `vidcolor build-dataset`)")
+    root = _dataset_root(dataset_dir)
     meta = _read_meta(root)
     if meta is None:
         _missing(root / "meta.json")
@@ -678,10 +1120,11 @@ def verify_dataset(dataset_dir: str | os.PathLike[str]) -> list[dict[str, str]]:
     """Check that a dataset's ``meta.json``, ``manifest.csv`` and frames agree.
 
     Returns:
-        The manifest rows.
+        The manifest rows; each names a frame file inside the dataset.
 
     Raises:
-        DatasetError: missing or incomplete dataset; the message names what is missing.
+        DatasetError: missing, incomplete or damaged dataset; the message names the file and
+            what is wrong.
     """
     root = Path(dataset_dir)
     meta, rows = _load(root)
@@ -699,14 +1142,14 @@ def load_split(dataset_dir: str | os.PathLike[str], split: str) -> list[Path]:
 
     The whole dataset is checked first (:func:`verify_dataset`): a manifest that lists fewer
     frames than ``meta.json`` records, or frames missing on disk, are an error, never a quietly
-    smaller split.
+    smaller split; every path lies inside the dataset folder.
 
     Raises:
         DatasetError: missing/incomplete dataset, or an empty split.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-    root = Path(dataset_dir).resolve()
+    root = _dataset_root(dataset_dir).resolve()
     paths = [root / row["path"] for row in verify_dataset(root) if row["split"] == split]
     if not paths:
         raise DatasetError(f"{root}: the dataset has no {split} frames")

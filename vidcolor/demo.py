@@ -694,6 +694,8 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     fps = _check_args(seconds, width, height, fps)
+    if os.path.lexists(outdir) and not os.path.isdir(outdir):
+        raise OutputError(f"{outdir}: exists and is not a folder; give another output folder")
     directory = fsutil.ensure_writable_dir(outdir)
     info = SeriesInfo(outdir=directory, manifest_path=directory / "manifest.json", seed=seed,
                       width=width, height=height, fps=fps)

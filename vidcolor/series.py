@@ -20,12 +20,10 @@ Pure numpy/OpenCV apart from the reading of frames; no torch.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -176,58 +174,51 @@ class SeriesLook:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str = "series.json") -> SeriesLook:
-        """Rebuild from :meth:`to_json`'s dict.
+        """Rebuild from :meth:`to_json`'s dict, read back as untrusted: every field is checked
+        for its type, shape and range (finite values a look can hold).
 
         Raises:
-            DatasetError: a missing or malformed field (naming ``where``).
+            DatasetError: a missing or malformed field (naming ``where`` and the field).
         """
         try:
             if data.get("format") != "vidcolor-series":
                 raise ValueError("not a vidcolor series file")
-            palette = np.asarray(data["palette"], np.float32).reshape(-1, 3)
-            share = np.asarray(data["palette_share"], np.float32).reshape(-1)
-            ceiling = np.asarray(data["chroma_ceiling"], np.float32).reshape(-1)
-            typical = np.asarray(data["typical_ab"], np.float32).reshape(-1, 2)
-            neutral = np.asarray(data["neutral"], bool).reshape(-1)
-            if (len(share) != len(palette) or ceiling.shape != (101,)
-                    or typical.shape != (101, 2) or neutral.shape != (101,)):
-                raise ValueError("palette, shares, ceiling and neutral lightness do not fit "
-                                 "together")
-            if not (np.all(np.isfinite(palette)) and np.all(np.isfinite(ceiling))):
-                raise ValueError("non-finite values")
-            background, text = data.get("credit_background"), data.get("credit_text")
-            credits = [None if c is None else tuple(float(v) for v in c)
-                       for c in (background, text)]
-            if any(c is not None and len(c) != 3 for c in credits):
-                raise ValueError("credit colours must be RGB triples")
-            grey = data.get("credit_grey")
-            if grey is not None:
-                grey = tuple(float(v) for v in grey)
-                if (len(grey) != 4 or not all(np.isfinite(grey)) or not 0 < grey[0] < grey[1]
-                        or not 1 < grey[2] <= grey[3]):
+            palette = _field(data, "palette", (None, 3), (0.0, -_AB_MAX, -_AB_MAX),
+                             (100.0, _AB_MAX, _AB_MAX))
+            count = len(palette)
+            share = _field(data, "palette_share", (count,), 0.0, 1.0)
+            ceiling = _field(data, "chroma_ceiling", (101,), 0.0, _CHROMA_MAX)
+            typical = _field(data, "typical_ab", (101, 2), -_AB_MAX, _AB_MAX)
+            neutral = _field(data, "neutral", (101,), dtype=bool)
+            credits = [None if data.get(key) is None else
+                       tuple(float(v) for v in _field(data, key, (3,), 0.0, 255.0, np.float64))
+                       for key in ("credit_background", "credit_text")]
+            grey = None
+            if data.get("credit_grey") is not None:
+                grey = tuple(float(v) for v in _field(data, "credit_grey", (4,),
+                                                      dtype=np.float64))
+                if not 0 < grey[0] < grey[1] or not 1 < grey[2] <= grey[3]:
                     raise ValueError("credit_grey must be (background Y, text Y, lowest "
                                      "ratio, highest ratio) with 0 < background < text")
-            rows = np.asarray(data.get("palette_rows", []), np.float32)
-            together = np.asarray(data.get("palette_together", []), np.float32)
-            extent = np.asarray(data.get("palette_extent", []), np.float32)
-            if rows.size or together.size or extent.size:
-                if rows.shape != (len(palette), PALETTE_ROWS) or together.shape != (
-                        len(palette), len(palette)) or extent.shape != (len(palette),):
-                    raise ValueError("the palette's layout does not fit the palette")
-                if not (np.all(np.isfinite(rows)) and np.all(rows > 0)
-                        and np.all(np.isfinite(together)) and np.all(together > 0)
-                        and np.all(together <= 1) and np.all(np.isfinite(extent))
-                        and np.all(extent >= 0) and np.all(extent <= 1)):
-                    raise ValueError("the palette's layout holds values out of range")
-            else:
-                rows = np.zeros((0, PALETTE_ROWS), np.float32)
-                together = np.zeros((0, 0), np.float32)
-                extent = np.zeros(0, np.float32)
+            frames = data.get("frames", 0)
+            if not isinstance(frames, int) or isinstance(frames, bool) or frames < 0:
+                raise ValueError(f"frames {frames!r:.40} is not a count")
+            rows = np.zeros((0, PALETTE_ROWS), np.float32)
+            together = np.zeros((0, 0), np.float32)
+            extent = np.zeros(0, np.float32)
+            if any(data.get(key) not in (None, []) for key in _LAYOUT_FIELDS):
+                try:
+                    tiny = float(np.nextafter(np.float32(0), np.float32(1)))  # > 0
+                    rows = _field(data, "palette_rows", (count, PALETTE_ROWS), tiny)
+                    together = _field(data, "palette_together", (count, count), tiny, 1.0)
+                    extent = _field(data, "palette_extent", (count,), 0.0, 1.0)
+                except ValueError as exc:
+                    raise ValueError(f"the palette's layout: {exc}") from None
             return cls(palette, share, ceiling, typical, neutral,
                        credits[0], credits[1],  # type: ignore[arg-type]
-                       int(data.get("frames", 0)), grey,  # type: ignore[arg-type]
+                       frames, grey,  # type: ignore[arg-type]
                        rows, together, extent)
-        except (KeyError, TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise DatasetError(f"{where}: damaged series file ({exc})") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -235,18 +226,54 @@ class SeriesLook:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SeriesLook:
-        """Read a ``series.json``.
+        """Read a ``series.json`` (only a regular file: :func:`vidcolor.dataset.read_json`).
 
         Raises:
-            DatasetError: unreadable or damaged.
+            DatasetError: missing, unreadable or damaged.
         """
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"{path}: unreadable series file ({exc})") from None
+        from vidcolor.dataset import read_json
+
+        data = read_json(path)
+        if data is None:
+            raise DatasetError(f"{path}: missing series file")
         if not isinstance(data, dict):
             raise DatasetError(f"{path}: damaged series file (not an object)")
         return cls.from_json(data, str(path))
+
+
+#: A look's ab values and chroma lie within these (Lab of sRGB: |a|, |b| < 128).
+_AB_MAX = 128.0
+_CHROMA_MAX = float(_AB_MAX * np.sqrt(2.0))
+_LAYOUT_FIELDS = ("palette_rows", "palette_together", "palette_extent")
+
+
+def _field(data: dict[str, Any], key: str, shape: tuple[int | None, ...],
+           low: float | tuple[float, ...] = -np.inf, high: float | tuple[float, ...] = np.inf,
+           dtype: Any = np.float32) -> np.ndarray:
+    """``data[key]`` read back as an array of ``shape`` (None: any length) whose values are
+    finite and within ``[low, high]`` (not checked for ``dtype=bool``).
+
+    Raises:
+        ValueError: missing, not an array of numbers, another shape or values out of range;
+            the message names ``key``.
+    """
+    if key not in data:
+        raise ValueError(f"{key} is missing")
+    try:
+        with np.errstate(all="ignore"):  # an overflow gives inf, refused below
+            array = np.asarray(data[key], dtype)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{key} is not an array of numbers") from None
+    if array.size == 0 and None in shape:
+        array = array.reshape([0 if size is None else size for size in shape])
+    if array.ndim != len(shape) or any(want is not None and want != got
+                                       for want, got in zip(shape, array.shape, strict=False)):
+        wanted = "x".join("K" if size is None else str(size) for size in shape)
+        raise ValueError(f"{key} has the shape {array.shape}, not ({wanted})")
+    if dtype is not bool and not (np.all(np.isfinite(array)) and np.all(array >= low)
+                                  and np.all(array <= high)):
+        raise ValueError(f"{key} holds values that are not finite numbers in [{low}, {high}]")
+    return array
 
 
 # --------------------------------------------------------------------------- learning

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -10,9 +11,9 @@ log = logging.getLogger("vidcolor")
 
 
 @click.command("build-dataset")
-@click.argument("episodes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("episodes", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", default="dataset", show_default=True,
-              type=click.Path(file_okay=False), help="Dataset folder (created or extended).")
+              type=click.Path(), help="Dataset folder (created or extended).")
 @click.option("--test-episodes", default=None, metavar="NAMES",
               help="Comma-separated episode names (file stems) or 0-based indices kept for "
                    "testing.  [default: the first episode]")
@@ -38,9 +39,14 @@ def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | N
     an interrupted run resumes where it stopped; a re-run checks the dataset and extracts again
     the episodes whose frames or manifest rows are missing. One build writes a folder at a time.
     """
+    # EPISODES are checked by the library (a folder, a pipe, a name that cannot be recorded),
+    # which says what is wrong in one line; so is an --output under a file
     from vidcolor.dataset import DatasetParams
     from vidcolor.dataset import build_dataset as build
+    from vidcolor.errors import OptionError
 
+    if os.path.lexists(output) and not os.path.isdir(output):
+        raise OptionError(f"{output}: exists and is not a folder; give another --output")
     tests = [t.strip() for t in test_episodes.split(",") if t.strip()] if test_episodes else None
     report = build(list(episodes), output,
                    params=DatasetParams(size=size, dedup_threshold=dedup_threshold,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,18 +10,20 @@ import click
 
 
 def _parse_fps(_ctx: click.Context, _param: click.Parameter, value: str) -> Fraction:
+    from vidcolor.errors import OptionError  # a usage error in one line
+
     try:
         fps = Fraction(value)
     except (ValueError, ZeroDivisionError):
-        raise click.BadParameter(
-            f"{value!r} is not a number or fraction such as 24000/1001") from None
+        raise OptionError(f"--fps: {value!r} is not a number or fraction such as "
+                          "24000/1001") from None
     if fps <= 0:
-        raise click.BadParameter("must be positive")
+        raise OptionError(f"--fps: {value!r} is not positive")
     return fps
 
 
 @click.command("demo-data")
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("outdir", type=click.Path(path_type=Path))
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed; the same seed always gives the same series.")
 @click.option("--episodes", type=click.IntRange(min=1), default=4, show_default=True,
@@ -47,10 +50,12 @@ def demo_data(outdir: Path, seed: int, episodes: int, seconds: float, width: int
       vidcolor demo-data demo/ && vidcolor build-dataset demo/episode0[1-3].mkv
     """
     from vidcolor.demo import generate_series
+    from vidcolor.errors import OptionError
 
+    if os.path.lexists(outdir) and not os.path.isdir(outdir):
+        raise OptionError(f"{outdir}: exists and is not a folder; give another OUTDIR")
     if seconds * fps < 10:
-        raise click.BadParameter(f"{seconds} s at {fps} fps is under 10 frames",
-                                 param_hint="--seconds")
+        raise OptionError(f"--seconds: {seconds} s at {fps} fps is under 10 frames")
     info = generate_series(outdir, seed=seed, episodes=episodes, seconds=seconds, width=width,
                            height=height, fps=fps, progress=True)
     count = len(info.episodes)
