@@ -9,6 +9,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from vidcolor.errors import OutputError
+
+log = logging.getLogger(__name__)
 
 
 def ensure_writable_dir(directory: str | os.PathLike[str]) -> Path:
@@ -30,6 +33,8 @@ def ensure_writable_dir(directory: str | os.PathLike[str]) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path}: exists and is not a directory") from None
         raise OutputError(f"{path}: cannot create directory ({exc.strerror or exc})") from exc
     if not path.is_dir():
         raise OutputError(f"{path}: exists and is not a directory")
@@ -169,10 +174,13 @@ def exclusive(target: str | os.PathLike[str], what: str = "it",
         if handle is not None:
             break
     with handle:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"vidcolor process {os.getpid()}")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"vidcolor process {os.getpid()}")
+            handle.flush()
+        except OSError as exc:  # a full disk: the lock holds, only its note is missing
+            log.debug("%s: cannot note the holder (%s)", path, exc.strerror or exc)
         try:
             yield path
         finally:

@@ -56,18 +56,19 @@ class VidcolorGroup(click.Group):
         except OptionError as exc:  # a value the library refused: a usage error
             if debug:
                 raise
-            click.echo(f"vidcolor: error: {exc}", err=True)
+            click.echo(f"vidcolor: error: {_one_line(str(exc))}", err=True)
             ctx.exit(EXIT_USAGE)
         except VidcolorError as exc:
             if debug:
                 raise
-            click.echo(f"vidcolor: error: {exc}", err=True)
+            click.echo(f"vidcolor: error: {_one_line(str(exc))}", err=True)
             ctx.exit(EXIT_FAILURE)
         except OSError as exc:  # the last net: the system refused something no check foresaw
             if debug or not _is_environment_error(exc):
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"vidcolor: error: {where}{exc.strerror or exc}", err=True)
+            click.echo(f"vidcolor: error: {_one_line(where + str(exc.strerror or exc))}",
+                       err=True)
             ctx.exit(EXIT_FAILURE)
         except MemoryError:
             if debug:
@@ -80,6 +81,18 @@ class VidcolorGroup(click.Group):
                 raise
             click.echo("vidcolor: interrupted; re-run the same command to resume", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+def _one_line(message: str) -> str:
+    """``message`` with control characters escaped: a file named with a newline must not
+    make the error two lines.
+
+    >>> _one_line("bad\\nname.mkv: not a video")
+    'bad\\\\nname.mkv: not a video'
+    """
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
 def _is_environment_error(exc: OSError) -> bool:
