@@ -540,7 +540,7 @@ def test_a_series_look_copied_again_keeps_the_render(tmp_path: Path, runs: Path)
     run = tmp_path / "run"
     shutil.copytree(runs / "plain", run)
     look = SeriesLook(np.array([[60.0, 40.0, 20.0]], np.float32), np.ones(1, np.float32),
-                      np.full(101, 200.0, np.float32))
+                      np.full(101, 150.0, np.float32))
     text = json.dumps(look.to_json())
     (run / "series.json").write_text(text)
     clip = write_clip(tmp_path / "bw.mkv", cartoon_frames(6), fps=24, audio=False)

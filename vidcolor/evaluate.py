@@ -89,6 +89,8 @@ def evaluate_runs(runs: Sequence[str | os.PathLike[str]], options: RenderOptions
     from vidcolor.dataset import load_split
     from vidcolor.inference.render import Renderer
 
+    if report_dir is not None:
+        check_report_dir(report_dir)
     paths = _even_subset(load_split(dataset_dir, split), max_images)
     groups = [list(runs)] if options.ensemble is not None else [[run] for run in runs]
     renderers = [Renderer.from_runs(group, options) for group in groups]
@@ -155,12 +157,17 @@ def evaluate_results(results: Sequence[str | os.PathLike[str]], truth: str | os.
     Raises:
         InputError: unreadable inputs, different kinds, frame counts or sizes.
     """
+    from vidcolor.inference.render import check_same_rate
+
+    if report_dir is not None:
+        check_report_dir(report_dir)
     truth_source = open_source(truth)
     sources = [open_source(path) for path in results]
     for source in sources:
         if (source.kind == "video") != (truth_source.kind == "video"):
             raise InputError(f"{source.path}: a {source.kind} cannot be compared with "
                              f"{truth_source.path} (a {truth_source.kind})")
+        check_same_rate(source, truth_source)
     counts = [_frame_count(source) for source in (truth_source, *sources)]
     if len(set(counts)) > 1:
         detail = ", ".join(f"{s.path} {c}" for s, c in zip((truth_source, *sources), counts,
@@ -176,6 +183,17 @@ def evaluate_results(results: Sequence[str | os.PathLike[str]], truth: str | os.
             "results": {name: str(s.path) for name, s in zip(names, sources, strict=True)}}
     return _score(frames, names, count, meta, report_dir, progress,
                   title=f"vidcolor evaluate: against {truth_source.path.name}")
+
+
+def check_report_dir(report_dir: str | os.PathLike[str]) -> None:
+    """Refuse a report folder (``-o``) that cannot be made, before any work.
+
+    Raises:
+        OutputError: it is a file, lies under a file, or cannot be written.
+    """
+    from vidcolor.inference.render import check_output_folder
+
+    check_output_folder(Path(report_dir), "report folder")
 
 
 def _frame_count(source: Source) -> int:
@@ -253,7 +271,11 @@ def episode_name(path: str | os.PathLike[str]) -> str:
 
     path = Path(path)
     known = path.suffix.lower() in VIDEO_EXTENSIONS + IMAGE_EXTENSIONS
-    return path.stem if known and not path.is_dir() else path.name
+    try:
+        folder = path.is_dir()
+    except OSError:  # a name read from a season file, too long for the system
+        folder = False
+    return path.stem if known and not folder else path.name
 
 
 def colour_name(name: str) -> str:
@@ -308,27 +330,84 @@ def truth_for(episode_input: str | os.PathLike[str], truth_dir: str | os.PathLik
 def read_season(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The episodes a render wrote into ``folder``: ``season.json`` and the shards'
     ``season-I-of-N.json`` merged (an output in several files: the newest file's entry), sorted
-    by episode name.
+    by episode name. Every entry is checked (:func:`_season_entry`): a season file is read
+    back from disk, and may have been edited or damaged.
 
     Raises:
-        InputError: no season file there, or a damaged one.
+        InputError: no season file there, or a damaged one (naming the file and the field).
     """
     import json
 
     folder = Path(folder)
-    files = sorted(folder.glob("season*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    try:
+        files = sorted(folder.glob("season*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot read the season files ({exc.strerror or exc})") \
+            from None
     if not files:
         raise InputError(f"{folder}: no season.json here; render the season with "
                          f"`vidcolor render ... -o {folder}` first")
     episodes: dict[str, dict[str, Any]] = {}
     for path in files:
         try:
-            entries = json.loads(path.read_text())["episodes"]
-            for entry in entries:
-                episodes[Path(entry["output"] or entry["input"]).name] = dict(entry)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if path.stat().st_size > MAX_SEASON_BYTES:
+                raise ValueError(f"{path.stat().st_size} bytes, more than any season")
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
             raise InputError(f"{path}: not a season file of vidcolor render ({exc})") from None
+        entries = data.get("episodes") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise InputError(f"{path}: not a season file of vidcolor render (no list of "
+                             "episodes)")
+        for index, item in enumerate(entries):
+            entry = _season_entry(item, f"{path}: episode {index + 1}")
+            episodes[Path(entry["output"]).name] = entry
     return sorted(episodes.values(), key=lambda e: (episode_name(e["input"]), e["input"]))
+
+
+#: A season file larger than this is not one (about 100 000 episodes).
+MAX_SEASON_BYTES = 64 << 20
+#: The fields of a season file's episode: (name, type) — see batch.EpisodeResult.
+_SEASON_FIELDS = (("input", str), ("output", str), ("status", str), ("frames", int),
+                  ("seconds", float), ("device", str), ("message", str))
+
+
+def _season_entry(item: Any, where: str) -> dict[str, Any]:
+    """One episode of a season file, checked: each field of its type, counts and times finite
+    and not negative, and an output name that stays inside the season folder.
+
+    Raises:
+        InputError: naming ``where`` and the field.
+    """
+    import math
+
+    if not isinstance(item, dict):
+        raise InputError(f"{where}: not an object")
+    entry: dict[str, Any] = {}
+    for name, kind in _SEASON_FIELDS:
+        value = item.get(name, "" if kind is str and name in ("device", "message") else None)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool) or \
+                (kind is not str and not (math.isfinite(value) and 0 <= value < 2**53)):
+            raise InputError(f"{where}: {name} must be {_KIND_NAMES[kind]}, got {value!r:.80}")
+        if kind is str and "\0" in value:
+            raise InputError(f"{where}: {name} holds a NUL character")
+        entry[name] = value
+    if entry["status"] not in ("done", "skipped", "failed"):
+        raise InputError(f"{where}: status must be done, skipped or failed, got "
+                         f"{entry['status']!r:.80}")
+    if not entry["input"]:
+        raise InputError(f"{where}: input is empty")
+    output = Path(entry["output"] or entry["input"]).name
+    if output in ("", ".", ".."):
+        raise InputError(f"{where}: output {entry['output']!r:.80} names no file of the "
+                         "season folder")
+    entry["output"] = output  # a bare name: the output is looked up in the season folder
+    return entry
+
+
+_KIND_NAMES = {str: "a string", int: "a whole number from 0", float: "a number from 0"}
 
 
 def evaluate_season(folder: str | os.PathLike[str], truth_dir: str | os.PathLike[str] | None
@@ -350,28 +429,32 @@ def evaluate_season(folder: str | os.PathLike[str], truth_dir: str | os.PathLike
     Returns:
         ``episodes`` (each: ``episode``, ``input``, ``output``, ``status``, ``device``,
         ``frames``, ``seconds``, ``fps``, ``message``, ``truth``, ``metrics`` — ``{"grey" |
-        "result" | "truth": {metric: value}}`` of the summary, or None — and ``error`` where
-        scoring failed) and ``totals`` (counts, frames, seconds, fps, and the frame-weighted
-        means of :data:`SEASON_METRICS` over the scored episodes).
+        "result" | "truth": {metric: value}}`` of the summary, or None — ``error`` where
+        scoring failed, and ``report``: its report's folder in ``report_dir``, its name where
+        that is safe, else ``episode-NNN``) and ``totals`` (counts, frames, seconds, fps, and
+        the frame-weighted means of :data:`SEASON_METRICS` over the scored episodes).
 
     Raises:
         InputError: no season file in ``folder``, ``truth_dir`` not a folder.
     """
     folder = Path(folder)
+    if report_dir is not None:
+        check_report_dir(report_dir)
     entries = read_season(folder)
     if truth_dir is not None and not Path(truth_dir).is_dir():
         raise InputError(f"{truth_dir}: not a folder (--truth with --season is the folder of "
                          "the colour originals)")
     names = _unique_episode_names([entry["input"] for entry in entries])
     episodes = []
-    for entry, name in zip(entries, names, strict=True):
-        output = _located(folder, entry["output"])
-        frames, seconds = int(entry.get("frames") or 0), float(entry.get("seconds") or 0.0)
+    for index, (entry, name) in enumerate(zip(entries, names, strict=True)):
+        output = folder / entry["output"]  # a bare name (read_season): inside the folder
+        frames, seconds = entry["frames"], entry["seconds"]
         row: dict[str, Any] = {
             "episode": name, "input": entry["input"], "output": str(output),
-            "status": entry["status"], "device": entry.get("device", ""), "frames": frames,
+            "status": entry["status"], "device": entry["device"], "frames": frames,
             "seconds": seconds, "fps": round(frames / seconds, 2) if seconds else None,
-            "message": entry.get("message", ""), "truth": None, "metrics": None, "error": None}
+            "message": entry["message"], "truth": None, "metrics": None, "error": None,
+            "report": _report_folder_name(name, index)}
         episodes.append(row)
         if truth_dir is None or entry["status"] == "failed":
             continue
@@ -380,7 +463,7 @@ def evaluate_season(folder: str | os.PathLike[str], truth_dir: str | os.PathLike
             if truth is None:
                 continue
             row["truth"] = str(truth)
-            target = None if report_dir is None else Path(report_dir) / name
+            target = None if report_dir is None else Path(report_dir) / row["report"]
             summary = evaluate_results([output], truth, align=align, report_dir=target,
                                        progress=progress)
         except InputError as exc:
@@ -409,11 +492,16 @@ def _unique_episode_names(inputs: Sequence[str]) -> list[str]:
             for index, name in enumerate(unique)]
 
 
-def _located(folder: Path, output: str) -> Path:
-    """An output listed in a season file: in ``folder`` by its name (the folder may have been
-    moved since), else where the file says."""
-    here = folder / Path(output).name
-    return here if here.exists() else Path(output)
+def _report_folder_name(name: str, index: int) -> str:
+    """The folder of an episode's report inside the season report: its name where that is a
+    plain visible name that no file of the season report uses, else ``episode-NNN``."""
+    from vidcolor.report import INDEX_HTML, REPORT_JSON
+
+    reserved = (INDEX_HTML, REPORT_JSON, SEASON_TEXT)
+    if name and not name.startswith(".") and "/" not in name and "\0" not in name \
+            and name not in reserved and len(os.fsencode(name)) <= 200:
+        return name
+    return f"episode-{index + 1:03d}"
 
 
 def _season_totals(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -507,20 +595,17 @@ def _write_season_report(folder: Path, report: dict[str, Any]) -> None:
     import html
     from urllib.parse import quote
 
-    from vidcolor.fsutil import atomic_path, ensure_writable_dir, write_json_atomic
-    from vidcolor.report import INDEX_HTML, REPORT_JSON
+    from vidcolor.fsutil import ensure_writable_dir
+    from vidcolor.report import INDEX_HTML, REPORT_JSON, json_bytes, write_files_atomic
 
     ensure_writable_dir(folder)
-    write_json_atomic(folder / REPORT_JSON, report)
-    with atomic_path(folder / SEASON_TEXT) as tmp:
-        tmp.write_text(format_season_report(report) + "\n", encoding="utf-8")
     rows = season_rows(report)
     body = []
     for index, row in enumerate(rows[1:], start=1):
         name = html.escape(row[0])
         episode = report["episodes"][index - 1] if index < len(rows) - 1 else None
         if episode is not None and episode["metrics"]:
-            link = html.escape(quote(f"{episode['episode']}/{INDEX_HTML}"))
+            link = html.escape(quote(f"{episode['report']}/{INDEX_HTML}"))
             name = f'<a href="{link}">{name}</a>'
         body.append(f"<tr><th>{name}</th>" + "".join(f"<td>{html.escape(cell)}</td>"
                                                     for cell in row[1:]) + "</tr>")
@@ -535,5 +620,7 @@ def _write_season_report(folder: Path, report: dict[str, Any]) -> None:
             f"<tbody>{''.join(body)}</tbody></table>"
             + "".join(f"<p>{html.escape(note)}</p>" for note in season_notes(report)) +
             "</body></html>\n")
-    with atomic_path(folder / INDEX_HTML) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    write_files_atomic(folder, [
+        (REPORT_JSON, json_bytes(report)),
+        (SEASON_TEXT, (format_season_report(report) + "\n").encode("utf-8")),
+        (INDEX_HTML, page.encode("utf-8"))])

@@ -12,10 +12,11 @@
 - ``per_frame.png``: PSNR and warp error per frame (flicker shows as spikes),
 - ``index.html``: the table and the pictures with captions; no external URLs, no libraries.
 
-Every file is written under a temporary name and renamed when complete
-(:func:`vidcolor.fsutil.atomic_path`); ``index.html`` comes last, so a page never points at
-pictures that are not there yet. Numbers are formatted by :func:`format_value` everywhere (4
-significant digits, ``inf``, ``n/a``), so the page, the table and ``report.json`` can be compared.
+The files are made in memory, written and synced under temporary names, and renamed only when
+all of them are on disk (:func:`write_files_atomic`): a full disk leaves the earlier report
+whole, and ``index.html``, renamed last, never points at pictures that are not there. Numbers
+are formatted by :func:`format_value` everywhere (4 significant digits, ``inf``, ``n/a``), so
+the page, the table and ``report.json`` can be compared.
 Plots use matplotlib's object API (Agg canvas; no pyplot state).
 
 Which frames the sheet shows is decided after scoring, from the per-frame PSNR: a
@@ -27,7 +28,9 @@ credit screen, never a dark frame.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -38,7 +41,8 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from vidcolor.fsutil import atomic_path, ensure_writable_dir, write_json_atomic
+from vidcolor.errors import OutputError
+from vidcolor.fsutil import atomic_path, ensure_writable_dir
 from vidcolor.metrics import LIGHTNESS_BANDS, SUMMARY_METRICS
 
 __all__ = [
@@ -55,6 +59,8 @@ __all__ = [
     "pick_sheet_frames",
     "pick_label",
     "write_report",
+    "write_files_atomic",
+    "json_bytes",
 ]
 
 REPORT_JSON = "report.json"
@@ -174,12 +180,13 @@ def _colours(names: Sequence[str]) -> dict[str, tuple[str, str]]:
     return styles
 
 
-def _save(figure: Any, target: Path, image_format: str, **options: Any) -> None:
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format=image_format, **options)
+def _encode_figure(figure: Any, image_format: str, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format, **options)
+    return buffer.getvalue()
 
 
-def _plot_error_curves(summary: Mapping[str, Any], target: Path) -> None:
+def _plot_error_curves(summary: Mapping[str, Any]) -> bytes:
     cumulative = summary["cumulative"]
     names = [name for name in _candidates(summary) if name != "truth"]
     styles = _colours(_candidates(summary))
@@ -210,7 +217,7 @@ def _plot_error_curves(summary: Mapping[str, Any], target: Path) -> None:
     for axes in (per_pixel, per_image):
         axes.grid(alpha=0.3)
         axes.legend(loc="lower right")
-    _save(figure, target, "png")
+    return _encode_figure(figure, "png")
 
 
 def _numbers(values: Sequence[Any]) -> np.ndarray:
@@ -218,7 +225,7 @@ def _numbers(values: Sequence[Any]) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def _plot_series(summary: Mapping[str, Any], target: Path) -> None:
+def _plot_series(summary: Mapping[str, Any]) -> bytes:
     series = summary["series"]
     names = _candidates(summary)
     styles = _colours(names)
@@ -242,7 +249,7 @@ def _plot_series(summary: Mapping[str, Any], target: Path) -> None:
         axes.grid(alpha=0.3)
         if axes.lines:
             axes.legend(loc="upper right", fontsize="small")
-    _save(figure, target, "png")
+    return _encode_figure(figure, "png")
 
 
 def _thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -598,7 +605,8 @@ def _sheet_columns(summary: Mapping[str, Any], sheet: Sequence[SheetRow]) -> lis
         (["truth"] if "truth" in present else [])
 
 
-def _plot_sheet(summary: Mapping[str, Any], sheet: Sequence[SheetRow], directory: Path) -> str:
+def _plot_sheet(summary: Mapping[str, Any], sheet: Sequence[SheetRow]) -> tuple[str, bytes]:
+    """The comparison sheet's file name (PNG, or JPEG when very large) and bytes."""
     columns = _sheet_columns(summary, sheet)
     thumbs = [[_thumbnail(row.frames[name]) if name in row.frames else None for name in columns]
               for row in sheet]
@@ -625,12 +633,8 @@ def _plot_sheet(summary: Mapping[str, Any], sheet: Sequence[SheetRow], directory
                 ax.set_ylabel(row.label, fontsize="small")
     width, height = figure.get_size_inches() * figure.dpi
     if width * height > SHEET_JPEG_PIXELS:
-        name = f"{SHEET_NAME}.jpg"
-        _save(figure, directory / name, "jpg", pil_kwargs={"quality": 90})
-    else:
-        name = f"{SHEET_NAME}.png"
-        _save(figure, directory / name, "png")
-    return name
+        return f"{SHEET_NAME}.jpg", _encode_figure(figure, "jpg", pil_kwargs={"quality": 90})
+    return f"{SHEET_NAME}.png", _encode_figure(figure, "png")
 
 
 # --------------------------------------------------------------------------- page
@@ -788,21 +792,57 @@ def write_report(directory: str | os.PathLike[str], summary: Mapping[str, Any],
         ValueError: the summary is not JSON-able (NaN or infinity in it).
     """
     folder = ensure_writable_dir(directory)
-    json.dumps(summary, allow_nan=False)  # fail before writing anything
+    report = json_bytes(summary)  # fails (NaN) before anything is written
     images = []
+    files = []
     if summary.get("frames"):
-        _plot_error_curves(summary, folder / CURVES_PNG)
+        files.append((CURVES_PNG, _plot_error_curves(summary)))
         images.append((CURVES_PNG, "cumulative αβ error curves", _CAPTIONS["curves"]))
     if sheet:
         rows = [SheetRow(*row) for row in sheet]
-        name = _plot_sheet(summary, rows, folder)
+        files.append(_plot_sheet(summary, rows))
         listed = "; ".join(html.escape(row.label.replace("\n", ", ")) for row in rows)
-        images.append((name, "comparison sheet", f"{_CAPTIONS['sheet']} Rows: {listed}."))
+        images.append((files[-1][0], "comparison sheet",
+                       f"{_CAPTIONS['sheet']} Rows: {listed}."))
     if summary.get("frames"):
-        _plot_series(summary, folder / SERIES_PNG)
+        files.append((SERIES_PNG, _plot_series(summary)))
         images.append((SERIES_PNG, "PSNR and warp error per frame", _CAPTIONS["series"]))
-    write_json_atomic(folder / REPORT_JSON, summary)
-    index = folder / INDEX_HTML
-    with atomic_path(index) as tmp:
-        tmp.write_text(_page(title, summary, images), encoding="utf-8")
-    return index
+    files.append((REPORT_JSON, report))
+    files.append((INDEX_HTML, _page(title, summary, images).encode("utf-8")))
+    write_files_atomic(folder, files)
+    return folder / INDEX_HTML
+
+
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as the indented JSON of a report file.
+
+    Raises:
+        ValueError: NaN or infinity in it.
+    """
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def write_files_atomic(folder: Path, files: Sequence[tuple[str, bytes]]) -> None:
+    """Write the files of a report into ``folder``, all or none.
+
+    Each file is first written and synced under a temporary name; only when every one is on
+    disk are they renamed onto their names, in the order given (the page last, so it never
+    points at pictures that are not there). A full disk or ``ulimit -f`` therefore leaves the
+    earlier report as it was, and no temporary file behind.
+
+    Raises:
+        OutputError: a file's name is taken by a folder or a file that cannot be replaced, or
+            the storage refused a write.
+    """
+    for name, _ in files:
+        target = folder / name
+        if target.is_dir() or (target.exists() and not os.access(target, os.W_OK)):
+            raise OutputError(f"{target}: exists and cannot be replaced (a folder or a "
+                              "read-only file); remove it or choose another report folder")
+    with contextlib.ExitStack() as stack:
+        for name, data in reversed(files):  # the stack renames the first entered last
+            tmp = stack.enter_context(atomic_path(folder / name, allow_empty=not data))
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())

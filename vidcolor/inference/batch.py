@@ -7,7 +7,8 @@ same share whatever the order of the arguments, so a SLURM job array or a Kubern
 splits a season with no coordination). :func:`render_batch` renders them with the models loaded
 once — in this process (the default), or in one worker process per device (``--devices
 cuda:0,cuda:1``), each taking the next episode from a shared queue. An episode whose output
-already carries a record of the same models and options (``<output>.vidcolor.json``) is skipped;
+already carries a record of the same models and options (``<output>.vidcolor.json``), and is
+still the output that record describes (:func:`finished_record`), is skipped;
 an interrupted one continues (:mod:`vidcolor.inference.sinks`); a failing one is reported and
 the rest go on. The outcome of every episode is returned; the CLI prints it
 (:func:`format_season`) and writes it into the output folder (:func:`write_season`:
@@ -17,6 +18,7 @@ reads it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from vidcolor.errors import InputError, OptionError, OutputError, VidcolorError
-from vidcolor.fsutil import read_json_object, write_json_atomic
+from vidcolor.fsutil import ensure_writable_dir, read_json_object, write_json_atomic
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.pipeline import available_cpus
 from vidcolor.inference.sources import IMAGE_EXTENSIONS
@@ -70,6 +72,10 @@ class EpisodeResult:
     message: str = ""
 
 
+#: The most shares ``--shard`` splits a season into (more would be shards of no episode).
+MAX_SHARDS = 100_000
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N``.
 
@@ -84,8 +90,9 @@ def parse_shard(text: str) -> tuple[int, int]:
         shard = (int(index), int(count))
     except ValueError:
         shard = (-1, 0)
-    if not sep or not 0 <= shard[0] < shard[1]:
-        raise OptionError(f"--shard must be I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
+    if not sep or not 0 <= shard[0] < shard[1] <= MAX_SHARDS:
+        raise OptionError(f"--shard must be I/N with 0 <= I < N <= {MAX_SHARDS} (e.g. 0/4), "
+                          f"got {str(text)[:40]!r}")
     return shard
 
 
@@ -123,6 +130,10 @@ def is_batch(inputs: Sequence[str | os.PathLike[str]], shard: tuple[int, int] | 
     Raises:
         InputError: an input does not exist or a folder holds nothing to render.
     """
+    from vidcolor.inference.render import check_name_length
+
+    for item in inputs:
+        check_name_length(Path(item), error=InputError)
     if len(inputs) != 1 or shard is not None:
         return True
     path = Path(inputs[0])
@@ -151,9 +162,19 @@ def plan(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
         OutputError: two episodes would write the same output (same names in two folders),
             or an episode's output is another input of the command.
     """
-    from vidcolor.inference.render import default_output
+    from vidcolor.inference.render import (
+        check_name_length,
+        check_output_folder,
+        check_replaceable,
+        default_output,
+    )
 
     batch = is_batch(inputs, shard)
+    if batch and output is not None:  # before any work: the folder and its season file
+        check_output_folder(Path(output))
+        check_replaceable(Path(output) / season_name(shard), "the season file")
+    elif output is not None:
+        check_name_length(Path(output))
     unique: dict[str, Path] = {}
     for item in inputs:
         path = Path(item)
@@ -190,6 +211,11 @@ def record_path(output: Path) -> Path:
     return output.with_name(output.name + ".vidcolor.json")
 
 
+#: The least memory of one ``--devices`` worker process (an interpreter with torch and the
+#: models loaded).
+DEVICE_WORKER_BYTES = 512 << 20
+
+
 def parse_devices(text: str) -> list[str]:
     """``--devices``: ``cuda:0,cuda:1`` (or ``cpu,cpu``) -> the list; ``all`` -> every GPU.
 
@@ -214,11 +240,18 @@ def parse_devices(text: str) -> list[str]:
         return [f"cuda:{index}" for index in range(count)]
     devices = [item.strip() for item in text.split(",") if item.strip()]
     if not devices:
-        raise OptionError(f"--devices needs a list such as cuda:0,cuda:1 or 'all', got {text!r}")
+        raise OptionError(f"--devices needs a list such as cuda:0,cuda:1 or 'all', got "
+                          f"{text[:40]!r}")
+    from vidcolor.inference.options import machine_memory
+
+    if len(devices) * DEVICE_WORKER_BYTES > machine_memory():
+        raise OptionError(f"--devices lists {len(devices)} devices: one worker process each "
+                          f"(models loaded, about {DEVICE_WORKER_BYTES >> 20} MiB) does not "
+                          "fit in this machine's memory; list fewer")
     for item in devices:
         if item == "auto" or not _is_device_name(item):
             raise OptionError(f"--devices: each device must be cpu, cuda or cuda:N, got "
-                              f"{text!r}")
+                              f"{item[:40]!r}")
     if any(item != "cpu" for item in devices):
         from vidcolor.checkpoint import resolve_device
 
@@ -288,7 +321,7 @@ def render_batch(episodes: Sequence[Episode], models: Sequence[str | os.PathLike
             rendered); on several devices, a :class:`VidcolorError` naming each device's error.
     """
     for folder in {episode.output.parent for episode in episodes if episode.output}:
-        folder.mkdir(parents=True, exist_ok=True)  # the output folder of a batch
+        ensure_writable_dir(folder)  # the output folder of a batch
     if len(devices) > 1:
         return _render_on_devices(episodes, models, options, list(devices), keep_going,
                                   side_by_side, skip_errors, runs_dir)
@@ -322,9 +355,8 @@ def _render_one(renderer: Any, episode: Episode, side_by_side: bool, skip_errors
         done = finished_record(output, renderer.key_for(episode.input, side_by_side))
         if done is not None:
             log.info("%s: already rendered with these models and options; skipped", output)
-            return EpisodeResult(str(episode.input), str(output), "skipped",
-                                 int(done.get("frames", 0)), float(done.get("seconds", 0.0)),
-                                 device)
+            return EpisodeResult(str(episode.input), str(output), "skipped", done["frames"],
+                                 done["seconds"], device)
         renderer.render(episode.input, output, side_by_side=side_by_side, progress=progress,
                         skip_errors=skip_errors)
     except Exception as exc:  # noqa: BLE001 - one bad episode must not lose the season
@@ -340,10 +372,72 @@ def _render_one(renderer: Any, episode: Episode, side_by_side: bool, skip_errors
                          round(time.perf_counter() - started, 3), device)
 
 
+#: Bytes read at each end of an output file for its fingerprint (:func:`output_fingerprint`).
+FINGERPRINT_BYTES = 1 << 16
+
+
+def output_fingerprint(output: Path) -> dict[str, Any] | None:
+    """What a record keeps to recognise its output later without reading all of it.
+
+    A file: its size and the SHA-256 of its first and last :data:`FINGERPRINT_BYTES`. A folder
+    of images: the count, total size and SHA-256 of the names and sizes of its visible files.
+    A file cut short, replaced or emptied since, or a folder that lost or gained an image, no
+    longer matches.
+
+    Returns:
+        The fingerprint, or None when there is no output to read.
+    """
+    digest = hashlib.sha256()
+    try:
+        if output.is_dir():
+            with os.scandir(output) as entries:
+                files = sorted((os.fsencode(entry.name), entry.stat().st_size) for entry in entries
+                               if entry.is_file() and not entry.name.startswith("."))
+            for name, size in files:
+                digest.update(name + b"\0" + str(size).encode() + b"\n")
+            return {"files": len(files), "bytes": sum(size for _, size in files),
+                    "sha256": digest.hexdigest()}
+        with open(output, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            digest.update(handle.read(FINGERPRINT_BYTES))
+            if size > FINGERPRINT_BYTES:
+                handle.seek(max(FINGERPRINT_BYTES, size - FINGERPRINT_BYTES))
+                digest.update(handle.read(FINGERPRINT_BYTES))
+        return {"bytes": size, "sha256": digest.hexdigest()}
+    except OSError:
+        return None
+
+
 def finished_record(output: Path, key: str) -> dict[str, Any] | None:
-    """The record of ``output`` if the output exists and was made by the render ``key`` names."""
-    done = read_json_object(record_path(output))
-    return done if output.exists() and done.get("key") == key else None
+    """The record of ``output`` if the render ``key`` names made it and the output is still
+    the one it describes (:func:`output_fingerprint`); else None: render it (again).
+
+    The record is read back from disk, so it is checked: a damaged, edited or older record
+    (wrong types, NaN, no fingerprint) or an output changed since (cut short, replaced) means
+    rendering again, which replaces both; an info line says why.
+
+    Returns:
+        The record, ``frames`` an int and ``seconds`` a float, or None.
+    """
+    import math
+
+    record = read_json_object(record_path(output))
+    if record.get("key") != key:
+        return None
+    frames, seconds = record.get("frames"), record.get("seconds")
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
+        seconds = float(seconds)
+    if not (isinstance(frames, int) and not isinstance(frames, bool) and 0 <= frames < 2**53
+            and isinstance(seconds, float) and math.isfinite(seconds) and seconds >= 0):
+        log.info("%s: its record %s is damaged; rendering it again", output,
+                 record_path(output).name)
+        return None
+    fingerprint = output_fingerprint(output)
+    if fingerprint is None or record.get("output") != fingerprint:
+        log.info("%s: not the output its record describes (changed, cut short or missing "
+                 "since it was rendered); rendering it again", output)
+        return None
+    return {**record, "frames": frames, "seconds": seconds}
 
 
 def _device_worker(device: str, models: list[str] | None, options: RenderOptions,

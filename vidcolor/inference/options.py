@@ -1,7 +1,10 @@
 """The options of a render, validated once.
 
 :class:`RenderOptions` is built by the CLI (or by a library caller) and checks itself when it is
-made; everything downstream trusts it. The choice lists come from the registries: refinements
+made; everything downstream trusts it. What only the models or the input can tell is checked as
+soon as they are open, before any frame: :func:`check_memory` (the working memory of --size,
+--batch-size and --workers against the machine's) and :func:`check_upscale` (--size against the
+input's resolution). The choice lists come from the registries: refinements
 from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
 :data:`vidcolor.inference.ensemble.ENSEMBLE_METHODS`, decodings from
 :data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from
@@ -10,9 +13,13 @@ from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
 
 from __future__ import annotations
 
+import contextlib
+import math
+import os
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vidcolor.errors import OptionError
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
@@ -21,7 +28,15 @@ from vidcolor.inference.stages import SEQUENCE_STAGES
 from vidcolor.quantize import parse_decode
 from vidcolor.video import CHROMA, CRF_RANGE
 
+if TYPE_CHECKING:
+    from vidcolor.inference.colorizer import Colorizer
+    from vidcolor.inference.sources import Source
+
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,11 @@ class RenderOptions:
         if self.refine not in refine_methods():
             raise OptionError(f"unknown --refine {self.refine!r}; choose one of "
                               f"{', '.join(refine_methods())}")
+        for name, value in self.refine_options.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value)
+                    and abs(value) < 2**31):
+                raise OptionError(f"segmentation option {name} must be a finite number below "
+                                  f"2^31, got {value!r}")
         if self.refine != "none":
             try:
                 SEGMENTATIONS[self.refine].check(self.refine_options)
@@ -93,9 +113,9 @@ class RenderOptions:
             parse_decode(self.decode)
         except ValueError as exc:
             raise OptionError(f"--decode: {exc}") from None
-        if not isinstance(self.size, int) or self.size < 8 or self.size % 8:
+        if not _is_int(self.size) or self.size < 8 or self.size % 8:
             raise OptionError(f"--size must be a positive multiple of 8, got {self.size}")
-        if self.batch_size < 1:
+        if not _is_int(self.batch_size) or self.batch_size < 1:
             raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
         if not _DEVICE.match(str(self.device)):
             raise OptionError(f"--device must be auto, cpu, cuda or cuda:N, got "
@@ -109,7 +129,7 @@ class RenderOptions:
         if not (isinstance(self.crf, int) and low <= self.crf <= high):
             raise OptionError(f"--crf must be an integer from {low} to {high}, got "
                               f"{self.crf!r}")
-        if self.workers is not None and self.workers < 0:
+        if self.workers is not None and (not _is_int(self.workers) or self.workers < 0):
             raise OptionError(f"--workers must be at least 0, got {self.workers}")
         unknown = [name for name in self.sequence if name not in SEQUENCE_STAGES]
         if unknown:
@@ -123,3 +143,116 @@ class RenderOptions:
             record.pop(key)
         record["sequence"] = list(self.sequence)
         return record
+
+
+#: Memory of one worker process of the per-frame stages (a spawned interpreter with numpy,
+#: OpenCV and vidcolor imported, and a few frames).
+WORKER_BYTES = 200 << 20
+#: The side of the blank frame the networks run on to measure their activations.
+_PROBE_SIZE = 32
+
+
+#: ``--size`` may exceed the default only up to this many times the input's longest side: more
+#: only blurs the network's view and costs memory and time.
+MAX_UPSCALE = 4
+
+
+def check_upscale(source: Source, size: int) -> None:
+    """Refuse a network size far beyond the input's own resolution (e.g. ``--size 4096`` on a
+    64×48 clip): nothing is gained, and the memory and time grow with the square of it.
+
+    Raises:
+        OptionError: naming --size, the input's size and the largest useful value.
+    """
+    dims = None
+    if source.video is not None:
+        dims = (source.video.width, source.video.height)  # type: ignore[attr-defined]
+    elif source.images:
+        from PIL import Image
+
+        with contextlib.suppress(Exception), Image.open(source.images[0]) as image:
+            dims = image.size  # the header only
+    if dims is None:
+        return
+    limit = max(RenderOptions.size, MAX_UPSCALE * max(dims) // 8 * 8)
+    if size > limit:
+        raise OptionError(f"--size {size} is more than {MAX_UPSCALE} times the "
+                          f"{dims[0]}x{dims[1]} pixels of {source.path}: the network would see "
+                          f"an upscaled blur at a great cost in memory and time; use --size "
+                          f"{limit} or less (default {RenderOptions.size})")
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's RAM, or a smaller cgroup limit."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):
+        total = min(total, int(Path("/sys/fs/cgroup/memory.max").read_text().strip()))
+    return total
+
+
+def _activation_bytes(colorizer: Colorizer, size: int) -> int:
+    """Peak bytes of one frame's activations in the networks at input side ``size``: the
+    largest input + output of any layer on a blank :data:`_PROBE_SIZE` frame, scaled by the
+    area (a convolutional network's activations grow with its input's pixels)."""
+    import torch
+
+    peak = 0
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        nonlocal peak
+        tensors = [t for t in (*inputs, output) if isinstance(t, torch.Tensor)]
+        peak = max(peak, sum(t.numel() * t.element_size() for t in tensors))
+
+    total = 0
+    for model in colorizer.models:
+        handles = [module.register_forward_hook(hook) for module in model.model.modules()
+                   if not list(module.children())]
+        try:
+            with torch.inference_mode():
+                model.model(torch.zeros(1, 1, _PROBE_SIZE, _PROBE_SIZE,
+                                        device=colorizer.device))
+        finally:
+            for handle in handles:
+                handle.remove()
+        total, peak = total + peak, 0
+    return total * size * size // (_PROBE_SIZE * _PROBE_SIZE)
+
+
+def check_memory(colorizer: Colorizer, options: RenderOptions, workers: int) -> None:
+    """Refuse options whose working memory exceeds the machine's, before any frame: a render
+    that large is killed by the system with no message.
+
+    The estimate: per frame of a network batch, the networks' peak activations and a few
+    copies of their ``(size/4)² × bins`` float32 outputs (logits, softmax, decoding); the
+    float16 distributions held by the temporal window and the frames in flight; and each
+    worker process. With a GPU the batch counts against its memory, the rest against RAM.
+
+    Raises:
+        OptionError: naming --size, --batch-size and --workers and both figures.
+    """
+    import torch
+
+    from vidcolor.inference.temporal import WINDOW
+
+    size, batch = options.size, options.batch_size
+    bins = max((len(m.bins) if m.bins is not None else 2) for m in colorizer.models)
+    outputs = (size // 4) ** 2 * bins * 4  # one frame's output of one network, float32
+    network = batch * (_activation_bytes(colorizer, size)
+                       + (len(colorizer.models) + 4) * outputs)
+    host = (WINDOW + 2 * batch + 2 * workers) * outputs // 2 + workers * WORKER_BYTES
+    budgets = [(host, machine_memory(), "memory")]
+    if colorizer.device.type == "cuda":
+        gpu = torch.cuda.get_device_properties(colorizer.device).total_memory
+        budgets.append((network, gpu, f"memory on {colorizer.device}"))
+    else:
+        budgets[0] = (host + network, budgets[0][1], "memory")
+    for need, have, where in budgets:
+        if need > have:
+            raise OptionError(
+                f"--size {size} with --batch-size {batch} and --workers {workers} needs about "
+                f"{_gib(need)} of {where}; this machine has {_gib(have)}: use a smaller "
+                f"--size (default {RenderOptions.size}), --batch-size or --workers")
+
+
+def _gib(count: int) -> str:
+    return f"{count / 2**30:.3g} GiB" if count < 2**70 else f"2^{count.bit_length() - 1} bytes"

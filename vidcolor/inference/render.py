@@ -32,10 +32,10 @@ from vidcolor import __version__
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
 from vidcolor.color import grey_rgb
-from vidcolor.errors import InputError, OptionError, OutputError
+from vidcolor.errors import InputError, OptionError, OutputError, VidcolorError
 from vidcolor.fsutil import exclusive, write_json_atomic
 from vidcolor.inference.colorizer import Colorizer, find_runs, load_models
-from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.options import RenderOptions, check_memory, check_upscale
 from vidcolor.inference.pipeline import (
     Pipeline,
     SourceFrame,
@@ -88,17 +88,28 @@ def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def check_output(output: Path, kind: str, protected: Sequence[Path]) -> None:
+#: Bytes the longest name vidcolor keeps beside an output adds to the output's name: its
+#: staging folder ``.<name>.vidcolor-<16 hex digits>`` (the record adds 14, the lock 6).
+BESIDE_NAME_BYTES = 27
+
+
+def check_output(output: Path, kind: str, protected: Sequence[Path],
+                 images: Sequence[str] = ()) -> None:
     """Refuse an output that would replace an input of the command or cannot be written.
 
     Args:
         output: the output path.
         kind: the input's kind (``video``, ``image``, ``folder``).
         protected: every input of the command (input, truth, model files): never overwritten.
+        images: for a folder, the names of the images that will be written into it.
 
     Raises:
         OutputError: one line naming the output and the problem.
     """
+    from vidcolor.inference.batch import record_path
+
+    inner = max((len(os.fsencode(name)) for name in images), default=len("seg-000000.mp4"))
+    check_name_length(output, BESIDE_NAME_BYTES, inner)
     for path in protected:
         if _same(path, output):
             raise OutputError(f"{output}: the output would overwrite {path}, an input of this "
@@ -106,13 +117,18 @@ def check_output(output: Path, kind: str, protected: Sequence[Path]) -> None:
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{output}: output folder {parent} does not exist")
+    check_replaceable(record_path(output), "the record of the output")
     if kind == "folder":
         if output.exists() and not output.is_dir():
             raise OutputError(f"{output}: exists and is not a folder (images go into a folder)")
         where = output if output.is_dir() else parent
         if not os.access(where, os.W_OK | os.X_OK):
             raise OutputError(f"{output}: output folder {where} is not writable")
+        if output.is_dir():
+            for name in images:
+                check_replaceable(output / name, "a rendered image")
         return
+    check_replaceable(output, "an earlier output")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{output}: output folder {parent} is not writable")
     if output.is_dir():
@@ -123,6 +139,78 @@ def check_output(output: Path, kind: str, protected: Sequence[Path]) -> None:
     if kind == "image" and output.suffix.lower() not in IMAGE_EXTENSIONS:
         raise OutputError(f"{output}: not an image file name; use one of "
                           f"{', '.join(IMAGE_EXTENSIONS)}")
+
+
+def check_replaceable(path: Path, what: str) -> None:
+    """Refuse, before any work, a file the render would replace but cannot: a folder in its
+    place, or a read-only (or immutable) file.
+
+    Raises:
+        OutputError: naming the path and ``what`` vidcolor would write there.
+    """
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder where vidcolor writes {what}; remove it or "
+                          "choose another -o")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"{path}: {what} here is read-only and would be replaced; make it "
+                          "writable, remove it, or choose another -o")
+
+
+def check_name_length(path: Path, beside: int = 0, inner: int = 0,
+                      error: type[VidcolorError] = OutputError) -> None:
+    """Refuse a path the file system cannot hold, before anything touches it: a name longer
+    than the folder allows (``beside``: bytes added to it by the files kept beside it) or a
+    whole path (``inner``: the longest name kept inside it) longer than the system's limit.
+
+    Raises:
+        OutputError (or ``error``): naming the path (shortened), its length and the limit.
+    """
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next((p for p in (parent, *parent.parents) if _is_dir(p)), Path("."))
+    try:
+        name_max = os.pathconf(existing, "PC_NAME_MAX")
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    shown = str(path) if len(str(path)) <= 300 else f"{str(path)[:150]}...{str(path)[-100:]}"
+    name = len(os.fsencode(path.name))
+    if name + beside > name_max:
+        kept = " (vidcolor keeps files named after it beside it)" if beside else ""
+        raise error(f"{shown}: the name is {name} bytes; at most {name_max - beside} fit"
+                    f"{kept}; use a shorter name")
+    # the system sees the path as given (relative to the working folder) and, in places, made
+    # absolute: both must fit
+    length = max(len(os.fsencode(str(path))), len(os.fsencode(os.path.abspath(path)))) + \
+        (beside + 1 + inner if inner else 0)
+    if length >= path_max:
+        kept = " with the files vidcolor keeps in and beside it" if inner else ""
+        raise error(f"{shown}: the path is {length} bytes{kept}, more than the system's "
+                    f"{path_max - 1}; use a shorter path")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. a path longer than the system's limit
+        return False
+
+
+def check_output_folder(folder: Path, what: str = "output folder") -> None:
+    """Refuse, before any work, an output folder that cannot be made: a file, under a file,
+    not writable, or a name too long.
+
+    Raises:
+        OutputError: naming the folder and the problem.
+    """
+    check_name_length(folder, 1, 64)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder (the {what})")
+    existing = next((p for p in (folder, *folder.parents) if p.exists() or p.is_symlink()),
+                    Path("."))
+    if not existing.is_dir():
+        raise OutputError(f"{folder}: cannot be made: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: cannot be written: {existing} is not writable")
 
 
 def _identity(path: Path) -> dict[str, Any]:
@@ -153,6 +241,7 @@ class Renderer:
         self.colorizer = colorizer
         self.options = options
         self.workers = default_workers(options)
+        check_memory(colorizer, options, self.workers)
         self.pool = None
         self.look_path, self.look = find_look(colorizer)
         self.last_frames = 0
@@ -270,13 +359,14 @@ class Renderer:
             OptionError: ``review`` with ``side_by_side``, or a review onto the output.
             InputError, OutputError, CheckpointError, DeviceError.
         """
-        from vidcolor.inference.batch import finished_record, record_path
+        from vidcolor.inference.batch import finished_record, output_fingerprint, record_path
 
         started = time.perf_counter()
         if review is not None and side_by_side:
             raise OptionError("--review writes the review beside the output, --side-by-side "
                               "makes the output the review: give one of them")
         source = open_source(input_path)
+        check_upscale(source, self.options.size)
         out = Path(output) if output is not None else default_output(source.path)
         review_path = None if review is None else Path(review)
         if review_path is not None and _same(review_path, out):
@@ -288,6 +378,7 @@ class Renderer:
             if (truth_source.kind == "video") != (source.kind == "video"):
                 raise InputError(f"{truth_source.path}: the ground truth must be the same kind "
                                  f"of input as {source.path} ({source.kind})")
+            check_same_rate(source, truth_source)
         truth_path = truth_source.path if truth_source else None
         protected = [source.path, *([truth_path] if truth_path else []), *self.model_files()]
         targets = []
@@ -298,8 +389,9 @@ class Renderer:
             views, panels = self._panels(True, truth_source is not None)
             targets.append(_Target(out, 1, self.key(source, 1, None)))
             targets.append(_Target(review_path, panels, self.key(source, panels, truth_path)))
+        images = [p.name for p in source.images] if source.kind == "folder" else []
         for target in targets:
-            check_output(target.path, source.kind, protected)
+            check_output(target.path, source.kind, protected, images)
         self.last_skipped = False
         pending = []
         for target in targets:
@@ -309,7 +401,7 @@ class Renderer:
             else:
                 log.info("%s: already rendered from %s with these models and options; kept",
                          target.path, source.path)
-                self.last_frames = int(done.get("frames", 0))
+                self.last_frames = done["frames"]
         if not pending:
             self.last_skipped = True
             return out
@@ -331,6 +423,7 @@ class Renderer:
                     target.sink.finish()
                     write_json_atomic(record_path(target.path), {
                         "key": target.key, "input": str(source.path),
+                        "output": output_fingerprint(target.path),
                         "frames": self.last_frames,
                         "seconds": round(time.perf_counter() - started, 3),
                         "options": self.options.describe(),
@@ -427,6 +520,27 @@ class _Target:
     key: str
     staging: Path | None = None
     sink: Sink | None = None
+
+
+#: Frame rates closer than this (relative) are the same rate (23.976 stored as 24000/1001 or
+#: rounded by a container).
+RATE_TOLERANCE = 1e-3
+
+
+def check_same_rate(result: Source, truth: Source) -> None:
+    """Refuse to pair the frames of videos at different frame rates: frame i of a 12 fps
+    result and of a 25 fps truth show different moments, and every figure would be wrong.
+
+    Raises:
+        InputError: naming both files and both rates.
+    """
+    if result.video is None or truth.video is None:
+        return
+    rates = float(result.video.frame_rate), float(truth.video.frame_rate)
+    if min(rates) > 0 and abs(rates[0] - rates[1]) > RATE_TOLERANCE * max(rates):
+        raise InputError(f"{result.path}: {rates[0]:.6g} fps, but the truth {truth.path} is "
+                         f"{rates[1]:.6g} fps: their frames show different moments and cannot "
+                         "be compared frame by frame")
 
 
 def find_look(colorizer: Colorizer) -> tuple[Path | None, SeriesLook | None]:

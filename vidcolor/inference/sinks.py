@@ -18,6 +18,7 @@ run. The output itself only ever appears complete, under its final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -30,7 +31,15 @@ import cv2
 import numpy as np
 
 from vidcolor.errors import OutputError
-from vidcolor.fsutil import atomic_path, ensure_writable_dir, read_json_object, write_json_atomic
+from vidcolor.fsutil import (
+    STORAGE_ERRNOS,
+    atomic_path,
+    ensure_writable_dir,
+    read_json_object,
+    storage_error,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from vidcolor.inference.sources import ALPHA_EXTENSIONS, Source
 from vidcolor.inference.stages import FrameWork
 
@@ -67,6 +76,29 @@ def clean_stale(output: Path, keep: Path | None) -> None:
                 path.unlink()
 
 
+def _clean_staging(staging: Path) -> None:
+    """Make ``staging`` and leave in it only what a resume can use: every entry that is not a
+    plain file (a folder where an image, a segment or a record goes) and every partial file is
+    removed (the staging folder is vidcolor's own, named after the render's key).
+
+    Raises:
+        OutputError: the staging folder cannot be made or written.
+    """
+    if staging.is_symlink() or (staging.exists() and not staging.is_dir()):
+        with contextlib.suppress(OSError):
+            staging.unlink()  # a file under the staging folder's name
+    ensure_writable_dir(staging)
+    for entry in staging.iterdir():
+        if (entry.name.startswith(".") and ".part" in entry.name) or entry.is_symlink() \
+                or not entry.is_file():
+            log.info("%s: removing what an interrupted render left", entry)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
 class Sink:
     """Receives finished frames in order; knows where an interrupted render stopped.
 
@@ -90,13 +122,20 @@ class Sink:
 
 
 def _write_image(target: Path, rgb: np.ndarray, alpha: np.ndarray | None) -> None:
+    """Encode in memory, then write the bytes atomically: ``cv2.imwrite`` can report success
+    when the storage refused its bytes (a full disk), and a truncated image looked finished."""
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     if alpha is not None and alpha.shape == rgb.shape[:2] \
             and target.suffix.lower() in ALPHA_EXTENSIONS:
         bgr = np.dstack([bgr, alpha])
-    with atomic_path(target) as tmp:
-        if not cv2.imwrite(str(tmp), bgr):
-            raise OutputError(f"{target}: cannot write this image")
+    try:
+        ok, data = cv2.imencode(target.suffix.lower(), bgr)
+    except cv2.error as exc:
+        raise OutputError(f"{target}: cannot encode this image as {target.suffix} "
+                          f"({str(exc).strip().splitlines()[-1]})") from None
+    if not ok:
+        raise OutputError(f"{target}: cannot encode this image as {target.suffix}")
+    write_bytes_atomic(target, data.tobytes())
 
 
 class ImageSink(Sink):
@@ -119,9 +158,7 @@ class FolderSink(Sink):
 
     def __init__(self, output: Path, staging: Path, names: list[str], stateless: bool) -> None:
         self.output, self.staging, self.names = output, staging, names
-        ensure_writable_dir(staging)
-        for stray in staging.glob(".*.part*"):
-            stray.unlink()
+        _clean_staging(staging)
         done = 0
         while done < len(names) and (staging / names[done]).is_file():
             done += 1
@@ -130,7 +167,7 @@ class FolderSink(Sink):
             # a shot's frames depend on the shot's start: re-run from there (from the first
             # frame when the record is missing or damaged)
             start = read_json_object(staging / "shots.json").get(str(done), 0)
-            self.warmup_from = start if isinstance(start, int) and 0 <= start <= done else 0
+            self.warmup_from = start if type(start) is int and 0 <= start <= done else 0
         self._shot_start = self.warmup_from
         self._stateless = stateless
 
@@ -147,7 +184,20 @@ class FolderSink(Sink):
     def finish(self) -> None:
         ensure_writable_dir(self.output)
         for name in self.names:
-            os.replace(self.staging / name, self.output / name)
+            staged, target = self.staging / name, self.output / name
+            try:
+                try:
+                    os.replace(staged, target)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    # the output folder is another file system (a mount point): copy
+                    write_bytes_atomic(target, staged.read_bytes())
+                    staged.unlink()
+            except OSError as exc:
+                raise OutputError(f"{target}: cannot put the rendered image in place "
+                                  f"({exc.strerror or exc}); the images not yet moved stay in "
+                                  f"{self.staging}") from exc
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
@@ -168,17 +218,16 @@ def _intact(seg: Any, staging: Path) -> bool:
     joining it would fail on every later run)."""
     fields = ("first", "end", "next_shot_start")
     if not isinstance(seg, dict) or not isinstance(seg.get("file"), str) or \
-            not all(isinstance(seg.get(name), int) for name in fields):
+            not all(type(seg.get(name)) is int for name in fields) or \
+            not 0 <= seg["first"] < seg["end"] or not 0 <= seg["next_shot_start"] <= seg["end"]:
         return False
-    path = staging / seg["file"]
-    if path.parent != staging or not path.is_file():
-        return False
-    if "bytes" not in seg:  # recorded by an older vidcolor: only its presence is known
-        return True
     try:
+        path = staging / seg["file"]
+        if path.parent != staging or not path.is_file():
+            return False
         return (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest()) == \
-            (seg["bytes"], seg.get("sha256"))
-    except OSError:
+            (seg.get("bytes"), seg.get("sha256"))
+    except (OSError, ValueError):  # a name too long, a NUL in it
         return False
 
 
@@ -204,9 +253,7 @@ class VideoSink(Sink):
         self.width = info.width * panels
         self.stateless = stateless
         self.extension = ".avi" if output.suffix.lower() == ".avi" else ".mp4"
-        ensure_writable_dir(staging)
-        for stray in staging.glob(".*.part*"):
-            stray.unlink()
+        _clean_staging(staging)
         record = read_json_object(staging / "segments.json").get("segments")
         self.segments: list[dict[str, Any]] = self._contiguous(
             record if isinstance(record, list) else [], staging)
@@ -254,7 +301,7 @@ class VideoSink(Sink):
         self._writer = VideoWriter(self.staging / name, self.info.frame_rate, self.width,
                                    self.info.height, time_base=self.info.time_base,
                                    rotation=self.info.rotation, chroma=self.chroma,
-                                   crf=self.crf)
+                                   crf=self.crf, name=self.output)  # errors name the output
         self._writer.__enter__()
 
     def _close_segment(self, next_shot_start: int) -> None:
@@ -329,6 +376,8 @@ def assemble(segments: list[Path], output: Path, frame_rate: Fraction, *,
             finally:
                 out.close()
         except av.error.FFmpegError as exc:
+            if getattr(exc, "errno", None) in STORAGE_ERRNOS:  # a full disk, ulimit -f
+                raise storage_error(output, exc) from exc  # type: ignore[arg-type]
             raise OutputError(f"{output}: joining the rendered segments failed ({exc})") from exc
         finally:
             for container in inputs:
