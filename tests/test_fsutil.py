@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import subprocess
 import sys
@@ -84,3 +85,21 @@ def test_an_empty_file_is_never_published(tmp_path):
     assert not list(tmp_path.iterdir())
     fsutil.write_bytes_atomic(target, b"")  # an empty file asked for is written
     assert target.read_bytes() == b""
+
+
+def test_lock_of_a_long_name_fits_and_stays_apart(tmp_path):
+    first, second = tmp_path / ("a" * 250 + "1"), tmp_path / ("a" * 250 + "2")
+    assert len(lock_path(first).name.encode()) <= 255
+    assert lock_path(first) != lock_path(second)
+    with exclusive(first, "testing"):  # the lock file can be made
+        assert lock_path(first).is_file()
+
+
+def test_a_record_that_is_a_fifo_or_huge_is_not_trusted(tmp_path, monkeypatch):
+    fifo = tmp_path / "record.json"
+    os.mkfifo(fifo)
+    assert fsutil.read_json_object(fifo) == {}  # at once: no writer is waited for
+    big = tmp_path / "big.json"
+    big.write_text('{"a": "' + "x" * 100 + '"}')
+    monkeypatch.setattr(fsutil, "RECORD_LIMIT", 50)
+    assert fsutil.read_json_object(big) == {}

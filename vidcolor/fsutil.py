@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -127,12 +129,21 @@ def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
     write_bytes_atomic(target, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+#: A record of ours is a few KiB; one larger than this was not written by vidcolor.
+RECORD_LIMIT = 16 << 20
+
+
 def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A JSON object file (a record, a staging index), or ``{}`` when it is missing, unreadable
     or not an object: whoever reads it then starts over instead of trusting it."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
+        # non-blocking: opening a FIFO put where a record belongs must not wait for a writer
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return {}
+            raw = handle.read(RECORD_LIMIT + 1)
+        data = json.loads(raw) if len(raw) <= RECORD_LIMIT else None
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -141,6 +152,9 @@ def lock_path(target: str | os.PathLike[str]) -> Path:
     """The lock file that guards ``target`` (a file or a folder): ``.<name>.lock`` beside it."""
     target = Path(target)
     name = target.name or Path(os.path.abspath(target)).name
+    if len(os.fsencode(f".{name}.lock")) > 255:  # a long name: shortened, kept apart by a hash
+        digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+        name = f"{os.fsdecode(os.fsencode(name)[:200]).rstrip(chr(0xFFFD))}-{digest}"
     return target.parent / f".{name}.lock"
 
 

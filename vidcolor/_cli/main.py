@@ -66,7 +66,9 @@ class VidcolorGroup(click.Group):
         except OSError as exc:  # the last net: the system refused something no check foresaw
             if debug or not _is_environment_error(exc):
                 raise
-            where = f"{exc.filename}: " if exc.filename else ""
+            name = str(exc.filename or "")
+            where = f"{name if len(name) <= 200 else name[:80] + '...' + name[-80:]}: " \
+                if name else ""
             click.echo(f"vidcolor: error: {_one_line(where + str(exc.strerror or exc))}",
                        err=True)
             ctx.exit(EXIT_FAILURE)
