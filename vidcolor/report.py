@@ -475,8 +475,7 @@ class SheetCollector:
         """Watch the next frame: the truth and the results (as given to the scorer)."""
         from vidcolor.color import lightness
         from vidcolor.extract import credit_colours
-        from vidcolor.inference.pipeline import thumbnail
-        from vidcolor.inference.stages import FrameWork
+        from vidcolor.inference.stages import FrameWork, thumbnail
 
         index = self.frames
         light = lightness(truth_rgb)

@@ -150,6 +150,11 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
 @click.option("--truth", type=click.Path(path_type=Path), default=None,
               help="Ground truth shown as the last panel of the review (--review, else it "
                    "implies --side-by-side; one input).")
+@click.option("--hints", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Keyframe hints: colour images named by the frame they colour, counted "
+                   "from 0 (000123.png), whole frames or strokes on transparency; each is "
+                   "carried through its shot (`vidcolor shots` exports stills to paint). One "
+                   "input.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Render only the I-th of N shares of the inputs (sorted by path, so the "
                    "same share whatever the argument order): one task of a cluster job array.")
@@ -168,7 +173,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
            neutral: bool, credits: bool, debias: float, chroma: str, crf: int, side_by_side: bool,
-           review: Path | None, truth: Path | None,
+           review: Path | None, truth: Path | None, hints: Path | None,
            shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool
            ) -> None:
     """Colourise INPUTs: videos, images, folders of images, or season folders (videos
@@ -186,6 +191,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
       vidcolor render season_bw/ -o out/ --devices cuda:0,cuda:1
       vidcolor render season_bw/ -o out/ --shard $SLURM_ARRAY_TASK_ID/8
       vidcolor render bw.mkv -o bw.colorized.mkv --review review.mkv --truth colour.mkv
+      vidcolor render bw.mkv --hints painted/                 # colourist's keyframes
     """
     from vidcolor.inference import batch
     from vidcolor.inference.render import Renderer
@@ -205,7 +211,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     if review is not None and side_by_side:
         raise click.UsageError("--review writes the review beside the output, --side-by-side "
                                "makes the output the review: give one of them")
-    for name, value in (("--review", review), ("--truth", truth)):
+    for name, value in (("--review", review), ("--truth", truth), ("--hints", hints)):
         if value is not None and (several or len(device_list) > 1):
             raise click.UsageError(f"{name} needs a single input (not several inputs, a "
                                    "season folder, --shard or several --devices)")
@@ -216,7 +222,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
         with Renderer.from_runs(list(models) or None, options) as renderer:
             out = renderer.render(episodes[0].input, episodes[0].output,
                                   side_by_side=side_by_side, truth=truth, review=review,
-                                  progress=True, skip_errors=skip_errors)
+                                  progress=True, skip_errors=skip_errors, hints=hints)
         click.echo(f"{'up to date' if renderer.last_skipped else 'wrote'}: {out}"
                    + (f" and {review}" if review is not None else ""))
         return

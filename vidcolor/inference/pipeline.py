@@ -39,15 +39,16 @@ from vidcolor.errors import VidcolorError
 from vidcolor.inference.colorizer import Colorizer
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.stages import (
-    THUMB_WIDTH,
     FrameStage,
     FrameWork,
     SequenceStage,
     StageContext,
     build_stages,
+    thumbnail,
 )
 
 if TYPE_CHECKING:
+    from vidcolor.inference.hints import HintMaps
     from vidcolor.series import SeriesLook
 
 log = logging.getLogger(__name__)
@@ -102,15 +103,6 @@ def _run_group(stages: Sequence[FrameStage], work: FrameWork) -> FrameWork:
     return work
 
 
-def thumbnail(light: np.ndarray) -> np.ndarray:
-    """L shrunk to :data:`THUMB_WIDTH` wide (area averaging; smaller frames are kept)."""
-    height, width = light.shape
-    if width <= THUMB_WIDTH:
-        return light
-    size = (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width)))
-    return cv2.resize(light, size, interpolation=cv2.INTER_AREA)
-
-
 class Pipeline:
     """Colourise a stream of frames with a :class:`Colorizer` and :class:`RenderOptions`.
 
@@ -121,16 +113,19 @@ class Pipeline:
             owns it (:func:`make_pool`), so several pipelines can share one.
         look: the series' look (palette, chroma ceiling, credit colours), if the run has one.
         views: keep the sequence stages' views (e.g. per-frame beside temporal colours).
+        hints: keyframe hints carried through their shots (:func:`vidcolor.inference.hints.
+            plan_hints`), applied last of the sequence stages.
     """
 
     def __init__(self, colorizer: Colorizer, options: RenderOptions,
                  pool: Executor | None = None, look: SeriesLook | None = None,
-                 views: bool = False) -> None:
+                 views: bool = False, hints: HintMaps | None = None) -> None:
         self.colorizer = colorizer
         self.options = options
         self.pool = pool
         self.look = look
         self.views = views
+        self.hints = hints
 
     def run(self, frames: Iterable[SourceFrame], *, first_index: int = 0
             ) -> Iterator[FrameWork]:
@@ -145,7 +140,7 @@ class Pipeline:
             VidcolorError: a worker process died.
         """
         stages = build_stages(StageContext(self.options, self.look, self.colorizer.bins,
-                                           self.views))
+                                           self.views, self.hints))
         needs_probs = any(stage.needs_probs for stage in stages)
         needs_ab = not any(isinstance(stage, SequenceStage) and stage.replaces_ab
                            for stage in stages)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,6 +59,9 @@ from vidcolor.inference.sources import (
 )
 from vidcolor.inference.stages import FrameWork
 from vidcolor.series import SERIES_FILE, SeriesLook
+
+if TYPE_CHECKING:
+    from vidcolor.inference.hints import HintMaps
 
 log = logging.getLogger(__name__)
 
@@ -306,13 +309,18 @@ class Renderer:
             files += [tensors, tensors.with_suffix(".json")]
         return files
 
-    def key(self, source: Source, panels: int, truth: Path | None) -> str:
-        """A digest of everything that decides the output's pixels (resume and skip records)."""
+    def key(self, source: Source, panels: int, truth: Path | None,
+            hints: str | None = None) -> str:
+        """A digest of everything that decides the output's pixels (resume and skip records;
+        ``hints``: the digest of the hint folder, :func:`~vidcolor.inference.hints.
+        hints_digest`)."""
         record = {"version": __version__, "input": _identity(source.path),
                   "models": [_identity(Path(m.info.path)) for m in self.colorizer.models],
                   "look": None if self.look_path is None else _digest(self.look_path),
                   "options": self.options.describe(), "panels": panels,
                   "truth": None if truth is None else _identity(truth)}
+        if hints is not None:
+            record["hints"] = hints
         return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
     def _panels(self, side_by_side: bool, truth: bool) -> tuple[list[str], int]:
@@ -327,7 +335,8 @@ class Renderer:
                output: str | os.PathLike[str] | None = None, *, side_by_side: bool = False,
                truth: str | os.PathLike[str] | None = None,
                review: str | os.PathLike[str] | None = None, progress: bool = False,
-               skip_errors: bool = False) -> Path:
+               skip_errors: bool = False, hints: str | os.PathLike[str] | None = None
+               ) -> Path:
         """Colourise one video, image or folder of images.
 
         When done, a record beside the output (``<output>.vidcolor.json``: the key of input,
@@ -351,6 +360,8 @@ class Renderer:
             progress: show a progress bar.
             skip_errors: render the readable frames of a damaged video (a warning says how
                 many) instead of refusing it.
+            hints: a folder of keyframe hints (:mod:`vidcolor.inference.hints`): painted
+                frames whose colours are carried through their shots.
 
         Returns:
             The output path.
@@ -380,15 +391,22 @@ class Renderer:
                                  f"of input as {source.path} ({source.kind})")
             check_same_rate(source, truth_source)
         truth_path = truth_source.path if truth_source else None
+        hint_key = None
+        if hints is not None:
+            from vidcolor.inference.hints import hints_digest
+
+            hint_key = hints_digest(hints)
         protected = [source.path, *([truth_path] if truth_path else []), *self.model_files()]
         targets = []
         if review_path is None:
             views, panels = self._panels(side_by_side, truth_source is not None)
-            targets.append(_Target(out, panels, self.key(source, panels, truth_path)))
+            targets.append(_Target(out, panels, self.key(source, panels, truth_path,
+                                                         hint_key)))
         else:
             views, panels = self._panels(True, truth_source is not None)
-            targets.append(_Target(out, 1, self.key(source, 1, None)))
-            targets.append(_Target(review_path, panels, self.key(source, panels, truth_path)))
+            targets.append(_Target(out, 1, self.key(source, 1, None, hint_key)))
+            targets.append(_Target(review_path, panels, self.key(source, panels, truth_path,
+                                                                 hint_key)))
         images = [p.name for p in source.images] if source.kind == "folder" else []
         for target in targets:
             check_output(target.path, source.kind, protected, images)
@@ -408,6 +426,12 @@ class Renderer:
         if not any(target.panels > 1 for target in pending):
             views = []  # only the plain output is left to write: no views to keep
         with contextlib.ExitStack() as locks:
+            maps = None
+            if hints is not None:  # bad hints fail here, before anything is written
+                from vidcolor.inference.hints import plan_hints
+
+                maps = plan_hints(source, hints, self.look, progress)
+                locks.callback(maps.close)
             for target in pending:
                 locks.enter_context(exclusive(target.path, "rendering it"))
             try:
@@ -417,7 +441,7 @@ class Renderer:
                     target.sink = self._sink(source, target.path, target.staging,
                                              target.panels)
                 self.last_frames = self._run(source, pending, views, truth_source, progress,
-                                             skip_errors=skip_errors)
+                                             skip_errors=skip_errors, hints=maps)
                 for target in pending:
                     assert target.sink is not None
                     target.sink.finish()
@@ -449,10 +473,11 @@ class Renderer:
         views = (getattr(SEQUENCE_STAGES[name], "view", None) for name in names)
         return [view for view in views if view]
 
-    def pipeline(self, views: bool = False) -> Pipeline:
+    def pipeline(self, views: bool = False, hints: HintMaps | None = None) -> Pipeline:
         """A :class:`Pipeline` on this renderer's models, options and worker pool (``views``:
-        keep the sequence stages' views, e.g. the per-frame colours beside the temporal)."""
-        return Pipeline(self.colorizer, self.options, self.pool, self.look, views)
+        keep the sequence stages' views, e.g. the per-frame colours beside the temporal;
+        ``hints``: keyframe hints planned for the input)."""
+        return Pipeline(self.colorizer, self.options, self.pool, self.look, views, hints)
 
     def _sink(self, source: Source, out: Path, staging: Path, panels: int) -> Sink:
         stateless = not self.options.sequence
@@ -464,13 +489,14 @@ class Renderer:
         return ImageSink(out)
 
     def _run(self, source: Source, targets: Sequence[_Target], views: list[str],
-             truth: Source | None, progress: bool, skip_errors: bool = False) -> int:
+             truth: Source | None, progress: bool, skip_errors: bool = False,
+             hints: HintMaps | None = None) -> int:
         """One pass of the pipeline feeding every target's sink; returns the frame count."""
         sinks: list[tuple[Sink, bool]] = []
         for target in targets:
             assert target.sink is not None
             sinks.append((target.sink, target.panels > 1))
-        pipeline = self.pipeline(views=bool(views))
+        pipeline = self.pipeline(views=bool(views), hints=hints)
         # each sink reproduces its first missing frame from its own warm-up point (a shot
         # start, or any frame when no stage carries state): the earliest serves every sink,
         # as a frame depends only on the frames of its own shot
@@ -561,7 +587,7 @@ def compose(work: FrameWork, views: Sequence[str], truth: np.ndarray | None) -> 
     import cv2
 
     assert work.rgb is not None
-    panels = [grey_rgb(work.lightness), work.rgb]
+    panels = [grey_rgb(work.lightness), _marked(work.rgb) if work.hinted else work.rgb]
     panels += [work.view_rgb[name] for name in views]
     if truth is not None:
         if truth.shape != work.rgb.shape:
@@ -571,14 +597,23 @@ def compose(work: FrameWork, views: Sequence[str], truth: np.ndarray | None) -> 
     return np.concatenate(panels, axis=1)
 
 
+def _marked(rgb: np.ndarray) -> np.ndarray:
+    """A review panel of a painted (hinted) frame: framed in yellow."""
+    marked = rgb.copy()
+    edge = max(2, min(rgb.shape[:2]) // 60)
+    for region in (marked[:edge], marked[-edge:], marked[:, :edge], marked[:, -edge:]):
+        region[...] = (255, 214, 0)
+    return marked
+
+
 def render(input_path: str | os.PathLike[str],
            models: Sequence[str | os.PathLike[str]] | None = None,
            output: str | os.PathLike[str] | None = None, *,
            options: RenderOptions | None = None, side_by_side: bool = False,
            truth: str | os.PathLike[str] | None = None,
            review: str | os.PathLike[str] | None = None, progress: bool = False,
-           runs_dir: str | os.PathLike[str] = "runs", colorizer: Colorizer | None = None
-           ) -> Path:
+           runs_dir: str | os.PathLike[str] = "runs", colorizer: Colorizer | None = None,
+           hints: str | os.PathLike[str] | None = None) -> Path:
     """Colourise a video, an image or a folder of images (one call: load, render, close).
 
     Args:
@@ -595,6 +630,7 @@ def render(input_path: str | os.PathLike[str],
         progress: show a progress bar.
         runs_dir: where to look for runs.
         colorizer: already loaded models (library use and tests).
+        hints: a folder of keyframe hints (:mod:`vidcolor.inference.hints`).
 
     Returns:
         The output path.
@@ -604,7 +640,7 @@ def render(input_path: str | os.PathLike[str],
         Renderer.from_runs(models, options, runs_dir)
     with renderer:
         return renderer.render(input_path, output, side_by_side=side_by_side, truth=truth,
-                               review=review, progress=progress)
+                               review=review, progress=progress, hints=hints)
 
 
 __all__ = ["Renderer", "render", "default_output", "check_output", "compose", "SourceFrame"]

@@ -22,6 +22,9 @@ cut independent of everything before it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
@@ -30,7 +33,11 @@ from vidcolor.inference.stages import (
     SequenceStage,
     StageContext,
     register_sequence_stage,
+    thumbnail,
 )
+
+if TYPE_CHECKING:
+    from vidcolor.inference.sources import Source
 
 #: A frame whose mean L is below this is dark (a fade through black).
 DARK_LIGHTNESS = 6.0
@@ -74,3 +81,16 @@ class Shots(SequenceStage):
 
 
 register_sequence_stage("shots", Shots)
+
+
+def shot_frames(source: Source) -> Iterator[FrameWork]:
+    """Every frame of ``source`` with its L, its thumbnail and ``shot_start`` marked by the
+    render's own :class:`Shots` (the same boundaries as a render of it)."""
+    from vidcolor.color import lightness
+
+    detector = Shots()
+    for index, frame in enumerate(source.frames()):
+        light = lightness(frame.rgb)
+        yield from detector.push(FrameWork(index=index, key=frame.key, pts=frame.pts,
+                                           lightness=light, thumb=thumbnail(light),
+                                           shot_start=index == 0))

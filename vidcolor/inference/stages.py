@@ -37,6 +37,7 @@ from vidcolor.inference.ensemble import mean_ab
 from vidcolor.inference.refine import region_colours, segment
 
 if TYPE_CHECKING:
+    from vidcolor.inference.hints import HintMaps
     from vidcolor.inference.options import RenderOptions
     from vidcolor.series import SeriesLook
 
@@ -44,10 +45,21 @@ log = logging.getLogger(__name__)
 
 __all__ = ["FrameWork", "FrameStage", "SequenceStage", "StageContext", "Regions", "Paint",
            "Neutral", "Credits", "ToRGB", "SEQUENCE_STAGES", "register_sequence_stage",
-           "build_stages", "paint", "region_cells", "THUMB_WIDTH"]
+           "build_stages", "paint", "region_cells", "THUMB_WIDTH", "thumbnail"]
 
 #: Width of the small L copy that sequence stages (shot detection, optical flow) work on.
 THUMB_WIDTH = 256
+
+
+def thumbnail(light: np.ndarray) -> np.ndarray:
+    """L shrunk to :data:`THUMB_WIDTH` wide (area averaging; smaller frames are kept)."""
+    import cv2
+
+    height, width = light.shape
+    if width <= THUMB_WIDTH:
+        return light
+    size = (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width)))
+    return cv2.resize(light, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass
@@ -68,6 +80,7 @@ class FrameWork:
         region_probs: ``(R, Q)`` each region's mean predicted distribution (palette, temporal).
         region_light: ``(R,)`` each region's lightness (median L).
         shot_start: the frame starts a new shot (frame 0 always; the shot stage sets others).
+        hinted: a colourist painted this frame (``--hints``; review videos mark it).
         views: extra colourings to show beside the result (``{name: (R, 2) region ab or
             (h, w, 2) small ab}``, e.g. the per-frame colours before temporal stabilisation).
         ab: full-resolution ab ``(H, W, 2)`` (Paint), and ``view_ab`` the views'.
@@ -87,6 +100,7 @@ class FrameWork:
     region_probs: np.ndarray | None = None
     region_light: np.ndarray | None = None
     shot_start: bool = False
+    hinted: bool = False
     views: dict[str, np.ndarray] = field(default_factory=dict)
     ab: np.ndarray | None = None
     view_ab: dict[str, np.ndarray] = field(default_factory=dict)
@@ -100,13 +114,15 @@ class FrameWork:
 
 @dataclass(frozen=True)
 class StageContext:
-    """What stages are built from: the options, the series' look, the models' ab bins, and
-    whether sequence stages should keep their views (review videos, evaluation)."""
+    """What stages are built from: the options, the series' look, the models' ab bins,
+    whether sequence stages should keep their views (review videos, evaluation), and the
+    keyframe hints planned for the input (:mod:`vidcolor.inference.hints`)."""
 
     options: RenderOptions
     look: SeriesLook | None = None
     bins: np.ndarray | None = None
     views: bool = False
+    hints: HintMaps | None = None
 
 
 class FrameStage:
@@ -324,6 +340,10 @@ def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
         log.warning("the models predict ab directly, not colour distributions: "
                     "temporal stabilisation skipped")
     sequence = [SEQUENCE_STAGES[name](context) for name in names]
+    if context.hints is not None:  # last: a hint overrides whatever the vote chose
+        from vidcolor.inference.hints import Hints
+
+        sequence.append(Hints(context))
     stages: list[FrameStage | SequenceStage] = []
     if options.refine != "none":
         palette = look.palette if (options.palette and look is not None

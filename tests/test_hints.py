@@ -1,0 +1,170 @@
+"""Tests of vidcolor.inference.hints: keyframe hints carried through their shot (render --hints)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import save_tiny_run
+
+from vidcolor._cli.main import cli
+from vidcolor.color import rgb_to_lab_frame
+from vidcolor.errors import InputError
+from vidcolor.inference.hints import find_hints, plan_hints
+from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.render import render
+from vidcolor.inference.sources import open_source
+
+WIDTH, HEIGHT = 64, 48
+SHOT = 12  # frames of the first shot; a cut, then a second shot
+RED = (210, 40, 40)
+
+
+def _square_frames() -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """Shot 1: a dark square with an ink outline sliding right over a light background; shot 2 (a
+    cut: another background): the same square standing still. Also each frame's square
+    corner."""
+    frames, corners = [], []
+    for index in range(SHOT + 6):
+        first = index < SHOT
+        frame = np.full((HEIGHT, WIDTH, 3), 200 if first else 90, np.uint8)
+        x = 4 + index if first else 30  # 1 px a frame: faster, the shot detector cuts here
+        y = 14
+        cv2.rectangle(frame, (x, y), (x + 16, y + 16), (20, 20, 20), -1)  # ink
+        cv2.rectangle(frame, (x + 2, y + 2), (x + 14, y + 14), (120, 120, 120), -1)
+        frames.append(frame)
+        corners.append((x, y))
+    return frames, corners
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("hints")
+    frames, corners = _square_frames()
+    grey = root / "grey"
+    grey.mkdir()
+    for index, frame in enumerate(frames):
+        cv2.imwrite(str(grey / f"{index:03d}.png"), frame)
+    # the colourist paints frame 5 in strokes: a red blob inside the square, nothing else
+    x, y = corners[5]
+    stroke = np.zeros((HEIGHT, WIDTH, 4), np.uint8)
+    cv2.circle(stroke, (x + 8, y + 8), 3, (*RED[::-1], 255), -1)
+    hints = root / "hints"
+    hints.mkdir()
+    cv2.imwrite(str(hints / "5.png"), stroke)
+    return {"grey": grey, "hints": hints, "run": save_tiny_run(root / "run"), "root": root}
+
+
+def _hue_error(rgb: np.ndarray, box: tuple[int, int], colour: tuple[int, int, int]) -> float:
+    """ab distance between the square's inside and ``colour`` (L differs: only ab counts)."""
+    x, y = box
+    inside = rgb_to_lab_frame(np.ascontiguousarray(rgb[y + 5:y + 12, x + 5:x + 12]))[..., 1:]
+    want = rgb_to_lab_frame(np.array([[colour]], np.uint8))[0, 0, 1:]
+    return float(np.linalg.norm(inside.reshape(-1, 2).mean(axis=0) - want))
+
+
+def test_a_stroke_follows_its_region_through_the_shot_and_stops_at_the_cut(scene) -> None:
+    options = RenderOptions(workers=0, size=32)
+    out = render(scene["grey"], [scene["run"]], scene["root"] / "hinted", options=options,
+                 hints=scene["hints"])
+    plain = render(scene["grey"], [scene["run"]], scene["root"] / "plain", options=options)
+    _, corners = _square_frames()
+    for index, corner in enumerate(corners):
+        hinted = cv2.cvtColor(cv2.imread(str(out / f"{index:03d}.png")), cv2.COLOR_BGR2RGB)
+        if index < SHOT:  # every frame of the hinted shot: the square is red (within 10 ab)
+            assert _hue_error(hinted, corner, RED) < 10, index
+            # the background the stroke did not touch keeps the automatic colour
+            auto = cv2.cvtColor(cv2.imread(str(plain / f"{index:03d}.png")), cv2.COLOR_BGR2RGB)
+            assert np.abs(hinted[:4].astype(int) - auto[:4].astype(int)).max() <= 1, index
+        else:  # after the cut: exactly the render without hints (same process, same batches,
+            # and the hint stage hands unhinted frames through untouched: bit-identical)
+            auto = cv2.imread(str(plain / f"{index:03d}.png"))
+            assert np.array_equal(cv2.imread(str(out / f"{index:03d}.png")), auto), index
+            assert _hue_error(cv2.cvtColor(auto, cv2.COLOR_BGR2RGB), corner, RED) > 20
+
+
+def test_hint_maps_cover_the_square_only_within_its_shot(scene) -> None:
+    maps = plan_hints(open_source(scene["grey"]), scene["hints"])
+    try:
+        _, corners = _square_frames()
+        assert list(maps.shots.items()) == [(0, SHOT)]
+        assert maps.hints[5].strokes
+        for index, (x, y) in enumerate(corners[:SHOT]):
+            found = maps.get(index)
+            assert found is not None
+            ab, cover = found
+            assert cover[y + 8, x + 8] and not cover[2, 2] and not cover[HEIGHT - 2, 2]
+        assert all(maps.get(index) is None for index in range(SHOT, len(corners)))
+    finally:
+        maps.close()
+
+
+def test_a_whole_frame_hint_paints_every_region(scene, tmp_path) -> None:
+    frames, corners = _square_frames()
+    whole = np.array(frames[5])
+    whole[...] = (60, 140, 220)  # the background blue
+    x, y = corners[5]
+    cv2.rectangle(whole, (x, y), (x + 16, y + 16), (20, 20, 20), -1)
+    cv2.rectangle(whole, (x + 2, y + 2), (x + 14, y + 14), RED, -1)
+    hints = tmp_path / "hints"
+    hints.mkdir()
+    cv2.imwrite(str(hints / "000005.png"), cv2.cvtColor(whole, cv2.COLOR_RGB2BGR))
+    maps = plan_hints(open_source(scene["grey"]), hints)
+    try:
+        assert not maps.hints[5].strokes
+        ab, cover = maps.get(8)
+        assert cover[2:-2, :2].all()  # the background is hinted too
+        blue = rgb_to_lab_frame(np.array([[(60, 140, 220)]], np.uint8))[0, 0, 1:]
+        assert np.linalg.norm(ab[2, 1] - blue) < 3
+    finally:
+        maps.close()
+
+
+@pytest.mark.parametrize("name, content, problem", [
+    ("000099.png", "hint", "past the end"),
+    ("notes.txt", "text", "not a hint"),
+    ("000003.png", "cut", "not a readable image"),
+    ("3.png", "twin", "a second hint"),
+])
+def test_bad_hints_are_one_line_and_nothing_is_written(scene, tmp_path, name, content,
+                                                        problem) -> None:
+    hints = tmp_path / "hints"
+    hints.mkdir()
+    good = (scene["hints"] / "5.png").read_bytes()
+    (hints / "5.png").write_bytes(good)
+    if content == "twin":
+        (hints / "003.png").write_bytes(good)
+    data = {"hint": good, "text": b"remember the red", "cut": good[: len(good) // 2],
+            "twin": good}[content]
+    (hints / name).write_bytes(data)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["-q", "render", str(scene["grey"]), "-m",
+                                      str(scene["run"]), "-o", str(out), "--workers", "0",
+                                      "--size", "32", "--hints", str(hints)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vidcolor: error: ") and problem in lines[0]
+    assert not out.exists()
+
+
+def test_a_hint_on_a_dark_frame_is_refused(tmp_path, scene) -> None:
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    frames, _ = _square_frames()
+    for index, frame in enumerate(frames[:6]):
+        cv2.imwrite(str(grey / f"{index:03d}.png"), frame if index != 3 else frame * 0)
+    hints = tmp_path / "hints"
+    hints.mkdir()
+    (hints / "3.png").write_bytes((scene["hints"] / "5.png").read_bytes())
+    with pytest.raises(InputError, match="frame 3 is dark"):
+        plan_hints(open_source(grey), hints)
+
+
+def test_find_hints_reads_any_padding_and_ignores_hidden_files(tmp_path) -> None:
+    for name in ("7.png", "000012.jpg", ".DS_Store", ".shots.csv"):
+        (tmp_path / name).write_bytes(b"x")
+    assert {k: p.name for k, p in find_hints(tmp_path).items()} == {7: "7.png",
+                                                                    12: "000012.jpg"}

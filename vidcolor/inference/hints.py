@@ -1,0 +1,426 @@
+"""Keyframe hints: a colourist paints one frame of a shot, and the whole shot follows (``--hints``).
+
+A hint folder holds colour images named by the frame they colour, counted from 0 (``000123.png``
+is frame 123; any zero-padding; any size: scaled to the frame), painted in any paint program:
+
+* a **whole frame** (no transparency): every region of the frame takes the hint's colour;
+* **strokes** (alpha 0 where there is no hint): the regions the strokes lie in take their
+  colour, the others keep the automatic colour.
+
+Only the hint's chroma is used: a region keeps the input's grey (its L), as everywhere in render.
+
+**Carrying a hint through its shot.** Before the render, one pass over the grey input
+(:func:`plan_hints`) finds the shots (the render's own :class:`~vidcolor.inference.shots.Shots`)
+and, for every shot with a hint, carries each hint's colours frame by frame forward and backward
+through the shot on the grey thumbnails: dense optical flow (DIS, as the temporal stage) says
+where each pixel of a frame came from in its neighbour, a pixel takes the hint colour found there
+when its lightness matches (:data:`LIGHT_TOLERANCE`), and the result is snapped to the frame's
+flat regions (the render's region growing on the thumbnail): a region more than half of whose
+pixels carry a hint takes their median colour whole, the others none. Snapping is what keeps a
+hint from drifting or bleeding into a neighbour over hundreds of frames. Nothing crosses a shot
+boundary. With several hints in a shot, each governs the frames nearer to it.
+
+**In the render.** The :class:`Hints` sequence stage runs last (after temporal voting): a region
+(or, without a refinement, a cell of the network's grid) that the frame's hint map covers for
+more than half of its pixels takes the hint's colour. A region the hints do not reach (new
+content, a region the flow lost) keeps its automatic colour. A shot without a hint renders
+exactly as without ``--hints``.
+
+**Memory.** The maps of one shot are kept (on disk, in a temporary folder) as int8 at thumbnail
+size, about 150 kB a frame at 256×192; the pass holds one shot's grey thumbnails (50 kB a
+frame), so memory grows with the longest hinted shot, not with the video.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from vidcolor.errors import InputError
+from vidcolor.inference.stages import FrameWork, SequenceStage, StageContext
+
+if TYPE_CHECKING:
+    from vidcolor.inference.sources import Source
+    from vidcolor.series import SeriesLook
+
+log = logging.getLogger(__name__)
+
+#: Hint file names: the frame number (any zero-padding) and an image extension.
+HINT_NAME = re.compile(r"^(\d{1,9})\.(png|jpe?g|tiff?|webp|bmp)$", re.IGNORECASE)
+#: A pixel follows the flow when its lightness matches there within this (L units).
+LIGHT_TOLERANCE = 6.0
+#: A pixel follows the flow only when the flow back returns within this (px, thumbnail).
+ROUND_TRIP = 1.5
+#: A region takes a hint when more than this share of its pixels carry it.
+COVER = 0.5
+#: ... and when it is where most of that region went, or holds at least this share of it.
+MUTUAL = 0.5
+#: A stroke hints a region when at least this many of its pixels (thumbnail) lie inside the
+#: region (not on its border).
+STROKE_PIXELS = 3
+#: An aspect ratio this far (relative) from the frame's is warned about (the hint is scaled).
+ASPECT_TOLERANCE = 0.02
+_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One painted frame: its file, its frame number, and whether it is strokes."""
+
+    frame: int
+    path: Path
+    strokes: bool
+
+
+def find_hints(folder: str | Path, frame_count: int | None = None) -> dict[int, Path]:
+    """The hint files of ``folder`` by frame number (names checked; images read later).
+
+    Hidden files (a desktop's ``.DS_Store``) are ignored; any other file is an error.
+
+    Raises:
+        InputError: the folder is missing, holds a file that is not a hint, two files for one
+            frame, or a frame number past the end (``frame_count``, when known exactly).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such hint folder")
+    hints: dict[int, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        match = HINT_NAME.match(path.name)
+        if match is None or not path.is_file():
+            raise InputError(f"{path}: not a hint: a hint is an image named by the frame it "
+                             "colours, counted from 0 (e.g. 000123.png)")
+        frame = int(match.group(1))
+        if frame in hints:
+            raise InputError(f"{path}: a second hint for frame {frame} (also {hints[frame].name})")
+        if frame_count is not None and frame >= frame_count:
+            raise InputError(f"{path}: frame {frame} is past the end of the input "
+                             f"({frame_count} frames, numbered from 0)")
+        hints[frame] = path
+    return hints
+
+
+def hints_digest(folder: str | Path) -> str:
+    """A digest of a hint folder's names and contents (the render's key: a changed hint makes
+    the output out of date)."""
+    digest = hashlib.sha256()
+    for frame, path in sorted(find_hints(folder).items()):
+        digest.update(f"{frame}:{path.name}:".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def read_hint(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A hint image at ``shape`` (H, W): its ab ``(H, W, 2)``, the pixels that carry a hint
+    (alpha > 0), and whether it is strokes (it has transparent pixels).
+
+    Raises:
+        InputError: unreadable or damaged image.
+    """
+    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.inference.sources import read_image
+
+    rgb, alpha = read_image(path)
+    height, width = shape
+    aspect, frame_aspect = rgb.shape[1] / rgb.shape[0], width / height
+    if abs(aspect / frame_aspect - 1.0) > ASPECT_TOLERANCE:
+        log.warning("%s: %dx%d is not the frame's aspect ratio (%dx%d); scaled to fit", path,
+                    rgb.shape[1], rgb.shape[0], width, height)
+    if rgb.shape[:2] != shape:
+        rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        if alpha is not None:
+            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_NEAREST)
+    mask = np.ones(shape, bool) if alpha is None else alpha > 0
+    strokes = not bool(mask.all())
+    return rgb_to_lab_frame(rgb)[..., 1:], mask, strokes
+
+
+class HintMaps:
+    """The hint map of every hinted frame: ``(ab (h, w, 2) float32, cover (h, w) bool)`` at
+    thumbnail size, one file per hinted shot in a temporary folder (:func:`plan_hints`)."""
+
+    def __init__(self, folder: Path, shots: dict[int, int], hints: dict[int, Hint]) -> None:
+        self._folder = folder
+        self.shots = shots  # first frame of each hinted shot -> its end (exclusive)
+        self.hints = hints
+        self._loaded: tuple[int, np.ndarray] | None = None
+
+    def get(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The map of frame ``index``, or None where no hint reaches."""
+        start = next((s for s, e in self.shots.items() if s <= index < e), None)
+        if start is None:
+            return None
+        if self._loaded is None or self._loaded[0] != start:
+            self._loaded = (start, np.load(self._folder / f"{start:09d}.npy"))
+        packed = self._loaded[1][index - start]
+        cover = packed[..., 2] > 0
+        return packed[..., :2].astype(np.float32), cover
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _grey(light: np.ndarray) -> np.ndarray:
+    return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class _Frame:
+    """A frame of a hinted shot as the carrying sees it: its regions (thumbnail), each one's
+    lightness, hint colour and whether it carries a hint."""
+
+    labels: np.ndarray
+    light: np.ndarray  # (R,) median L
+    colour: np.ndarray  # (R, 2)
+    hinted: np.ndarray  # (R,) bool
+
+    def packed(self) -> np.ndarray:
+        """int8 ``(h, w, 3)``: a, b and the cover flag of every pixel."""
+        colour = np.clip(np.rint(self.colour), -128, 127).astype(np.int8)
+        return np.dstack([colour[self.labels], self.hinted[self.labels].astype(np.int8)])
+
+
+def _region_median(labels: np.ndarray, values: np.ndarray, mask: np.ndarray, count: int
+                   ) -> np.ndarray:
+    """The median of ``values`` over each region's ``mask`` pixels (0 where it has none): a
+    region's fill colour, not pulled by its eyes or its anti-aliased border as a mean is."""
+    from scipy import ndimage
+
+    picked = np.where(mask, labels, -1)
+    return np.asarray(ndimage.median(values, picked, np.arange(count)), np.float32).reshape(-1) \
+        if count else np.zeros(0, np.float32)
+
+
+def _regions(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flat regions of a thumbnail (the render's region growing) and their median L."""
+    from vidcolor.inference.refine import segment
+
+    labels = segment(thumb, "regiongrow")
+    assert labels is not None
+    count = int(labels.max()) + 1
+    return labels, _region_median(labels, thumb, np.ones(labels.shape, bool), count)
+
+
+def _seed(thumb: np.ndarray, ab: np.ndarray, mask: np.ndarray, strokes: bool) -> _Frame:
+    """The hint frame's own regions: a whole-frame hint paints every region with the median of
+    its inner pixels (its border left out); strokes paint the regions at least
+    :data:`STROKE_PIXELS` of their inner pixels lie in (not those they only touch)."""
+    labels, light = _regions(thumb)
+    count = len(light)
+    kernel = np.ones((3, 3), np.uint8)
+    as_float = labels.astype(np.float32)
+    inner = (cv2.erode(as_float, kernel) == as_float) & (cv2.dilate(as_float, kernel) == as_float)
+    size = np.bincount(labels.ravel(), minlength=count)
+    if strokes:
+        carried = mask & inner
+        hinted = np.bincount(labels[carried], minlength=count) >= np.minimum(STROKE_PIXELS, size)
+    else:
+        has_inner = np.bincount(labels[inner], minlength=count) > 0
+        carried = np.where(has_inner[labels], inner, True)  # thin regions: all their pixels
+        hinted = np.ones(count, bool)
+    colour = np.stack([_region_median(labels, ab[..., c], carried, count) for c in range(2)],
+                      axis=1)
+    return _Frame(labels, light, colour, hinted & (size > 0))
+
+
+def _step(flow: cv2.DISOpticalFlow, before: _Frame, before_grey: np.ndarray,
+          now_grey: np.ndarray, now_light: np.ndarray) -> _Frame:
+    """Carry the hints of the frame ``before`` to the frame ``now``, region to region.
+
+    A pixel of ``now`` comes from where the flow says when the lightness matches there and the
+    flow back from that point returns to it (within :data:`ROUND_TRIP` px): on flat cartoon
+    fills the flow of content that just entered, or was uncovered, points anywhere, often at
+    another object of the same grey. A region of ``now`` takes the hint of the region most of
+    its pixels came from (more than :data:`COVER` of them), when their lightness matches and
+    it continues that region (:data:`MUTUAL`).
+    """
+    height, width = now_grey.shape
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32),
+                                 np.arange(height, dtype=np.float32))
+    back = flow.calc(now_grey, before_grey, None)  # where each pixel of now was in before
+    ahead = flow.calc(before_grey, now_grey, None)  # where each pixel of before went in now
+    map_x, map_y = grid_x + back[..., 0], grid_y + back[..., 1]
+    returned = cv2.remap(ahead, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=(1e4, 1e4))
+    source = cv2.remap(before.labels.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
+    warped = cv2.remap(before_grey, map_x, map_y, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    ok = (source >= 0) & (np.hypot(*np.moveaxis(back + returned, -1, 0)) < ROUND_TRIP) & \
+        (np.abs(warped.astype(np.float32) - now_grey.astype(np.float32))
+         < LIGHT_TOLERANCE * 2.55)
+    labels, light = _regions(now_light)
+    count, sources = len(light), len(before.light)
+    size = np.bincount(labels.ravel(), minlength=count)
+    pairs = np.bincount(labels[ok].astype(np.intp) * sources + source[ok].astype(np.intp),
+                        minlength=count * sources).reshape(count, sources)
+    origin = pairs.argmax(axis=1)
+    rows = np.arange(count)
+    share = pairs[rows, origin] / np.maximum(size, 1)
+    # the region is its origin's continuation: where most of the origin went, or a good part
+    # of it (an object uncovered where another of its grey moved away is neither)
+    before_size = np.bincount(before.labels.ravel(), minlength=sources)
+    continues = (pairs.argmax(axis=0)[origin] == rows) | \
+        (pairs[rows, origin] >= MUTUAL * before_size[origin])
+    hinted = before.hinted[origin] & (share > COVER) & continues & \
+        (np.abs(light - before.light[origin]) < LIGHT_TOLERANCE)
+    return _Frame(labels, light, before.colour[origin], hinted)
+
+
+def _carry(thumbs: list[np.ndarray], hints: dict[int, tuple[np.ndarray, np.ndarray, bool]]
+           ) -> np.ndarray:
+    """Every frame's map in one shot (``thumbs``: its L thumbnails; ``hints``: by position in
+    the shot), packed as int8 ``(n, h, w, 3)``: a, b, cover."""
+    flow = cv2.DISOpticalFlow_create(_FLOW_PRESET)
+    greys = [_grey(t) for t in thumbs]
+    packed = np.zeros((len(thumbs), *thumbs[0].shape, 3), np.int8)
+    frames = sorted(hints)
+    for number, at in enumerate(frames):
+        low = 0 if number == 0 else (frames[number - 1] + at) // 2 + 1
+        high = len(thumbs) - 1 if number == len(frames) - 1 else (at + frames[number + 1]) // 2
+        seed = _seed(thumbs[at], *hints[at])
+        packed[at] = seed.packed()
+        for direction, stop in ((1, high), (-1, low)):
+            frame = seed
+            for index in range(at + direction, stop + direction, direction):
+                if thumbs[index].shape != thumbs[index - direction].shape:
+                    break
+                frame = _step(flow, frame, greys[index - direction], greys[index],
+                              thumbs[index])
+                packed[index] = frame.packed()
+    return packed
+
+
+def plan_hints(source: Source, folder: str | Path, look: SeriesLook | None = None,
+               progress: bool = False) -> HintMaps:
+    """One pass over ``source``: its shots, and each hint carried through its shot.
+
+    Raises:
+        InputError: a bad hint (:func:`find_hints`, :func:`read_hint`), or a hint for a dark
+            frame or a credit screen (the render paints those itself).
+    """
+    from vidcolor import progress as progress_mod
+    from vidcolor.inference.shots import shot_frames
+
+    exact = source.kind != "video" or bool(getattr(source.video, "frame_count_exact", False))
+    files = find_hints(folder, source.count if exact else None)
+    if not files:
+        raise InputError(f"{folder}: holds no hint (images named by frame number, e.g. "
+                         "000123.png)")
+    store = Path(tempfile.mkdtemp(prefix="vidcolor-hints-"))
+    shots: dict[int, int] = {}
+    hints: dict[int, Hint] = {}
+    try:
+        with progress_mod.bar(total=source.count, desc="hints", unit="frame",
+                              enabled=progress) as bar:
+            for start, works in _shots(shot_frames(source), bar):
+                thumbs = [w.thumb for w in works]
+                inside = {w.index - start: w for w in works if w.index in files}
+                if not inside:
+                    continue
+                seeds = {}
+                for at, work in inside.items():
+                    _check_paintable(files[work.index], work, look)
+                    ab, mask, strokes = read_hint(files[work.index], work.thumb.shape)
+                    seeds[at] = (ab, mask, strokes)
+                    hints[work.index] = Hint(work.index, files[work.index], strokes)
+                np.save(store / f"{start:09d}.npy", _carry(thumbs, seeds))
+                shots[start] = start + len(works)
+        missing = sorted(set(files) - set(hints))
+        if missing:
+            raise InputError(f"{files[missing[0]]}: frame {missing[0]} is past the end of the "
+                             "input")
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(store, ignore_errors=True)
+        raise
+    log.info("%s: %d hints in %d shots", folder, len(hints), len(shots))
+    return HintMaps(store, shots, hints)
+
+
+def _shots(works: Iterator[FrameWork], bar: object) -> Iterator[tuple[int, list[FrameWork]]]:
+    """Group frames into shots: (first frame, the shot's frames with only their thumbnails)."""
+    shot: list[FrameWork] = []
+    for work in works:
+        if work.shot_start and shot:
+            yield shot[0].index, shot
+            shot = []
+        work.lightness = work.thumb  # the full frame is not needed: only its thumbnail is kept
+        shot.append(work)
+        bar.update(1)  # type: ignore[attr-defined]
+    if shot:
+        yield shot[0].index, shot
+
+
+def _check_paintable(path: Path, work: FrameWork, look: SeriesLook | None) -> None:
+    from vidcolor.inference.shots import DARK_LIGHTNESS
+
+    assert work.thumb is not None
+    if float(work.thumb.mean()) < DARK_LIGHTNESS:
+        raise InputError(f"{path}: frame {work.index} is dark (a fade or a black gap): "
+                         "nothing to paint there")
+    if look is not None and look.credit_background is not None:
+        from vidcolor.series import credit_fade
+
+        if credit_fade(work.thumb, look) is not None:
+            raise InputError(f"{path}: frame {work.index} is a credit screen, which render "
+                             "paints in the series' own credit colours; remove this hint")
+
+
+class Hints(SequenceStage):
+    """Give the regions a hint reaches the hint's colour (module docstring)."""
+
+    def __init__(self, context: StageContext) -> None:
+        assert context.hints is not None
+        self.maps: HintMaps = context.hints
+
+    def push(self, work: FrameWork) -> list[FrameWork]:
+        found = self.maps.get(work.index)
+        if found is None:
+            return [work]
+        ab, cover = found
+        work.hinted = work.index in self.maps.hints
+        if work.labels is not None and work.region_ab is not None:
+            shape = work.labels.shape
+            if ab.shape[:2] != shape:
+                ab = cv2.resize(ab, shape[::-1], interpolation=cv2.INTER_NEAREST)
+                cover = cv2.resize(cover.astype(np.uint8), shape[::-1],
+                                   interpolation=cv2.INTER_NEAREST) > 0
+            colour, hinted = _region_hints(work.labels, ab, cover, len(work.region_ab))
+            work.region_ab = np.where(hinted[:, None], colour, work.region_ab).astype(np.float32)
+        elif work.ab_small:
+            grid = work.ab_small[0].shape[:2]
+            share = cv2.resize(cover.astype(np.float32), grid[::-1], interpolation=cv2.INTER_AREA)
+            mean = cv2.resize(ab * cover[..., None], grid[::-1], interpolation=cv2.INTER_AREA)
+            colour = mean / np.maximum(share, 1e-6)[..., None]
+            current = np.mean(work.ab_small, axis=0)
+            work.ab_small = [np.where((share > COVER)[..., None], colour, current
+                                      ).astype(np.float32)]
+        return [work]
+
+
+def _region_hints(labels: np.ndarray, ab: np.ndarray, cover: np.ndarray, regions: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each region's hint colour and whether the hint covers more than :data:`COVER` of it."""
+    flat = labels.ravel()
+    weight = cover.ravel().astype(np.float64)
+    size = np.bincount(flat, minlength=regions)
+    hits = np.bincount(flat, weight, regions)
+    colour = np.stack([np.bincount(flat, weight * ab[..., c].ravel(), regions)
+                       for c in range(2)], axis=1) / np.maximum(hits, 1e-9)[:, None]
+    return colour.astype(np.float32), hits > COVER * size
+
