@@ -132,7 +132,7 @@ def cli(quiet: bool, verbose: int, debug: bool) -> None:
 def _register() -> None:
     import importlib
 
-    for name in ("demo_data", "build_dataset", "train", "evaluate", "render"):
+    for name in ("demo_data", "build_dataset", "train", "evaluate", "render", "shots"):
         module = importlib.import_module(f"vidcolor._cli.{name}")
         cli.add_command(getattr(module, name))
 
