@@ -73,6 +73,12 @@ def test_bad_arch_variant_width():
         build_model("residual", "l2", 1.0, Q)
     with pytest.raises(ValueError, match="width"):
         build_model("plain", "rebalance", 0.0, Q)
+    for width in (float("inf"), float("nan"), 64.5, 1e6):
+        with pytest.raises(ValueError, match="width must be a number in"):
+            build_model("plain", "rebalance", width, Q)
+    for num_bins in (-1, 221 * 221 + 1, 2.5, True):
+        with pytest.raises(ValueError, match="num_bins"):
+            build_model("plain", "rebalance", 1.0, num_bins)
     assert set(VARIANTS["residual"]) == {"rebalance", "no-rebalance"}
     assert uses_rebalancing("rebalance") and uses_rebalancing("dropout")
     assert not uses_rebalancing("no-rebalance") and not uses_rebalancing("l2")
@@ -119,3 +125,21 @@ def test_l2_loss():
         ab_l2_loss(pred, torch.zeros(1, 2, 4, 4))
     with pytest.raises(ValueError):
         rebalanced_cross_entropy(torch.zeros(1, 3, 2, 2), torch.zeros(1, 4, 2, 2))
+
+
+@pytest.mark.parametrize("arch, variant", [("plain", "rebalance"), ("plain", "dropout"),
+                                           ("plain", "l2"), ("residual", "rebalance")])
+def test_a_meta_spec_sizes_any_network_without_memory(arch, variant):
+    """The largest width builds on the meta device (132 G parameters, nothing allocated), with
+    the real network's shapes; its activations per pixel grow with the width."""
+    from vidcolor.models import MAX_WIDTH, activations_per_pixel
+
+    real = build_model(arch, variant, 0.125, Q)
+    spec = build_model(arch, variant, 0.125, Q, device="meta")
+    assert {k: (v.shape, v.dtype) for k, v in spec.state_dict().items()} == {
+        k: (v.shape, v.dtype) for k, v in real.state_dict().items()}
+    huge = build_model(arch, variant, MAX_WIDTH, Q, device="meta")
+    assert all(p.is_meta for p in huge.parameters())
+    assert count_parameters(huge) > 1000 * count_parameters(real)
+    small, large = activations_per_pixel(spec), activations_per_pixel(huge)
+    assert activations_per_pixel(real) == small and 0 < small < large

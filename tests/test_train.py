@@ -62,10 +62,12 @@ def make_dataset(root: Path, train: int = 8, test: int = 3, size: int = 48) -> P
         writer = csv.DictWriter(handle, FIELDS)
         writer.writeheader()
         writer.writerows(rows)
-    episodes = {name: {"stored": count, "split": split}
+    episodes = {name: {"stored": count, "split": split, "source": f"{name}.mkv", "bytes": 1000,
+                       "mtime": 0}
                 for name, count, split in (("ep", train, "train"), ("eptest", test, "test"))
                 if count}
-    (root / "meta.json").write_text(json.dumps({"params": {}, "version": "test",
+    params = {"size": size, "credit_filter": False, "dedup_threshold": 0.0}
+    (root / "meta.json").write_text(json.dumps({"params": params, "version": "test",
                                                 "test_episodes": ["eptest"],
                                                 "episodes": episodes}))
     return root
@@ -555,13 +557,13 @@ def _damaged_copy(run: Path, tmp_path: Path, **fields) -> Path:
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("num_bins", -3, "num_bins is -3 (must be an integer >= 1)"),
+    ("num_bins", -3, "num_bins is -3 (must be an integer >= 1, at most 48841)"),
     ("num_bins", "261", "num_bins is '261'"),
     ("num_bins", True, "num_bins is True"),
-    ("num_bins", 300, "tensor bins has shape (261, 2), but num_bins 300"),
+    ("num_bins", 300, "expected (300,) (num_bins 300, width 0.0625)"),
     ("arch", "vgg", "arch is 'vgg' (must be one of plain, residual)"),
     ("variant", "l2", "variant is 'l2' (must be one of rebalance, no-rebalance)"),
-    ("width", 0, "width is 0 (must be a positive number)"),
+    ("width", 0, "width is 0 (must be a positive number, at most 64)"),
     ("width", float("nan"), "width is nan"),
     ("head", "logits", "head is 'logits'"),
     ("head", "ab", "head is 'ab' (the l2 variant predicts ab"),
@@ -590,7 +592,7 @@ def test_ab_head_checkpoint_may_say_it_has_no_bins(tmp_path):
     assert load_model(run)[0].head == "ab"
     descriptor.write_text(json.dumps({**meta, "num_bins": -1}))
     with pytest.raises(CheckpointError, match=re.escape("num_bins is -1 (must be an integer "
-                                                        ">= 0)")):
+                                                        ">= 0, at most 48841)")):
         load_model(run)
 
 

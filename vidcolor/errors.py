@@ -33,3 +33,7 @@ class DeviceError(VidcolorError):
 
 class OptionError(VidcolorError, ValueError):
     """An option has a value that cannot work (the CLI reports it as a usage error, exit 2)."""
+
+
+class TrainingError(VidcolorError):
+    """Training cannot go on (its loss or weights stopped being finite: it diverged)."""

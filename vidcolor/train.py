@@ -46,22 +46,32 @@ from vidcolor.checkpoint import (
     build_from_checkpoint,
     find_latest,
     load_checkpoint,
-    optimizer_state,
     rank_rng_state,
+    read_descriptor,
     resolve_device,
     restore_rank_rng,
     restore_rng,
+    restore_training_state,
     save_checkpoint,
 )
 from vidcolor.errors import (
     CheckpointError,
     DatasetError,
     DeviceError,
+    OptionError,
     OutputError,
+    TrainingError,
     VidcolorError,
 )
 from vidcolor.fsutil import ensure_writable_dir, exclusive, write_bytes_atomic
-from vidcolor.models import VARIANTS, build_model, count_parameters, uses_rebalancing
+from vidcolor.models import (
+    MAX_WIDTH,
+    VARIANTS,
+    activations_per_pixel,
+    build_model,
+    count_parameters,
+    uses_rebalancing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,10 @@ _IDENTITY = ("arch", "variant", "width")
 _RESUMABLE = ("epochs", "device", "workers", "keep_checkpoints")
 #: Facts a checkpoint's config records beside the options.
 _RECORDED = ("dataset", "dataset_test_episodes", "world_size")
+#: Largest ``--workers``: each loader process holds its own torch (a few hundred MB).
+MAX_WORKERS = 64
+#: Largest seed: torch seeds are 64-bit and the trainer adds epochs and ranks to it.
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -117,14 +131,23 @@ class TrainConfig:
     keep_checkpoints: int = 2
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad option."""
+        """Check every option's type and range (numbers finite).
+
+        Raises:
+            OptionError: naming the first bad option (a ``ValueError`` too).
+        """
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if not _of_type(value, str(spec.type)):
+                raise OptionError(f"--{spec.name.replace('_', '-')} must be "
+                                  f"{_TYPE_NAMES[str(spec.type)]}, got {value!r}")
         if self.arch not in VARIANTS:
-            raise ValueError(f"unknown architecture {self.arch!r}")
+            raise OptionError(f"unknown architecture {self.arch!r}")
         if self.variant not in VARIANTS[self.arch]:
-            raise ValueError(f"--variant {self.variant} is not available for --arch "
-                             f"{self.arch} (choose {', '.join(VARIANTS[self.arch])})")
+            raise OptionError(f"--variant {self.variant} is not available for --arch "
+                              f"{self.arch} (choose {', '.join(VARIANTS[self.arch])})")
         checks = [
-            (self.width > 0, "--width must be positive"),
+            (0 < self.width <= MAX_WIDTH, f"--width must be positive, at most {MAX_WIDTH:g}"),
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.accumulate >= 1, "--accumulate must be at least 1"),
@@ -132,16 +155,17 @@ class TrainConfig:
             (self.lr > 0, "--lr must be positive"),
             (self.lr_step >= 1, "--lr-step must be at least 1"),
             (self.lr_gamma > 0, "--lr-gamma must be positive"),
-            (self.workers >= 0, "--workers must be at least 0"),
-            (self.seed >= 0, "--seed must be non-negative"),
+            (0 <= self.workers <= MAX_WORKERS, f"--workers must be from 0 to {MAX_WORKERS}"),
+            (0 <= self.seed <= MAX_SEED, f"--seed must be from 0 to 2**63-1 ({MAX_SEED})"),
             (self.max_images is None or self.max_images >= 1, "--max-images must be >= 1"),
             (self.max_test_images is None or self.max_test_images >= 1,
              "--max-test-images must be >= 1"),
+            (0 <= self.rebalance_lambda <= 1, "rebalance_lambda must be from 0 to 1"),
             (self.keep_checkpoints >= 1, "--keep-checkpoints must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise OptionError(message)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -153,22 +177,90 @@ class TrainConfig:
         return cls(**data)
 
 
+_TYPE_NAMES = {"str": "a string", "int": "an integer", "float": "a finite number",
+               "int | None": "an integer"}
+
+
+def _of_type(value: Any, annotation: str) -> bool:
+    """Whether ``value`` is of a :class:`TrainConfig` field's type (floats finite)."""
+    if annotation == "int | None" and value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    if annotation == "float":
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, str if annotation == "str" else int)
+
+
 def stored_config(run_dir: str | Path) -> dict[str, Any]:
-    """The configuration recorded in a run's latest checkpoint (for ``--resume``).
+    """The configuration recorded in a run's latest checkpoint (for ``--resume``), checked.
 
     Raises:
-        CheckpointError: no checkpoint, or a corrupt one.
+        CheckpointError: no checkpoint, a corrupt one, or a configuration that cannot be
+            resumed (naming the file and the option).
     """
     latest = find_latest(run_dir)
     if latest is None:
         raise CheckpointError(f"{run_dir}: nothing to resume (no epoch-NNNN.json checkpoint)")
+    return _checked_config(*read_descriptor(latest))
+
+
+def _checked_config(json_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """A descriptor's ``config``: valid options, recorded facts of the right types, and the
+    network the descriptor describes."""
+    stored = meta["config"]
+
+    def bad(problem: str) -> CheckpointError:
+        return CheckpointError(f"{json_path}: invalid checkpoint descriptor: config {problem}")
+
     try:
-        config = json.loads(latest.read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{latest}: corrupt checkpoint descriptor ({exc})") from exc
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{latest}: corrupt checkpoint descriptor (no config)")
-    return config
+        TrainConfig.from_dict({k: v for k, v in stored.items() if k not in _RECORDED}
+                              ).validate()
+    except (TypeError, ValueError) as exc:
+        raise bad(f"({exc})") from exc
+    for key in _IDENTITY:
+        if stored.get(key) != meta[key]:
+            raise bad(f"says {key} {stored.get(key)!r}, the checkpoint {meta[key]!r}")
+    episodes = stored.get("dataset_test_episodes")
+    world = stored.get("world_size", 1)
+    for key, ok in (("dataset", isinstance(stored.get("dataset"), (str, type(None)))),
+                    ("dataset_test_episodes", episodes is None or (
+                        isinstance(episodes, list) and all(isinstance(e, str) for e in episodes))),
+                    ("world_size", isinstance(world, int) and not isinstance(world, bool)
+                     and world >= 1)):
+        if not ok:
+            raise bad(f"{key} is {stored.get(key)!r}")
+    return stored
+
+
+def check_memory(config: TrainConfig, device: torch.device, num_bins: int) -> None:
+    """Refuse a network and batch that cannot fit the memory of ``device``, before any work.
+
+    The estimate sizes the network on the meta device (nothing allocated): 16 bytes per
+    parameter (weights, gradients, Adam's two moments) and 4 bytes per value its layers
+    output for the batch (kept for the backward pass).
+
+    Raises:
+        OptionError: naming ``--width``, or ``--batch-size`` and ``--crop``.
+    """
+    spec = build_model(config.arch, config.variant, config.width, num_bins, device="meta")
+    parameters = count_parameters(spec)
+    model_bytes = 16 * parameters
+    batch_bytes = 4 * activations_per_pixel(spec) * config.batch_size * config.crop ** 2
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit, where = ram, f"this machine's {ram / 2**30:.1f} GiB of memory"
+    if device.type == "cuda":
+        limit = torch.cuda.get_device_properties(device).total_memory
+        where = f"the GPU's {limit / 2**30:.1f} GiB"
+    if model_bytes > limit or 4 * parameters > ram:  # the weights are built in RAM first
+        raise OptionError(f"--width {config.width:g}: a {config.arch} network of "
+                          f"{parameters:,} parameters needs about {model_bytes / 2**30:.1f} GiB "
+                          f"to train, more than {where}; use a smaller --width")
+    if model_bytes + batch_bytes > limit:
+        raise OptionError(f"--batch-size {config.batch_size} with --crop {config.crop}: "
+                          f"training needs about {(model_bytes + batch_bytes) / 2**30:.1f} GiB, "
+                          f"more than {where}; use a smaller --batch-size (and a larger "
+                          "--accumulate for the same effective batch) or --crop")
 
 
 def default_run_dir(arch: str, variant: str = "rebalance") -> Path:
@@ -568,11 +660,20 @@ def _copy_series_look(dataset: Path, run_dir: Path) -> None:
 def setup(config: TrainConfig, dataset_dir: str | Path | None, run_dir: Path, *,
           resume: bool, switch_dataset: bool, dist_info: _Dist, progress: bool) -> TrainingRun:
     """Data, model, optimiser, scheduler and resume point of a run (see :func:`train`)."""
+    from vidcolor.quantize import ab_gamut
+
     config, ckpt = _prepare_run(config, run_dir, resume)
     dataset = _resolve_dataset(dataset_dir, ckpt, switch_dataset)
     device = resolve_device(config.device)
     if device.type == "cuda" and dist_info.enabled:
         device = torch.device("cuda", dist_info.local_rank)
+    try:
+        check_memory(config, device, ckpt.info.num_bins if ckpt else len(ab_gamut()))
+    except OptionError as exc:
+        if ckpt is None:
+            raise
+        raise CheckpointError(f"{ckpt.info.path}: the run's stored options cannot train on "
+                              f"{device} ({exc})") from exc
     if dist_info.main:
         ensure_writable_dir(run_dir)
         _copy_series_look(dataset, run_dir)
@@ -622,7 +723,7 @@ def _prepare_run(config: TrainConfig, run_dir: Path, resume: bool
     if latest is None:
         raise CheckpointError(f"{run_dir}: nothing to resume (no epoch-NNNN.json checkpoint)")
     ckpt = load_checkpoint(latest)
-    stored = ckpt.info.config
+    stored = _checked_config(latest, ckpt.meta)
     for key in _IDENTITY:
         if getattr(config, key) != stored.get(key):
             raise CheckpointError(
@@ -700,6 +801,8 @@ def _model_and_targets(config: TrainConfig, ckpt: Checkpoint | None, train_paths
     np.random.seed(config.seed % 2**32)
     random.seed(config.seed)
     bins_np = ab_gamut()
+    if ckpt is not None and ckpt.info.bins is not None:  # the run's own gamut
+        bins_np = np.asarray(ckpt.info.bins, dtype=np.float32)
     model = build_model(config.arch, config.variant, config.width, int(bins_np.shape[0]))
     head = model.head
     if dist_info.rank:
@@ -711,6 +814,9 @@ def _model_and_targets(config: TrainConfig, ckpt: Checkpoint | None, train_paths
         model = build_from_checkpoint(ckpt)
         prior, weights_np = ckpt.info.prior, ckpt.info.weights
         start_epoch = ckpt.info.epoch
+        if weights_np is None and uses_rebalancing(config.variant):
+            raise CheckpointError(f"{ckpt.info.path}: holds no rebalancing weights (tensor "
+                                  "weights); cannot resume")
     elif head == "histogram":
         prior = compute_prior(train_paths, bins_np, device, workers=config.workers,
                               dist_info=dist_info, progress=progress)
@@ -736,26 +842,20 @@ def _optimizer(config: TrainConfig, model: nn.Module, ckpt: Checkpoint | None,
     if ckpt is None:
         return optimizer, scheduler
     path, epoch = ckpt.info.path, ckpt.info.epoch
-    try:
-        optimizer.load_state_dict(optimizer_state(ckpt))
-        if ckpt.meta.get("scheduler") is not None:
-            scheduler.load_state_dict(ckpt.meta["scheduler"])
-        else:  # written before the scheduler was stored: the same steps, from its closed form
-            for group in optimizer.param_groups:
-                group["initial_lr"] = config.lr
-                group["lr"] = config.lr * config.lr_gamma ** ((epoch - 1) // config.lr_step)
-            scheduler = torch.optim.lr_scheduler.StepLR(
-                optimizer, step_size=config.lr_step, gamma=config.lr_gamma,
-                last_epoch=epoch - 1)
-    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: optimiser or scheduler state does not fit ({exc})"
-                              ) from exc
+    stored_schedule = ckpt.meta.get("scheduler") is not None
+    restore_training_state(ckpt, optimizer, scheduler if stored_schedule else None)
+    if not stored_schedule:  # written before the scheduler was: its steps, from its closed form
+        for group in optimizer.param_groups:
+            group["initial_lr"] = config.lr
+            group["lr"] = config.lr * config.lr_gamma ** ((epoch - 1) // config.lr_step)
+        scheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=config.lr_step, gamma=config.lr_gamma, last_epoch=epoch - 1)
     try:
         restore_rng(ckpt.tensors, ckpt.meta["rng"])
         if dist_info.enabled and not restore_rank_rng(ckpt.tensors, dist_info.rank, device):
             # saved by another number of processes: a fresh, distinct stream per rank
             torch.manual_seed(config.seed + dist_info.rank + 7919 * epoch)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
         raise CheckpointError(f"{path}: random-number state missing or damaged "
                               f"({type(exc).__name__}: {exc}); cannot resume") from exc
     return optimizer, scheduler
@@ -860,9 +960,18 @@ def save(run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> None:
                                                                    np.float64),
         epoch=epoch, config=config_record, version=__version__, path=run.run_dir,
         num_bins=targets.num_bins, head=targets.head, metrics=metrics)
-    save_checkpoint(run.run_dir, info, run.model, run.optimizer, rank_states,
-                    scheduler=run.scheduler, keep=config.keep_checkpoints)
-    _append_log(run.run_dir / "log.jsonl", metrics)
+    # the log first (a line of an epoch whose checkpoint is missing is dropped on resume);
+    # when the checkpoint cannot be written (a full disk), the log goes back as it was
+    log_path = run.run_dir / "log.jsonl"
+    previous = [line for line, _ in _read_log_lines(log_path)]
+    _write_log(log_path, [*previous, json.dumps(metrics)])
+    try:
+        save_checkpoint(run.run_dir, info, run.model, run.optimizer, rank_states,
+                        scheduler=run.scheduler, keep=config.keep_checkpoints)
+    except BaseException:
+        with contextlib.suppress(VidcolorError, OSError):
+            _write_log(log_path, previous)
+        raise
     log.info("epoch %d/%d: train loss %.4f, test loss %s, %.1f img/s", epoch, config.epochs,
              metrics["train_loss"],
              "-" if metrics["test_loss"] is None else f"{metrics['test_loss']:.4f}",
@@ -888,8 +997,13 @@ def _run_lock(run_dir: Path, dist_info: _Dist) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            if created and run_dir.is_dir() and not any(run_dir.iterdir()):
-                run_dir.rmdir()
+            if created and run_dir.is_dir() and find_latest(run_dir) is None:
+                from vidcolor.series import SERIES_FILE
+
+                for name in (SERIES_FILE, "log.jsonl"):  # what this run wrote before failing
+                    (run_dir / name).unlink(missing_ok=True)
+                if not any(run_dir.iterdir()):
+                    run_dir.rmdir()
             raise
 
 
@@ -939,6 +1053,7 @@ def train(config: TrainConfig, dataset_dir: str | Path | None = None,
                        "test_loss": test_loss(run), "lr": lr,
                        "seconds": epoch_metrics["seconds"],
                        "images_per_s": epoch_metrics["images_per_s"]}
+            _check_finite(run, epoch + 1, metrics)
             run.scheduler.step()
             save(run, epoch + 1, metrics)
     if dist_info.enabled:
@@ -949,28 +1064,88 @@ def train(config: TrainConfig, dataset_dir: str | Path | None = None,
     return run_path
 
 
+def _check_finite(run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> None:
+    """Stop a run whose loss or weights are no longer finite, before it saves the epoch."""
+    losses = [metrics[key] for key in ("train_loss", "test_loss") if metrics[key] is not None]
+    state = [t for t in run.model.state_dict().values() if t.is_floating_point()]
+    if all(math.isfinite(loss) for loss in losses) and bool(
+            torch.stack([torch.isfinite(t).all() for t in state]).all()):
+        return
+    kept = (f"its checkpoints stop at epoch {epoch - 1}" if epoch > 1
+            else "no checkpoint was written")
+    raise TrainingError(f"{run.run_dir}: training diverged in epoch {epoch} (train loss "
+                        f"{metrics['train_loss']}, test loss {metrics['test_loss']}): the "
+                        f"network's weights are no longer finite numbers; nothing was saved "
+                        f"for this epoch ({kept}); train again with a smaller --lr")
+
+
+#: A training log holds one short line per epoch; far larger is not one.
+_MAX_LOG_BYTES = 64 << 20
+
+
+def _read_log_lines(log_path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Each line of a run's log with its entry: a JSON object of numbers (``epoch`` an
+    integer >= 1; ``null`` where there is none).
+
+    Raises:
+        CheckpointError: naming the file, the line and the field that is wrong.
+    """
+    if not log_path.is_file():
+        return []
+    try:
+        if log_path.stat().st_size > _MAX_LOG_BYTES:
+            raise CheckpointError(f"{log_path}: {log_path.stat().st_size} bytes: too large "
+                                  "for a training log")
+        text = log_path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{log_path}: unreadable training log ({exc})") from exc
+    lines = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):
+            entry = None
+        if not isinstance(entry, dict):
+            raise CheckpointError(f"{log_path}: line {number} is not a JSON object; delete "
+                                  "the line or the file")
+        epoch = entry.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+            raise CheckpointError(f"{log_path}: line {number}: epoch is {epoch!r} (must be "
+                                  "an integer >= 1)")
+        for key, value in entry.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, (int, float)) or not math.isfinite(value)):
+                raise CheckpointError(f"{log_path}: line {number}: {key} is {value!r} "
+                                      "(must be a finite number or null)")
+        lines.append((line, entry))
+    return lines
+
+
 def _trim_log(log_path: Path, keep_epochs: int) -> None:
     """Drop log lines of epochs after ``keep_epochs`` (left by an interrupted run)."""
-    if not log_path.is_file():
+    if keep_epochs == 0:  # a new run: whatever is there logs no checkpoint
+        _write_log(log_path, [])
         return
-    kept = []
-    for line in log_path.read_text().splitlines():
-        try:
-            if json.loads(line).get("epoch", 0) <= keep_epochs:
-                kept.append(line)
-        except json.JSONDecodeError:
-            continue
-    write_bytes_atomic(log_path, "".join(f"{line}\n" for line in kept).encode())
+    lines = _read_log_lines(log_path)
+    kept = [line for line, entry in lines if entry["epoch"] <= keep_epochs]
+    if len(kept) < len(lines):
+        _write_log(log_path, kept)
 
 
-def _append_log(log_path: Path, metrics: dict[str, Any]) -> None:
-    with open(log_path, "a") as handle:
-        handle.write(json.dumps(metrics) + "\n")
+def _write_log(log_path: Path, lines: list[str]) -> None:
+    """Write the log's lines atomically (it is small: one line per epoch); none: no log."""
+    if lines:
+        write_bytes_atomic(log_path, "".join(f"{line}\n" for line in lines).encode())
+    else:
+        log_path.unlink(missing_ok=True)
 
 
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The per-epoch metrics of a run (``RUN/log.jsonl``)."""
-    path = Path(run_dir) / "log.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The per-epoch metrics of a run (``RUN/log.jsonl``).
+
+    Raises:
+        CheckpointError: a line is not a JSON object of numbers.
+    """
+    return [entry for _, entry in _read_log_lines(Path(run_dir) / "log.jsonl")]

@@ -70,6 +70,7 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
       torchrun --nproc_per_node=4 -m vidcolor train --arch plain   # multi-GPU
     """
     from vidcolor import train as train_mod
+    from vidcolor.errors import OptionError  # a usage error in one line
 
     if resume is not None:
         stored = train_mod.stored_config(resume)
@@ -81,21 +82,18 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
         if ctx.get_parameter_source("epochs") == click.core.ParameterSource.DEFAULT:
             epochs = stored.get("epochs", epochs)  # continue to the run's own end
         if output is not None and output.resolve() != resume.resolve():
-            raise click.UsageError("--resume RUN continues RUN in place; drop -o")
+            raise OptionError("--resume RUN continues RUN in place; drop -o")
         output = resume
     elif switch_dataset:
-        raise click.UsageError("--switch-dataset only applies with --resume")
+        raise OptionError("--switch-dataset only applies with --resume")
     if arch is None:
-        raise click.UsageError("--arch is required (plain or residual)")
+        raise OptionError("--arch is required (plain or residual)")
     config = train_mod.TrainConfig(
         arch=arch, variant=variant or "rebalance", width=width, epochs=epochs,
         batch_size=batch_size, accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step,
         lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images,
         max_test_images=max_test_images, keep_checkpoints=keep_checkpoints)
-    try:
-        config.validate()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+    config.validate()  # OptionError: the option, its value and what it must be
     run = train_mod.train(config, dataset_dir, output, resume=resume is not None,
                           switch_dataset=switch_dataset, progress=True)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -24,7 +24,7 @@ import torch
 
 from vidcolor import checkpoint
 from vidcolor.color import network_input, upsample_ab
-from vidcolor.errors import InputError
+from vidcolor.errors import CheckpointError, InputError
 from vidcolor.inference.ensemble import check_histogram_ensemble, mean_ab, mean_histogram
 from vidcolor.quantize import decode_logits, decode_probs, parse_decode
 
@@ -118,7 +118,8 @@ class Colorizer:
     Raises:
         InputError: no model.
         OptionError/ValueError: a bad decoding.
-        CheckpointError: a histogram ensemble of models with different gamuts or an ab head.
+        CheckpointError: a histogram ensemble of models with different gamuts or an ab head;
+            from :meth:`predict`, a network whose output is not finite.
     """
 
     def __init__(self, models: Sequence[ColorModel], *, size: int = DEFAULT_SIZE,
@@ -179,6 +180,7 @@ class Colorizer:
             outputs[index] = model.model(batch).float()
             if index in self._log_weights:
                 outputs[index] = outputs[index] - self._log_weights[index]
+        self._check_finite(outputs)
         probs = None
         if self.ensemble == "histogram" or (with_probs and self._dist_models):
             members = [outputs[i] for i, m in enumerate(self.models) if m in self._dist_models]
@@ -199,6 +201,21 @@ class Colorizer:
         return [Prediction(ab=[np.ascontiguousarray(ab[i]) for ab in ab_np],
                            probs=None if probs_np is None else probs_np[i])
                 for i in range(len(lightness))]
+
+    def _check_finite(self, outputs: dict[int, torch.Tensor]) -> None:
+        """Stop at a network whose output is not finite (it would paint black frames).
+
+        One host synchronisation per batch, which reading the result back costs anyway.
+
+        Raises:
+            CheckpointError: naming the model.
+        """
+        finite = torch.stack([torch.isfinite(out).all() for out in outputs.values()])
+        if bool(finite.all()):
+            return
+        name = self.models[int((~finite).nonzero()[0, 0])].name
+        raise CheckpointError(f"{name}: the network computed values that are not finite "
+                              "(NaN or inf) for these frames; its weights are unusable")
 
     def colorize(self, lightness: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Full-resolution ab ``(H, W, 2)`` of each frame: bicubic upsampling + ensemble mean.
