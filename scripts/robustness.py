@@ -61,6 +61,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's vidcolor, not an installed one
@@ -91,6 +92,10 @@ class Case:
         frames: the frame count a video output must have (None: any).
         prepare: called just before the command (e.g. to write a prior output).
         readonly: a folder made read-only while the command runs.
+        fsize: a file-size limit (``ulimit -f``, bytes) for the command: every write past it
+            fails (EFBIG), as on a full disk.
+        disk: ``(folder, size)``: a tmpfs of ``size`` (e.g. ``"96k"``) mounted on ``folder``
+            (empty) before the command: a real full disk (ENOSPC). Root only: skipped otherwise.
     """
 
     name: str
@@ -101,6 +106,8 @@ class Case:
     frames: int | None = None
     prepare: Callable[[], None] | None = None
     readonly: Path | None = None
+    fsize: int | None = None
+    disk: tuple[Path, str] | None = None
 
 
 @dataclass
@@ -418,7 +425,132 @@ def make_inputs(work: Path) -> dict[str, Path]:
         paths["real_mp4_full"] = MEDIA / "steamboat_willie_28s.mp4"
     if (MEDIA / "copying_is_not_theft.mp4").is_file():
         paths["real_truncated"] = MEDIA / "copying_is_not_theft.mp4"
+    _hostile_inputs(paths, inputs, work, colour_frames, grey)
     return {key: value for key, value in paths.items() if value is not None}
+
+
+def _forged_run(run: Path, target: Path,
+                tensors: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                descriptor: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """A copy of ``run`` whose checkpoint is well-formed but wrong: its tensors edited (and the
+    descriptor's size and SHA-256 updated to match, so only the contents are wrong) and/or its
+    descriptor edited in place."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(run, target)
+    json_path, tensor_path = target / "epoch-0001.json", target / "epoch-0001.safetensors"
+    meta = json.loads(json_path.read_text())
+    if tensors is not None:
+        save_file(tensors(load_file(str(tensor_path))), str(tensor_path),
+                  metadata={"format": "vidcolor-checkpoint"})
+        meta["tensors_bytes"] = tensor_path.stat().st_size
+        meta["tensors_sha256"] = hashlib.sha256(tensor_path.read_bytes()).hexdigest()
+    if descriptor is not None:
+        descriptor(meta)
+    json_path.write_text(json.dumps(meta))
+    return target
+
+
+def _hostile_inputs(paths: dict[str, Path], inputs: Path, work: Path,
+                    colour_frames: list[np.ndarray], grey: list[np.ndarray]) -> None:
+    """Inputs of issue 18's probe: names that are not safe paths, special files, forged
+    checkpoints, a resolution change mid-stream, float images, a truth at another rate."""
+    import cv2
+    import torch
+
+    names = inputs / "names"
+    names.mkdir()
+    for key, name in (("dots3", "...mkv"), ("dots2", "..mkv"), ("hidden", ".hidden.mkv"),
+                      ("long_name", "e" * 247 + ".mkv")):
+        paths[key] = names / name
+        shutil.copy(paths["ep1"], paths[key])
+    raw = os.fsencode(names) + b"/ep\xff\xfe.mkv"  # not UTF-8: a Latin-1 name on Linux
+    with open(raw, "wb") as handle:
+        handle.write(paths["ep1"].read_bytes())
+    paths["not_utf8"] = Path(os.fsdecode(raw))
+    os.mkfifo(inputs / "fifo.mkv")
+    os.mkfifo(inputs / "fifo.png")
+    (inputs / "fifo_link.mkv").symlink_to(inputs / "fifo.mkv")
+    paths.update(fifo=inputs / "fifo.mkv", fifo_png=inputs / "fifo.png",
+                 fifo_link=inputs / "fifo_link.mkv", socket=inputs / "socket.mkv")
+    import socket
+
+    socket.socket(socket.AF_UNIX).bind(str(paths["socket"]))  # the file stays when it closes
+    loop = inputs / "loop"
+    loop.symlink_to(loop)
+    paths["symlink_loop"] = loop
+    # an MPEG-TS whose size changes mid-stream: two segments, concatenated byte for byte
+    small = _write_video(inputs / "part1.ts", grey[:12])
+    large = _write_video(inputs / "part2.ts", [cv2.resize(f, (80, 60)) for f in grey[12:24]])
+    (inputs / "size_change.ts").write_bytes(small.read_bytes() + large.read_bytes())
+    paths["size_change"] = inputs / "size_change.ts"
+    cv2.imwrite(str(inputs / "float.tiff"), grey[0].astype(np.float32) / 255)
+    cv2.imwrite(str(inputs / "deep.tiff"), grey[0].astype(np.uint16) * 257)
+    paths.update(float_tiff=inputs / "float.tiff", deep_tiff=inputs / "deep.tiff")
+    paths["truth_25fps"] = _write_video(inputs / "truth_25fps.mkv", colour_frames[:24], fps=25)
+
+    def nan_weights(t: dict[str, Any]) -> dict[str, Any]:
+        key = next(k for k in t if k.startswith("model.") and t[k].is_floating_point())
+        t[key] = torch.full_like(t[key], float("nan"))
+        return t
+
+    def without_optimizer(t: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in t.items() if not k.startswith("optim.")}
+
+    def wrong_optimizer(t: dict[str, Any]) -> dict[str, Any]:
+        key = next(k for k in t if k.startswith("optim.state."))
+        t[key] = torch.zeros(3, 5)
+        return t
+
+    def int_weights(t: dict[str, Any]) -> dict[str, Any]:
+        key = next(k for k in t if k.startswith("model.") and t[k].is_floating_point())
+        t[key] = t[key].to(torch.int64)
+        return t
+
+    forged = work / "forged"
+    forged.mkdir()
+    run = paths["run"]
+    for key, tensors, descriptor in (
+            ("nan_weights", nan_weights, None),
+            ("nan_bins", lambda t: {**t, "bins": torch.full_like(t["bins"], float("nan"))}, None),
+            ("bf16_bins", lambda t: {**t, "bins": t["bins"].to(torch.bfloat16)}, None),
+            ("int_weights", int_weights, None),
+            ("bins_shape", lambda t: {**t, "bins": t["bins"][:, :1].contiguous()}, None),
+            ("optimizer_removed", without_optimizer, lambda m: m.update(optimizer=None)),
+            ("optimizer_shapes", wrong_optimizer, None),
+            ("width_huge", None, lambda m: m.update(width=1e6)),
+            ("width_nan", None, lambda m: m.update(width=float("nan"))),
+            ("num_bins_huge", None, lambda m: m.update(num_bins=2 ** 40)),
+            ("scheduler_type", None, lambda m: m["scheduler"].update(step_size="seven")),
+            ("scheduler_list", None, lambda m: m.update(scheduler=[1, 2])),
+            ("epoch_text", None, lambda m: m.update(epoch="one")),
+            ("config_lr_text", None, lambda m: m["config"].update(lr="fast")),
+            ("bins_int", lambda t: {**t, "bins": t["bins"].int()}, None),
+            ("weights_f16", lambda t: {**t, "weights": t["weights"].half()}, None),
+            ("weights_zero", lambda t: {**t, "weights": t["weights"] * 0}, None),
+            ("extra_tensor", lambda t: {**t, "evil": torch.zeros(3)}, None),
+            ("weight_missing", lambda t: {k: v for k, v in t.items()
+                                          if k != next(n for n in t if n.startswith("model."))},
+             None),
+            ("rng_float", lambda t: {**t, "rng.torch": t["rng.torch"].float()}, None),
+            ("prior_short", lambda t: {**t, "prior": t["prior"][:5].contiguous()}, None),
+            ("tensors_bytes_huge", None, lambda m: m.update(tensors_bytes=10 ** 15)),
+            ("format_version_bool", None, lambda m: m.update(format_version=True)),
+            ("metrics_text", None, lambda m: m["metrics"].update(test_loss="x")),
+            ("optimizer_lr_nan", None,
+             lambda m: m["optimizer"]["param_groups"][0].update(lr=float("nan"))),
+            ("optimizer_class", None, lambda m: m["optimizer"].update({"class": "SGD"})),
+            ("rng_missing", None, lambda m: m.pop("rng")),
+            ("config_seed_huge", None, lambda m: m["config"].update(seed=2 ** 70)),
+            ("config_width_text", None, lambda m: m["config"].update(width="wide"))):
+        paths[f"forged_{key}"] = _forged_run(run, forged / key, tensors, descriptor)
+    for key, lines in (("log_not_objects", "[1, 2]\n\"text\"\n"),
+                       ("log_text_numbers", '{"epoch": "one", "train_loss": "low"}\n'),
+                       ("log_garbage", "\x00\xff{{{\n")):
+        target = forged / key
+        shutil.copytree(run, target)
+        (target / "log.jsonl").write_text(lines, errors="surrogateescape")
+        paths[f"forged_{key}"] = target
 
 
 def _cut_file(path: Path) -> None:
@@ -641,7 +773,294 @@ def make_cases(p: dict[str, Path], work: Path, full: bool = False) -> list[Case]
     add("evaluate: read-only report folder",
         ["evaluate", p["ep1_bw"], "--truth", p["ep1"], "-o", ro / "report"], "error",
         readonly=ro)
+    _hostile_cases(p, work, folder, add)
     return cases
+
+
+def _hostile_cases(p: dict[str, Path], work: Path, folder: Callable[[str], Path],
+                   add: Callable[..., None]) -> None:
+    """Issue 18's probe, and more of each kind: names that are not safe paths, full disks and
+    file-size limits in every command, forged checkpoints, values that cannot work, special
+    files, odd but valid inputs."""
+    run, dataset = p["run"], p["dataset"]
+    train_args = ["train", *TINY_TRAIN, "--dataset", dataset]
+
+    # --- names are data, never paths
+    for key in ("dots3", "dots2", "hidden", "not_utf8", "long_name"):
+        ds = folder(f"names add {key}") / "ds"
+        add(f"build-dataset: episode named {p[key].name[:20]!r} added to a dataset",
+            ["build-dataset", p["ep1"], p["ep2"], p[key], "-o", ds, "--size", "32"], "any",
+            [(ds, "dataset")], prepare=_copier(dataset, ds))
+    twice = folder("names hidden twice") / "ds"
+    add("build-dataset: '.hidden.mkv' built twice",
+        ["build-dataset", p["hidden"], p["ep2"], "-o", twice, "--size", "32"], "any",
+        [(twice, "dataset")], prepare=lambda: _build(twice, [p["hidden"], p["ep2"]]))
+    escape = folder("names meta escape")
+    victim = escape / "victim"
+
+    def forge_meta() -> None:
+        shutil.copytree(dataset, escape / "ds")
+        victim.mkdir()
+        (victim / "keep.txt").write_text("must survive")
+        meta_path = escape / "ds" / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta["episodes"] = {("./../../victim" if i == 0 else k): v
+                            for i, (k, v) in enumerate(meta["episodes"].items())}
+        meta_path.write_text(json.dumps(meta))
+
+    add("build-dataset: meta.json naming an episode './../../victim'",
+        ["build-dataset", p["ep1"], p["ep2"], "-o", escape / "ds", "--size", "32"], "any",
+        [(escape / "ds", "dataset")], prepare=forge_meta, protected=[victim / "keep.txt"])
+    alone = folder("names render not utf8")
+    add("render: input name not UTF-8, default output name",
+        ["render", alone / p["not_utf8"].name, "-m", run, *FAST], "ok",
+        prepare=_copier(p["not_utf8"], alone / p["not_utf8"].name))
+    long_dir = folder("names render long")
+    add("render: input name of 251 characters, default output name",
+        ["render", long_dir / p["long_name"].name, "-m", run, *FAST], "any",
+        prepare=_copier(p["long_name"], long_dir / p["long_name"].name))
+    deep = folder("names path max") / "/".join(["d" * 200] * 24) / "out.mkv"
+    add("render: output path over PATH_MAX", ["render", p["ep2_bw"], "-m", run, "-o", deep,
+                                              *FAST], "error")
+    add("build-dataset: output path over PATH_MAX", ["build-dataset", p["ep1"], "-o",
+                                                     deep.parent, "--size", "32"], "error")
+    for command, args in (("build-dataset", ["build-dataset", p["ep1"], "--size", "32"]),
+                          ("train", train_args),
+                          ("render a folder", ["render", p["frames"], "-m", run, *FAST]),
+                          ("render a video", ["render", p["ep2_bw"], "-m", run, *FAST]),
+                          ("evaluate", ["evaluate", p["ep1_bw"], "--truth", p["ep1"]]),
+                          ("demo-data", ["demo-data", "--episodes", "1", "--seconds", "1",
+                                         "--width", "64", "--height", "48"])):
+        def output(path: Path, command: str = command) -> list[Path | str]:
+            return [path] if command == "demo-data" else ["-o", path]
+
+        blocker = folder(f"names {command} under a file") / "a_file"
+        add(f"{command}: -o under an existing file", [*args, *output(blocker / "out")], "error",
+            prepare=lambda b=blocker: b.write_text("precious"), protected=[blocker])
+        if command in ("build-dataset", "render a folder", "evaluate", "demo-data"):
+            plain = folder(f"names {command} onto a file") / "a_file"
+            add(f"{command}: -o an existing file", [*args, *output(plain)], "error",
+                prepare=lambda b=plain: b.write_text("precious"), protected=[plain])
+    recorded = folder("names record is a folder")
+    add("render: its record path is a folder",
+        ["render", p["ep2_bw"], "-m", run, "-o", recorded / "out.mkv", *FAST], "any",
+        prepare=lambda: (recorded / "out.mkv.vidcolor.json").mkdir())
+    for command in ("train", "evaluate"):
+        args = train_args[:-2] if command == "train" else ["evaluate", run, *FAST]
+        target = folder(f"names {command} symlink loop") / "out"
+        add(f"{command}: --dataset a symlink loop", [*args, "--dataset", p["symlink_loop"],
+                                                      "-o", target], "error")
+    season = folder("names season records")
+
+    def forge_season() -> None:
+        shutil.copy(p["ep1_bw"], season / "ep1_bw.colorized.mkv")
+        (season / "season.json").write_text(json.dumps({"episodes": [
+            {"input": "../../../etc/ep1_bw.mkv", "output": "../../ep1_bw.colorized.mkv",
+             "status": "done", "frames": "many", "seconds": float("nan")}, "not an entry",
+            {"input": 5, "output": None}], "done": "x"}))
+
+    add("evaluate: a hand-edited season.json", ["evaluate", "--season", season, "--truth",
+                                                p["ep1"].parent, "-o", season / "report"],
+        "any", [(season / "report", "report")], prepare=forge_season)
+
+    # --- full disks and file-size limits, in every command
+    limited = {
+        "build-dataset": lambda o: ["build-dataset", p["ep1"], p["ep2"], "-o", o / "ds",
+                                    "--size", "32"],
+        "train": lambda o: [*train_args, "-o", o / "run"],
+        "render a video": lambda o: ["render", p["ep2_bw"], "-m", run, "-o", o / "out.mkv",
+                                     *FAST],
+        "render with --review": lambda o: [
+            "render", p["ep2_bw"], "-m", run, "-o", o / "out.mkv", "--truth", p["ep2"],
+            "--review", o / "review.mkv", *FAST],
+        "render a folder": lambda o: ["render", p["frames"], "-m", run, "-o", o / "frames",
+                                      *FAST],
+        "render an image": lambda o: ["render", p["jpg"], "-m", run, "-o", o / "out.png",
+                                      *FAST],
+        "evaluate": lambda o: ["evaluate", p["ep1_bw"], "--truth", p["ep1"], "-o",
+                               o / "report"],
+        "demo-data": lambda o: ["demo-data", o / "demo", "--episodes", "1", "--seconds", "1",
+                                "--width", "64", "--height", "48"],
+    }
+    kinds = {"build-dataset": ("ds", "dataset"), "train": ("run", "run"),
+             "render a video": ("out.mkv", "video"),
+             "render with --review": ("review.mkv", "video"),
+             "render a folder": ("frames", "folder"), "render an image": ("out.png", "image"),
+             "evaluate": ("report", "report"), "demo-data": ("demo", "files")}
+    for command, make in limited.items():
+        name, kind = kinds[command]
+        for label, limit in (("ulimit -f 1 KiB", {"fsize": 1024}),
+                             ("ulimit -f 40 KiB", {"fsize": 40960}),
+                             ("a full disk (64 KiB)", {"disk": "64k"}),
+                             ("a full disk (400 KiB)", {"disk": "400k"})):
+            where = folder(f"limits {command} {label}")
+            extra: dict[str, object] = dict(limit)
+            if "disk" in extra:
+                extra["disk"] = (where, extra["disk"])
+            add(f"{command}: {label}", make(where), "any", [(where / name, kind)], **extra)
+    prior = folder("limits prior output")
+    add("render: a full disk over a prior output",
+        ["render", p["ep2_bw"], "-m", run, "-o", prior / "out.mkv", *FAST], "any",
+        [(prior / "out.mkv", "video")], fsize=8192, prepare=_copier(p["ep1_bw"], prior / "out.mkv"))
+
+    # --- checkpoints that are well-formed but wrong
+    for key in sorted(k for k in p if k.startswith("forged_")):
+        what = key[7:].replace("_", " ")
+        weights_only = key in ("forged_optimizer_removed", "forged_optimizer_shapes",
+                               "forged_scheduler_type", "forged_scheduler_list",
+                               "forged_log_not_objects", "forged_log_text_numbers",
+                               "forged_log_garbage", "forged_config_lr_text",
+                               "forged_metrics_text", "forged_optimizer_lr_nan",
+                               "forged_optimizer_class", "forged_rng_missing",
+                               "forged_config_seed_huge", "forged_config_width_text")
+        target = folder(f"forged render {key}") / "out.mkv"
+        add(f"render: forged checkpoint ({what})", ["render", p["ep2_bw"], "-m", p[key], "-o",
+                                                   target, *FAST],
+            "any" if weights_only else "error", [(target, "video")], frames=24)
+        resumed = folder(f"forged resume {key}") / "run"
+        add(f"train: --resume a forged checkpoint ({what})",
+            ["train", "--resume", resumed, "--epochs", "2", "--workers", "0", "--device", "cpu"],
+            "any" if key.startswith("forged_log") else "error", [(resumed, "files")],
+            prepare=_copier(p[key], resumed))
+
+    # --- values that cannot work
+    for flag, value in (("--seed", str(2 ** 70)), ("--seed", "-1"), ("--width", "1000"),
+                        ("--lr", "inf"), ("--lr", "nan"), ("--crop", str(2 ** 40)),
+                        ("--batch-size", str(2 ** 40)), ("--epochs", str(2 ** 70)),
+                        ("--max-images", str(2 ** 70))):
+        target = folder(f"values train {flag} {value}") / "run"
+        add(f"train: {flag} {value}", [*train_args, "-o", target, flag, value],
+            "any" if flag == "--max-images" else "error", [(target, "run")])
+    for flag, value in (("--size", "4096"), ("--size", str(2 ** 40)),
+                        ("--batch-size", str(2 ** 40)), ("--workers", "100000"),
+                        ("--shard", f"1/{2 ** 70}")):
+        target = folder(f"values render {flag} {value}") / "out.mkv"
+        add(f"render: {flag} {value}", ["render", p["ep2_bw"], "-m", run, "-o", target, *FAST,
+                                        flag, value], "error", [(target, "video")])
+    add("evaluate: a 12 fps result against a 25 fps truth",
+        ["evaluate", p["ep1_bw"], "--truth", p["truth_25fps"]], "error")
+    stale = folder("values truncated output")
+
+    def render_then_cut() -> None:
+        subprocess.run([sys.executable, "-m", "vidcolor", "-q", "render", str(p["ep2_bw"]),
+                        "-m", str(run), "-o", str(stale / "out.mkv"), *FAST], check=True,
+                       capture_output=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        _cut_file(stale / "out.mkv")
+
+    add("render: an output truncated after its render is not up to date",
+        ["render", p["ep2_bw"], "-m", run, "-o", stale / "out.mkv", *FAST], "ok",
+        [(stale / "out.mkv", "video")], frames=24, prepare=render_then_cut)
+
+    # --- records and outputs edited by hand
+    for label, record in (("frames text", {"frames": "eight"}), ("seconds NaN", "nan"),
+                          ("a list", [1, 2]), ("output null", {"output": None})):
+        edited = folder(f"records {label}")
+
+        def edit(where: Path = edited, record: object = record) -> None:
+            subprocess.run([sys.executable, "-m", "vidcolor", "-q", "render", str(p["ep2_bw"]),
+                            "-m", str(run), "-o", str(where / "out.mkv"), *FAST], check=True,
+                           capture_output=True, cwd=ROOT,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+            path = where / "out.mkv.vidcolor.json"
+            data = json.loads(path.read_text())
+            if isinstance(record, dict):
+                data.update(record)
+                text = json.dumps(data)
+            elif record == "nan":
+                text = json.dumps({**data, "seconds": float("nan")})
+            else:
+                text = json.dumps(record)
+            path.write_text(text)
+
+        add(f"render: over its own output whose record is edited ({label})",
+            ["render", p["ep2_bw"], "-m", run, "-o", edited / "out.mkv", *FAST], "ok",
+            [(edited / "out.mkv", "video")], frames=24, prepare=edit)
+    taken = folder("records image name is a folder")
+    add("render a folder: an output image name taken by a folder",
+        ["render", p["frames"], "-m", run, "-o", taken / "out", *FAST], "error",
+        prepare=lambda: (taken / "out" / "001.png" / "keep").mkdir(parents=True))
+    season_dir = folder("records season.json is a folder")
+    add("render a season: season.json is a folder",
+        ["render", p["ep1_bw"], p["ep2_bw"], "-m", run, "-o", season_dir / "out", *FAST],
+        "error", prepare=lambda: (season_dir / "out" / "season.json").mkdir(parents=True))
+    for name, args in (("--refine felzenszwalb --fz-scale inf",
+                        ["--refine", "felzenszwalb", "--fz-scale", "inf"]),
+                       ("--working-scale nan", ["--refine", "regiongrow", "--working-scale",
+                                                "nan"]),
+                       ("--devices of 5000 entries", ["--devices", ",".join(["cpu"] * 5000)]),
+                       ("--truth at another frame rate", ["--truth", p["truth_25fps"]])):
+        target = folder(f"values render {name}") / "out.mkv"
+        add(f"render: {name}", ["render", p["ep2_bw"], "-m", run, "-o", target,
+                                *[a for a in FAST if a not in ("--refine", "none")], *args],
+            "error", [(target, "video")])
+    clash = folder("names clash")
+    add("build-dataset: two inputs whose names differ only in case",
+        ["build-dataset", clash / "Ep.mkv", clash / "ep.mkv", "-o", clash / "ds", "--size",
+         "32"], "error", prepare=lambda: (shutil.copy(p["ep1"], clash / "Ep.mkv"),
+                                          shutil.copy(p["ep2"], clash / "ep.mkv")))
+    same = folder("names same file twice") / "ds"
+    add("build-dataset: the same file given twice",
+        ["build-dataset", p["ep1"], p["ep1"], p["ep2"], "-o", same, "--size", "32"], "ok",
+        [(same, "dataset")])
+    for name, damage in (
+            ("meta.json a FIFO", lambda d: ((d / "meta.json").unlink(),
+                                            os.mkfifo(d / "meta.json"))),
+            ("a manifest row naming a frame outside", lambda d: (d / "manifest.csv").write_text(
+                (d / "manifest.csv").read_text().replace("frames/", "frames/../../", 1))),
+            ("series.json damaged", lambda d: (d / "series.json").write_text('{"palette": 5}'))):
+        copy = folder(f"dataset {name}") / "ds"
+
+        def prepare(copy: Path = copy, damage: Callable[[Path], object] = damage) -> None:
+            shutil.copytree(dataset, copy)
+            damage(copy)
+
+        add(f"train: a dataset whose {name}", [*train_args[:-2], "--dataset", copy, "-o",
+                                                copy.parent / "run"],
+            "any" if "series" in name else "error", [(copy.parent / "run", "run")],
+            prepare=prepare)
+    look = folder("run series.json damaged") / "run"
+
+    def damage_look() -> None:
+        shutil.copytree(run, look)
+        (look / "series.json").write_text('{"palette": [[50, 0]], "chroma_ceiling": "x"}')
+
+    add("render: a run whose series.json is damaged",
+        ["render", p["ep2_bw"], "-m", look, "-o", look.parent / "out.mkv", *FAST], "error",
+        [(look.parent / "out.mkv", "video")], prepare=damage_look)
+
+    # --- special files, odd but valid inputs
+    for command, args in (("render", ["render", p["fifo"], "-m", run, *FAST]),
+                          ("render /dev/zero", ["render", "/dev/zero", "-m", run, *FAST]),
+                          ("render /dev/null", ["render", "/dev/null", "-m", run, *FAST]),
+                          ("render an image FIFO", ["render", p["fifo_png"], "-m", run, *FAST]),
+                          ("render a symlink to a FIFO", ["render", p["fifo_link"], "-m", run,
+                                                          *FAST]),
+                          ("render a socket", ["render", p["socket"], "-m", run, *FAST]),
+                          ("evaluate a FIFO result", ["evaluate", p["fifo"], "--truth",
+                                                      p["ep1"]]),
+                          ("build-dataset", ["build-dataset", p["fifo"], "--size", "32"]),
+                          ("evaluate", ["evaluate", p["ep1_bw"], "--truth", p["fifo"]])):
+        target = folder(f"special {command}") / "out"
+        add(f"{command.split()[0]}: a FIFO or device as input ({command})",
+            [*args, "-o", target], "error")
+    target = folder("odd size change") / "out.mkv"
+    add("render: MPEG-TS whose size changes mid-stream", ["render", p["size_change"], "-m", run,
+                                                          "-o", target, *FAST], "ok",
+        [(target, "video")], frames=24)
+    ds = folder("odd size change build") / "ds"
+    add("build-dataset: MPEG-TS whose size changes mid-stream",
+        ["build-dataset", p["size_change"], p["ep2"], "-o", ds, "--size", "32"], "ok",
+        [(ds, "dataset")])
+    for key in ("float_tiff", "deep_tiff"):
+        target = folder(f"odd {key}") / "out.tiff"
+        add(f"render: {key.replace('_', ' ')}", ["render", p[key], "-m", run, "-o", target,
+                                                 *FAST], "ok", [(target, "image")])
+
+
+def _build(target: Path, episodes: list[Path]) -> None:
+    from vidcolor.dataset import DatasetParams, build_dataset
+
+    build_dataset(episodes, target, params=DatasetParams(size=32))
 
 
 def _copier(source: Path, target: Path) -> Callable[[], None]:
@@ -729,6 +1148,9 @@ for line in sys.stdin:
         code = 1
         try:
             os.chdir(job["cwd"])
+            if job.get("fsize"):
+                import resource
+                resource.setrlimit(resource.RLIMIT_FSIZE, (job["fsize"], job["fsize"]))
             for fd, name in ((1, job["stdout"]), (2, job["stderr"])):
                 os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
             sys.argv = ["vidcolor", *job["args"]]
@@ -770,14 +1192,20 @@ class Launcher:
         self.env, self.fresh = env, fresh
         self._server: subprocess.Popen[str] | None = None
 
-    def run(self, args: list[str], cwd: Path, timeout: float, logs: Path
-            ) -> tuple[int, str, str, bool]:
-        """(exit code, stdout, stderr, timed out) of one command."""
+    def run(self, args: list[str], cwd: Path, timeout: float, logs: Path,
+            fsize: int | None = None) -> tuple[int, str, str, bool]:
+        """(exit code, stdout, stderr, timed out) of one command (``fsize``: its ``ulimit -f``
+        in bytes)."""
         if self.fresh:
+            def limit() -> None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
             try:
                 done = subprocess.run([sys.executable, "-m", "vidcolor", *args], cwd=cwd,
                                       env=self.env, capture_output=True, text=True,
-                                      timeout=timeout)
+                                      timeout=timeout, preexec_fn=limit if fsize else None)
             except subprocess.TimeoutExpired:
                 return -9, "", "", True
             return done.returncode, done.stdout, done.stderr, False
@@ -788,7 +1216,8 @@ class Launcher:
         out, err = logs.with_suffix(".out"), logs.with_suffix(".err")
         assert self._server.stdin is not None and self._server.stdout is not None
         self._server.stdin.write(json.dumps({"args": args, "cwd": str(cwd), "timeout": timeout,
-                                             "stdout": str(out), "stderr": str(err)}) + "\n")
+                                             "stdout": str(out), "stderr": str(err),
+                                             "fsize": fsize}) + "\n")
         self._server.stdin.flush()
         reply = json.loads(self._server.stdout.readline())
         return reply["code"], out.read_text(errors="replace"), \
@@ -804,10 +1233,12 @@ class Launcher:
 def run_case(case: Case, timeout: float, launcher: Launcher, work: Path, index: int
              ) -> Outcome:
     started = time.perf_counter()
+    if case.disk is not None and not _mount_small_disk(*case.disk):
+        return Outcome(case, "skipped", "cannot mount a small tmpfs here (not root?)", 0.0)
     if case.prepare is not None:
         case.prepare()
     outputs = {path for path, _ in case.outputs}
-    arg_paths = [Path(a) for a in case.args if os.sep in a and Path(a).exists()]
+    arg_paths = [Path(a) for a in case.args if os.sep in a and _exists(Path(a))]
     protected = [p for p in [*arg_paths, *case.protected]
                  if not any(p == o or o in p.parents for o in outputs)]
     before = _snapshot(protected)
@@ -816,7 +1247,7 @@ def run_case(case: Case, timeout: float, launcher: Launcher, work: Path, index: 
         if not ro:
             return Outcome(case, "skipped", "cannot make a folder read-only here", 0.0)
         code, _, err, timed_out = launcher.run(["-q", *case.args], work, timeout,
-                                               work / "logs" / f"case{index:03d}")
+                                               work / "logs" / f"case{index:03d}", case.fsize)
     seconds = time.perf_counter() - started
     if timed_out:
         return Outcome(case, "timeout", f"still running after {timeout:.0f} s", seconds)
@@ -856,6 +1287,33 @@ def run_case(case: Case, timeout: float, launcher: Launcher, work: Path, index: 
     if case.expect == "ok":
         return Outcome(case, "wrong rejection", last, seconds)
     return Outcome(case, "clean error", last, seconds)
+
+
+#: The small file systems mounted for ``Case.disk`` (unmounted when the battery ends).
+_MOUNTS: list[Path] = []
+
+
+def _mount_small_disk(folder: Path, size: str) -> bool:
+    """Mount a tmpfs of ``size`` on the empty ``folder``: a disk that fills up."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True)
+    if done.returncode == 0:
+        _MOUNTS.append(folder)
+    return done.returncode == 0
+
+
+def _unmount_all() -> None:
+    while _MOUNTS:
+        subprocess.run(["umount", "-l", str(_MOUNTS.pop())], capture_output=True)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, a symlink loop
+        return False
 
 
 def _looks_finished(path: Path, kind: str) -> bool:
@@ -917,6 +1375,7 @@ def main() -> int:
     finally:
         for launcher in launchers:
             launcher.close()
+        _unmount_all()
         if cleanup is not None:
             cleanup.cleanup()
     tally = Counter(o.status for o in outcomes)

@@ -311,3 +311,12 @@ def test_descriptor_write_failure_removes_the_new_tensors(run, tmp_path, monkeyp
         train(_config(arch="plain", epochs=2), None, copy, resume=True, progress=False)
     assert _files(copy) == before
     assert load_model(copy)[1].epoch == 1
+
+
+def test_an_epoch_count_that_would_run_forever_is_a_usage_error() -> None:
+    from vidcolor.errors import OptionError
+    from vidcolor.train import MAX_EPOCHS, TrainConfig
+
+    with pytest.raises(OptionError, match="--epochs must be from 1 to"):
+        TrainConfig(epochs=2**70).validate()
+    TrainConfig(epochs=MAX_EPOCHS).validate()  # the bound itself is allowed

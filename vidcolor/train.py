@@ -85,6 +85,8 @@ _RECORDED = ("dataset", "dataset_test_episodes", "world_size")
 MAX_WORKERS = 64
 #: Largest seed: torch seeds are 64-bit and the trainer adds epochs and ranks to it.
 MAX_SEED = 2**63 - 1
+#: More epochs than anyone trains for: a larger --epochs is a typo that would run forever.
+MAX_EPOCHS = 100_000
 
 
 @dataclass
@@ -148,12 +150,12 @@ class TrainConfig:
                               f"{self.arch} (choose {', '.join(VARIANTS[self.arch])})")
         checks = [
             (0 < self.width <= MAX_WIDTH, f"--width must be positive, at most {MAX_WIDTH:g}"),
-            (self.epochs >= 1, "--epochs must be at least 1"),
+            (1 <= self.epochs <= MAX_EPOCHS, f"--epochs must be from 1 to {MAX_EPOCHS}"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
             (self.accumulate >= 1, "--accumulate must be at least 1"),
             (self.crop >= 8 and self.crop % 8 == 0, "--crop must be a positive multiple of 8"),
             (self.lr > 0, "--lr must be positive"),
-            (self.lr_step >= 1, "--lr-step must be at least 1"),
+            (1 <= self.lr_step <= MAX_EPOCHS, f"--lr-step must be from 1 to {MAX_EPOCHS}"),
             (self.lr_gamma > 0, "--lr-gamma must be positive"),
             (0 <= self.workers <= MAX_WORKERS, f"--workers must be from 0 to {MAX_WORKERS}"),
             (0 <= self.seed <= MAX_SEED, f"--seed must be from 0 to 2**63-1 ({MAX_SEED})"),
