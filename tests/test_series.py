@@ -11,6 +11,7 @@ import pytest
 from conftest import write_clip
 
 from vidcolor.color import lightness, linear_to_srgb, rgb_to_lab_frame, srgb_to_linear
+from vidcolor.dataset import learn_look
 from vidcolor.errors import DatasetError
 from vidcolor.series import (
     SeriesLook,
@@ -21,7 +22,6 @@ from vidcolor.series import (
     extract_palette,
     learn_credit_grey,
     learn_credits,
-    learn_look,
     paint_credits,
 )
 

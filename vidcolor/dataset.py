@@ -38,7 +38,6 @@ import csv
 import errno
 import hashlib
 import io
-import json
 import logging
 import math
 import os
@@ -50,6 +49,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -69,11 +69,16 @@ from vidcolor.fsutil import (
     STORAGE_ERRNOS,
     ensure_writable_dir,
     exclusive,
+    read_json,
+    read_text,
     storage_error,
     write_bytes_atomic,
     write_json_atomic,
 )
 from vidcolor.video import iter_frames, probe
+
+if TYPE_CHECKING:
+    from vidcolor.series import SeriesLook
 
 log = logging.getLogger(__name__)
 
@@ -199,51 +204,6 @@ def _shown(value: object) -> str:
     """``repr`` of a value read from a file, cut to a readable length."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def read_text(path: str | os.PathLike[str]) -> str | None:
-    """The UTF-8 text of a file read back (a record, a manifest); None when it is missing.
-
-    Only a regular file is read: a pipe would block forever and a device never end.
-
-    Raises:
-        DatasetError: the file is not a regular file, cannot be read or is not UTF-8 text.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
-                           ) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise DatasetError(f"{path}: not a regular file")
-    with open(fd, "rb") as handle:
-        try:
-            data = handle.read()
-        except OSError as exc:
-            raise DatasetError(f"{path}: unreadable ({exc.strerror or exc})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-                           ) from None
-
-
-def read_json(path: str | os.PathLike[str]) -> object | None:
-    """A JSON file read back (any value: the caller checks it); None when it is missing.
-
-    Raises:
-        DatasetError: as :func:`read_text`, or the text is not JSON.
-    """
-    text = read_text(path)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise DatasetError(f"{path}: not valid JSON ({str(exc)[:80]})") from None
 
 
 def _is_count(value: object) -> bool:
@@ -806,10 +766,53 @@ def _commit(output: Path, excluded: list[dict], manifest: list[dict], meta: dict
                 backup.unlink()
 
 
+def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
+               progress: bool = False) -> SeriesLook:
+    """Learn a series' look from a dataset's training frames and its excluded credit frames.
+
+    Args:
+        dataset_dir: a dataset built by ``vidcolor build-dataset``.
+        max_frames: read at most this many training frames (evenly spaced).
+        progress: show a progress bar.
+
+    Raises:
+        DatasetError: no usable dataset.
+    """
+    from vidcolor import progress as progress_mod
+    from vidcolor.inference.sources import read_image
+    from vidcolor.series import learn_credit_grey, learn_credits, look_of_frames
+
+    paths = load_split(dataset_dir, "train")
+    if len(paths) > max_frames:
+        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_frames).round().astype(int)]
+    excluded = [f for f in read_excluded(dataset_dir)
+                if f.background_rgb is not None and f.text_rgb is not None]
+    credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
+                            [f.text_rgb for f in excluded])  # type: ignore[misc]
+    signed = [f for f in excluded if f.grey_background_y is not None
+              and f.grey_text_y is not None]
+    grey = learn_credit_grey([f.grey_background_y for f in signed],  # type: ignore[misc]
+                             [f.grey_text_y for f in signed])  # type: ignore[misc]
+    with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
+                          enabled=progress) as bar:
+        frames = (read_image(path)[0] for path in paths)
+        look = look_of_frames(_counted(frames, bar), credits)
+    look.credit_grey = grey if credits is not None else None
+    log.info("series look: %d palette colours, %s", len(look.palette),
+             "credit colours learnt" if credits else "no credit colours")
+    return look
+
+
+def _counted(frames: Iterable[np.ndarray], bar: Any) -> Iterable[np.ndarray]:
+    for frame in frames:
+        yield frame
+        bar.update(1)
+
+
 def _learn_look(output: Path, meta: dict, progress_bar: bool) -> None:
     """(Re)learn the series look (``series.json``) when the training episodes or the way it is
     learnt changed."""
-    from vidcolor.series import LOOK_VERSION, SERIES_FILE, learn_look
+    from vidcolor.series import LOOK_VERSION, SERIES_FILE
 
     episodes = {name: [info.get("bytes"), info.get("mtime")]
                 for name, info in sorted(meta["episodes"].items())

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from vidcolor.errors import OutputError
+from vidcolor.errors import DatasetError, OutputError
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,51 @@ def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
 
 #: A record of ours is a few KiB; one larger than this was not written by vidcolor.
 RECORD_LIMIT = 16 << 20
+
+
+def read_text(path: str | os.PathLike[str]) -> str | None:
+    """The UTF-8 text of a file read back (a record, a manifest); None when it is missing.
+
+    Only a regular file is read: a pipe would block forever and a device never end.
+
+    Raises:
+        DatasetError: the file is not a regular file, cannot be read or is not UTF-8 text.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
+                           ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DatasetError(f"{path}: not a regular file")
+    with open(fd, "rb") as handle:
+        try:
+            data = handle.read()
+        except OSError as exc:
+            raise DatasetError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+                           ) from None
+
+
+def read_json(path: str | os.PathLike[str]) -> object | None:
+    """A JSON file read back (any value: the caller checks it); None when it is missing.
+
+    Raises:
+        DatasetError: as :func:`read_text`, or the text is not JSON.
+    """
+    text = read_text(path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise DatasetError(f"{path}: not valid JSON ({str(exc)[:80]})") from None
 
 
 def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:

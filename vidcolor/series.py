@@ -1,8 +1,9 @@
 """What a series' colour episodes teach besides the network: its look.
 
 Cartoons are painted from a small palette of flat fills with black ink, and their credits have
-colours of their own. :func:`learn_look` reads a dataset's training frames (and the credit frames
-the filter set aside) and learns three things, stored as ``series.json`` with the dataset and
+colours of their own. :func:`vidcolor.dataset.learn_look` reads a dataset's training frames (and
+the credit frames the filter set aside) and learns three things from them
+(:func:`look_of_frames`, :func:`learn_credits`), stored as ``series.json`` with the dataset and
 copied into every run trained on it:
 
 * the **palette** (:func:`extract_palette`): the fill colours, found as the peaks of the 3-D Lab
@@ -15,7 +16,7 @@ copied into every run trained on it:
   screens (``excluded.csv``), so render can paint the credits it detects in a grey episode
   (:func:`credit_fade`, :func:`paint_credits`).
 
-Pure numpy/OpenCV apart from the reading of frames; no torch.
+Pure numpy/OpenCV; no torch, and no reading of datasets (the dataset module reads them).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from vidcolor.color import (
 )
 from vidcolor.errors import DatasetError
 from vidcolor.extract import credit_signature
-from vidcolor.fsutil import write_json_atomic
+from vidcolor.fsutil import read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -226,13 +227,11 @@ class SeriesLook:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SeriesLook:
-        """Read a ``series.json`` (only a regular file: :func:`vidcolor.dataset.read_json`).
+        """Read a ``series.json`` (only a regular file: :func:`vidcolor.fsutil.read_json`).
 
         Raises:
             DatasetError: missing, unreadable or damaged.
         """
-        from vidcolor.dataset import read_json
-
         data = read_json(path)
         if data is None:
             raise DatasetError(f"{path}: missing series file")
@@ -527,49 +526,6 @@ def learn_credit_grey(backgrounds: Sequence[float], texts: Sequence[float]
     return (round(float(np.median(back[bright])), 6), round(float(np.median(text[bright])), 6),
             round(float(np.percentile(reliable, 5)), 4),
             round(float(np.percentile(reliable, 95)), 4))
-
-
-def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
-               progress: bool = False) -> SeriesLook:
-    """Learn a series' look from a dataset's training frames and its excluded credit frames.
-
-    Args:
-        dataset_dir: a dataset built by ``vidcolor build-dataset``.
-        max_frames: read at most this many training frames (evenly spaced).
-        progress: show a progress bar.
-
-    Raises:
-        DatasetError: no usable dataset.
-    """
-    from vidcolor import progress as progress_mod
-    from vidcolor.dataset import load_split, read_excluded
-    from vidcolor.inference.sources import read_image
-
-    paths = load_split(dataset_dir, "train")
-    if len(paths) > max_frames:
-        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, max_frames).round().astype(int)]
-    excluded = [f for f in read_excluded(dataset_dir)
-                if f.background_rgb is not None and f.text_rgb is not None]
-    credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
-                            [f.text_rgb for f in excluded])  # type: ignore[misc]
-    signed = [f for f in excluded if f.grey_background_y is not None
-              and f.grey_text_y is not None]
-    grey = learn_credit_grey([f.grey_background_y for f in signed],  # type: ignore[misc]
-                             [f.grey_text_y for f in signed])  # type: ignore[misc]
-    with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
-                          enabled=progress) as bar:
-        frames = (read_image(path)[0] for path in paths)
-        look = look_of_frames(_counted(frames, bar), credits)
-    look.credit_grey = grey if credits is not None else None
-    log.info("series look: %d palette colours, %s", len(look.palette),
-             "credit colours learnt" if credits else "no credit colours")
-    return look
-
-
-def _counted(frames: Iterable[np.ndarray], bar: Any) -> Iterable[np.ndarray]:
-    for frame in frames:
-        yield frame
-        bar.update(1)
 
 
 def look_of_frames(frames: Iterable[np.ndarray],

@@ -10,8 +10,7 @@
 * :mod:`~vidcolor.inference.render` — ``vidcolor render``;
 * :mod:`~vidcolor.inference.options` — the validated options.
 
-Sequence stages register themselves when their module is imported; the list below is their
-registration.
+Sequence stages register themselves when their module is imported;
+:mod:`~vidcolor.inference.options` imports the built-in ones. This package imports nothing
+itself: a render's worker processes import it to run the frame stages, and must not load torch.
 """
-
-from vidcolor.inference import shots, temporal  # noqa: E402, F401 - registration

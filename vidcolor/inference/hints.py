@@ -167,6 +167,12 @@ class HintMaps:
         cover = packed[..., 2] > 0
         return packed[..., :2].astype(np.float32), cover
 
+    def stage(self, context: StageContext) -> SequenceStage:
+        """The sequence stage that paints these hints (:class:`Hints`, built from a context
+        whose ``hints`` are these): :func:`vidcolor.inference.stages.build_stages` asks the
+        maps for it, so the stages module need not import this one."""
+        return Hints(context)
+
     def close(self) -> None:
         import shutil
 

@@ -8,7 +8,10 @@ input's resolution). The choice lists come from the registries: refinements
 from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
 :data:`vidcolor.inference.ensemble.ENSEMBLE_METHODS`, decodings from
 :data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from
-:data:`vidcolor.inference.stages.SEQUENCE_STAGES`.
+:data:`vidcolor.inference.stages.SEQUENCE_STAGES`, where the built-in ones (``shots``,
+``temporal``) register themselves when this module imports them: whoever makes a
+:class:`RenderOptions` has them registered. (Not the package's ``__init__``: the render's worker
+processes import the package to run the frame stages, and ``temporal`` imports torch.)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidcolor.errors import OptionError
+from vidcolor.inference import shots, temporal  # noqa: F401 - registration
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.refine import SEGMENTATIONS, refine_methods
 from vidcolor.inference.stages import SEQUENCE_STAGES

@@ -21,17 +21,10 @@ from __future__ import annotations
 
 import collections
 import logging
-import multiprocessing
-import os
-import signal
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import cv2
-import numpy as np
 
 from vidcolor.background import prefetch
 from vidcolor.color import lightness
@@ -42,42 +35,19 @@ from vidcolor.inference.stages import (
     FrameStage,
     FrameWork,
     SequenceStage,
+    SourceFrame,
     StageContext,
     build_stages,
     thumbnail,
 )
+from vidcolor.inference.workers import available_cpus, make_pool  # noqa: F401 - re-exported
+from vidcolor.inference.workers import run_frame_stages as _run_group
 
 if TYPE_CHECKING:
     from vidcolor.inference.hints import HintMaps
     from vidcolor.series import SeriesLook
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SourceFrame:
-    """A decoded input frame: its key (frame index or file name), timestamp and pixels."""
-
-    key: int | str
-    pts: int | None
-    rgb: np.ndarray
-    alpha: np.ndarray | None = None
-
-
-def _worker_init() -> None:
-    # One thread per worker (the pool is the parallelism); Ctrl-C is the parent's to handle:
-    # it cancels the pool, so the workers ignore SIGINT instead of each printing a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    cv2.setNumThreads(1)
-
-
-def available_cpus() -> int:
-    """The cores this process may run on: its CPU affinity (a SLURM allocation, a container's
-    cpuset), not every core of the machine."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 2
 
 
 def default_workers(options: RenderOptions) -> int:
@@ -87,20 +57,6 @@ def default_workers(options: RenderOptions) -> int:
         return options.workers
     cpus = available_cpus()
     return max(1, cpus - 1) if options.refine != "none" else (cpus - 1 if cpus > 2 else 0)
-
-
-def make_pool(workers: int) -> ProcessPoolExecutor | None:
-    """A process pool for the frame stages (spawned: no torch or CUDA state is inherited)."""
-    if workers <= 0:
-        return None
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init)
-
-
-def _run_group(stages: Sequence[FrameStage], work: FrameWork) -> FrameWork:
-    for stage in stages:
-        work = stage.apply(work)
-    return work
 
 
 class Pipeline:

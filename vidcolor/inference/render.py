@@ -109,7 +109,7 @@ def check_output(output: Path, kind: str, protected: Sequence[Path],
     Raises:
         OutputError: one line naming the output and the problem.
     """
-    from vidcolor.inference.batch import record_path
+    from vidcolor.inference.records import record_path
 
     inner = max((len(os.fsencode(name)) for name in images), default=len("seg-000000.mp4"))
     check_name_length(output, BESIDE_NAME_BYTES, inner)
@@ -370,7 +370,7 @@ class Renderer:
             OptionError: ``review`` with ``side_by_side``, or a review onto the output.
             InputError, OutputError, CheckpointError, DeviceError.
         """
-        from vidcolor.inference.batch import finished_record, output_fingerprint, record_path
+        from vidcolor.inference.records import finished_record, output_fingerprint, record_path
 
         started = time.perf_counter()
         if review is not None and side_by_side:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from vidcolor.errors import InputError
-from vidcolor.inference.pipeline import SourceFrame
+from vidcolor.inference.stages import SourceFrame
 from vidcolor.video import check_input_file
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ The chain :func:`build_stages` makes::
 
 A sequence stage is registered in :data:`SEQUENCE_STAGES` with :func:`register_sequence_stage`
 (name -> factory taking a :class:`StageContext`); ``RenderOptions.sequence`` names the ones to
-run. Adding one is a module with the class and that one call, imported in
-:mod:`vidcolor.inference.__init__`.
+run. Adding one is a module with the class and that one call, imported (for the registration)
+by :mod:`vidcolor.inference.options`. Keyframe hints are not registered: the planned
+:class:`~vidcolor.inference.hints.HintMaps` make their own stage, run last.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FrameWork", "FrameStage", "SequenceStage", "StageContext", "Regions", "Paint",
-           "Neutral", "Credits", "ToRGB", "SEQUENCE_STAGES", "register_sequence_stage",
-           "build_stages", "paint", "region_cells", "THUMB_WIDTH", "thumbnail"]
+__all__ = ["SourceFrame", "FrameWork", "FrameStage", "SequenceStage", "StageContext", "Regions",
+           "Paint", "Neutral", "Credits", "ToRGB", "SEQUENCE_STAGES", "register_sequence_stage",
+           "build_stages", "paint", "region_cells", "THUMB_WIDTH",
+           "thumbnail"]
 
 #: Width of the small L copy that sequence stages (shot detection, optical flow) work on.
 THUMB_WIDTH = 256
@@ -60,6 +62,16 @@ def thumbnail(light: np.ndarray) -> np.ndarray:
         return light
     size = (THUMB_WIDTH, max(1, round(height * THUMB_WIDTH / width)))
     return cv2.resize(light, size, interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class SourceFrame:
+    """A decoded input frame: its key (frame index or file name), timestamp and pixels."""
+
+    key: int | str
+    pts: int | None
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
 
 
 @dataclass
@@ -341,9 +353,7 @@ def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
                     "temporal stabilisation skipped")
     sequence = [SEQUENCE_STAGES[name](context) for name in names]
     if context.hints is not None:  # last: a hint overrides whatever the vote chose
-        from vidcolor.inference.hints import Hints
-
-        sequence.append(Hints(context))
+        sequence.append(context.hints.stage(context))
     stages: list[FrameStage | SequenceStage] = []
     if options.refine != "none":
         palette = look.palette if (options.palette and look is not None
