@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import resource
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -151,3 +153,15 @@ def cartoon_frames(count: int = 8, width: int = 64, height: int = 48) -> list[np
         cv2.circle(grey, (12 + 4 * index, height // 2), 10, 0, 1)
         frames.append(np.repeat(grey[..., None], 3, axis=2))
     return frames
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """``ulimit -f`` for this process, as on a full disk: a write past ``limit`` bytes fails
+    with EFBIG (Python ignores SIGXFSZ). Only the soft limit is set, so it is lifted again."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import file_size_limit
 
 from vidcolor import fsutil
 from vidcolor.errors import OutputError
@@ -56,22 +55,12 @@ def test_lock_of_a_killed_holder_is_free(tmp_path: Path) -> None:
     assert not lock_path(target).exists()  # removed by its last holder
 
 
-@contextlib.contextmanager
-def _file_size_limit(limit: int):
-    """``ulimit -f`` for this process (the soft limit only, so that it can be lifted again);
-    Python ignores SIGXFSZ, so a write past it fails with EFBIG like a full disk."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def test_write_refused_by_the_storage_is_one_error_and_publishes_nothing(tmp_path):
     target = tmp_path / "record.json"
     target.write_bytes(b"the previous version")
-    with _file_size_limit(1000), pytest.raises(OutputError, match="record.json: cannot write"):
+    with file_size_limit(1000), pytest.raises(OutputError, match="record.json: cannot write"):
         fsutil.write_bytes_atomic(target, b"x" * 5000)
     assert target.read_bytes() == b"the previous version"
     assert [p.name for p in tmp_path.iterdir()] == ["record.json"]

@@ -8,7 +8,6 @@ import hashlib
 import json
 import math
 import re
-import resource
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import file_size_limit
 
 from tests.conftest import moving_square_frames, write_clip
 from tests.test_train import TINY, _config, make_dataset
@@ -267,28 +267,16 @@ def test_diverged_training_stops_without_publishing_nan(dataset, tmp_path, monke
     assert not list((tmp_path / "fresh").glob("epoch-*"))
 
 
-@pytest.fixture
-def file_size_limit() -> Callable[[int], None]:
-    """``limit(n)``: writes beyond n bytes fail with EFBIG (``ulimit -f``) until the test ends."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-
-    def limit(size: int) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
-
-    yield limit
-    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-
-
-def test_full_disk_during_training_leaves_the_run_as_it_was(run, tmp_path, file_size_limit):
+def test_full_disk_during_training_leaves_the_run_as_it_was(run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     before = _files(copy)
-    file_size_limit(100_000)  # the JSON files fit, the tensors do not
-    with pytest.raises(OutputError, match=r"epoch-0002\.safetensors: cannot write \(File too "
-                                          "large\\); nothing was published"):
-        train(_config(arch="plain", epochs=2), None, copy, resume=True, progress=False)
-    assert _files(copy) == before  # no partial file, latest.json and the log as they were
-    line = _one_line(["train", "--resume", str(copy), "--epochs", "2", *TINY])
+    with file_size_limit(100_000):  # the JSON files fit, the tensors do not
+        with pytest.raises(OutputError, match=r"epoch-0002\.safetensors: cannot write \(File "
+                                              "too large\\); nothing was published"):
+            train(_config(arch="plain", epochs=2), None, copy, resume=True, progress=False)
+        assert _files(copy) == before  # no partial file, latest.json and the log as they were
+        line = _one_line(["train", "--resume", str(copy), "--epochs", "2", *TINY])
     assert "epoch-0002.safetensors: cannot write" in line
     assert _files(copy) == before
 

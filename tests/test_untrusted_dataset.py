@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import file_size_limit
 
 from tests.conftest import write_clip
 from tests.test_dataset import episode_frames
-from tests.test_fsutil import _file_size_limit
 from vidcolor._cli.main import cli
 from vidcolor.dataset import (
     MAX_NAME,
@@ -280,7 +280,7 @@ def test_a_frame_the_storage_refuses_leaves_the_dataset_as_it_was(tmp_path: Path
     out = tmp_path / "ds"
     build_dataset(clips[:1], out, params=SMALL)
     before = snapshot(out)
-    with _file_size_limit(100), pytest.raises(OutputError,
+    with file_size_limit(100), pytest.raises(OutputError,
                                               match=r"\.ep1\.partial/\d{6}\.png: cannot write"):
         build_dataset(clips, out, params=SMALL)
     assert snapshot(out) == before  # no staging folder or half-written frame left

@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import resource
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import file_size_limit
 
 from tests.conftest import moving_square_frames, write_clip
 from vidcolor._cli.main import cli
@@ -255,16 +255,6 @@ def test_a_float_tiff_too_large_to_allocate_is_refused(tmp_path: Path) -> None:
 # --- a full disk while writing a video ---------------------------------------------------
 
 
-@contextlib.contextmanager
-def _file_size_limit(limit: int) -> Iterator[None]:
-    """``ulimit -f`` for this process (soft limit only, lifted again after); Python ignores
-    SIGXFSZ, so a write past it fails with EFBIG, as on a full disk."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def _write(path: Path, frames: list[np.ndarray], **options: object) -> None:
@@ -285,7 +275,7 @@ def test_full_disk_while_writing_a_video(tmp_path: Path, ext: str) -> None:
     # 10 bytes: refused at the first packet; half and all but 100: refused while the muxer
     # flushes and writes its trailer on close
     for limit in (10, full // 2, full - 100):
-        with _file_size_limit(limit), pytest.raises(OutputError) as caught:
+        with file_size_limit(limit), pytest.raises(OutputError) as caught:
             _write(out, frames)
         assert str(caught.value) == (f"{out}: cannot write (File too large); nothing was "
                                      "published under this name"), limit
@@ -296,7 +286,7 @@ def test_full_disk_while_writing_a_video(tmp_path: Path, ext: str) -> None:
 def test_a_staged_part_names_the_output_in_its_errors(tmp_path: Path) -> None:
     staging = tmp_path / ".out.mp4.staging"
     staging.mkdir()
-    with _file_size_limit(10), pytest.raises(OutputError) as caught:
+    with file_size_limit(10), pytest.raises(OutputError) as caught:
         _write(staging / "seg-000000.mp4", moving_square_frames(4), name=tmp_path / "out.mp4")
     assert str(caught.value).startswith(f"{tmp_path / 'out.mp4'}: cannot write")
     assert list(staging.iterdir()) == []

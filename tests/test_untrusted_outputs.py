@@ -7,10 +7,8 @@ Tiny inputs (64×48, 8 frames), one tiny untrained model, ``--size 32``, ``--wor
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import resource
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import moving_square_frames, save_tiny_run, write_clip
+from conftest import file_size_limit, moving_square_frames, save_tiny_run, write_clip
 
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError, OptionError, OutputError
@@ -63,16 +61,6 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "image": root / "one.png", "folder": folder}
 
 
-@contextlib.contextmanager
-def _file_size_limit(limit: int) -> Iterator[None]:
-    """``ulimit -f`` for this process (soft limit, lifted again): a write past it fails with
-    EFBIG like a full disk (Python ignores SIGXFSZ)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def _run(*args: object) -> Result:
@@ -122,7 +110,7 @@ def test_an_image_cut_short_by_the_storage_is_never_published(tmp_path: Path) ->
     limit = size // 4096 * 4096  # the last, partial stdio buffer is what fails
     assert 0 < limit < size
     target = tmp_path / "frame.png"
-    with _file_size_limit(limit), pytest.raises(OutputError, match="frame.png: cannot write"):
+    with file_size_limit(limit), pytest.raises(OutputError, match="frame.png: cannot write"):
         sinks._write_image(target, noise, None)
     assert list(tmp_path.iterdir()) == []
     sinks._write_image(target, noise, None)
@@ -134,7 +122,7 @@ def test_a_render_onto_a_full_disk_is_one_line_then_resumes(tmp_path: Path, mode
                                                            inputs: dict[str, Path],
                                                            kind: str) -> None:
     output = tmp_path / {"image": "out.png", "folder": "out", "video": "out.mkv"}[kind]
-    with _file_size_limit(1500):
+    with file_size_limit(1500):
         result = _render(inputs[kind], output, model)
     _one_line(result, 1, "cannot write")
     assert not output.exists() and not batch.record_path(output).exists()
@@ -158,7 +146,7 @@ def test_a_damaged_staging_folder_is_cleaned_not_fatal(tmp_path: Path, model: Pa
                                                        inputs: dict[str, Path], kind: str,
                                                        taken: str) -> None:
     output = tmp_path / ("out" if kind == "folder" else "out.mkv")
-    with _file_size_limit(1500):
+    with file_size_limit(1500):
         _one_line(_render(inputs[kind], output, model), 1, "cannot write")
     (staging,) = [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
     (staging / taken / "inside").mkdir(parents=True)  # a folder where a file goes
@@ -183,14 +171,14 @@ def test_a_report_on_a_full_disk_keeps_the_previous_report(tmp_path: Path,
     evaluate_results([inputs["video"]], inputs["truth"], report_dir=report)
     before = _tree(report)
     assert {"index.html", "report.json", "sheet.png", "error_curves.png"} <= set(before)
-    with _file_size_limit(limit), pytest.raises(OutputError, match="per_frame.png: cannot"):
+    with file_size_limit(limit), pytest.raises(OutputError, match="per_frame.png: cannot"):
         evaluate_results([inputs["truth"]], inputs["truth"], report_dir=report)
     assert _tree(report) == before  # all or nothing: the earlier report is whole
 
 
 def test_report_files_are_written_all_or_none(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_bytes(b"old b")
-    with _file_size_limit(3000), pytest.raises(OutputError, match="c.html: cannot write"):
+    with file_size_limit(3000), pytest.raises(OutputError, match="c.html: cannot write"):
         write_files_atomic(tmp_path, [("a.png", b"a" * 100), ("b.json", b"b" * 100),
                                       ("c.html", b"c" * 5000)])
     assert _tree(tmp_path) == {"b.json": b"old b"}
