@@ -12,13 +12,17 @@ Two flavours of the same maths:
   (L + ab back to RGB, desaturating out-of-gamut colours so that L stays the input's),
   :func:`grey_rgb` and :func:`upsample_ab`. These run in render's worker processes, which never
   import torch.
+* **Grey models** (numpy): :func:`grey_of_rgb` makes the grey level a black-and-white copy of a
+  colour frame has, the way it was made (:data:`GREY_MODELS`): vidcolor's own ``luminance``
+  (the colour's CIE L kept) or the luma an archive's transfer gives (``bt601``, ``bt709``).
 * **Batches** (torch, CPU or CUDA, differentiable): :func:`rgb_to_lab` and :func:`lab_to_rgb` on
   ``(..., 3, H, W)`` tensors, used by training and by the colour metrics.
 
 The network sees ``L × L_SCALE`` (0–1) and predicts a and b limited to ``±AB_LIMIT``
 (SPEC §4): :func:`network_input` is the one place that scaling happens.
 
-References: thesis 5.1.1 (Lab colour space); scikit-image ``skimage/color/colorconv.py``.
+References: thesis 5.1.1 (Lab colour space); scikit-image ``skimage/color/colorconv.py``;
+ITU-R BT.601 and BT.709 (luma weights).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ __all__ = [
     "linear_to_srgb",
     "lab_f",
     "lightness",
+    "GREY_MODELS",
+    "check_grey_model",
+    "grey_of_rgb",
     "luminance_of_lightness",
     "lightness_of_luminance",
     "rgb_to_lab_frame",
@@ -155,6 +162,79 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
     """
     linear = cv2.LUT(_as_rgb_uint8(rgb), _LINEAR_LUT)
     return _lightness_of_y(cv2.transform(linear, _Y_ROW))
+
+
+GREY_MODELS: tuple[str, ...] = ("luminance", "bt601", "bt709")
+"""How a black-and-white copy turns colour into grey (:func:`grey_of_rgb`); the first is
+vidcolor's own and the default everywhere."""
+
+# Linear luminance at which the encoded grey level steps from g to g + 1 (rounding thresholds).
+_GREY_STEPS = srgb_to_linear((np.arange(255, dtype=np.float64) + 0.5) / 255.0).astype(np.float32)
+_LUMINANCE_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], dtype=np.float32)
+#: Luma weights of R', G', B' (the encoded, gamma values), per grey model.
+_LUMA_WEIGHTS = {
+    "bt601": np.asarray((0.299, 0.587, 0.114), dtype=np.float64),
+    "bt709": np.asarray((0.2126, 0.7152, 0.0722), dtype=np.float64),
+}
+
+
+def check_grey_model(model: str) -> str:
+    """Return ``model`` if it is one of :data:`GREY_MODELS`.
+
+    Raises:
+        ValueError: an unknown model; the message names the choices.
+
+    >>> check_grey_model("bt601")
+    'bt601'
+    """
+    if model not in GREY_MODELS:
+        raise ValueError(f"unknown grey model {model!r}; choose one of {', '.join(GREY_MODELS)}")
+    return model
+
+
+def grey_of_rgb(rgb: np.ndarray, model: str) -> np.ndarray:
+    """The grey level (uint8) a black-and-white copy of ``rgb`` made with ``model`` has.
+
+    * ``luminance``: the relative luminance Y of the linearised sRGB values (this module's
+      constants), encoded back with the sRGB curve and rounded, so the grey has the colour's
+      CIE L up to rounding. vidcolor's own twins, and what render assumes.
+    * ``bt601``: luma Y' = 0.299 R' + 0.587 G' + 0.114 B' on the encoded values, full range:
+      ``ffmpeg -vf format=gray``, OpenCV ``COLOR_RGB2GRAY``, most telecine and archive copies.
+    * ``bt709``: luma Y' = 0.2126 R' + 0.7152 G' + 0.0722 B' on the encoded values.
+
+    Luma is rounded to nearest (halves up) and clipped to 0–255. All models leave greys
+    (R = G = B) as they are; they differ on colours: luma weighs the encoded values, so a
+    saturated colour's luma is not its lightness.
+
+    Args:
+        rgb: ``(H, W, 3)`` (or any ``(..., 3)``) uint8 sRGB values.
+        model: one of :data:`GREY_MODELS`.
+
+    Returns:
+        ``(H, W)`` (``(...)``) uint8 grey levels.
+
+    Raises:
+        ValueError: an unknown model, or the last axis is not 3 channels.
+        TypeError: ``rgb`` is not uint8.
+
+    Example:
+        >>> blue = np.array([[[0, 0, 255]]], np.uint8)
+        >>> [int(grey_of_rgb(blue, model)[0, 0]) for model in GREY_MODELS]
+        [76, 29, 18]
+        >>> int(grey_of_rgb(np.array([255, 0, 0], np.uint8), "bt601"))
+        76
+    """
+    check_grey_model(model)
+    rgb = np.asarray(rgb)
+    if rgb.ndim < 1 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected (..., 3) RGB values, got shape {rgb.shape}")
+    if rgb.dtype != np.uint8:
+        raise TypeError(f"expected uint8 RGB values, got {rgb.dtype}")
+    if model == "luminance":
+        luminance = _LINEAR_LUT[rgb] @ _LUMINANCE_WEIGHTS
+        return np.searchsorted(_GREY_STEPS, luminance).astype(np.uint8)
+    luma = np.floor(rgb @ _LUMA_WEIGHTS[model] + 0.5)
+    return np.clip(luma, 0, 255).astype(np.uint8)
 
 
 def rgb_to_lab_frame(rgb: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """A synthetic cartoon series, generated deterministically from a seed, for demos and tests.
 
 The series needs no downloaded media. Every episode is a colour video with an audio track and a
-black-and-white twin (the same frames reduced to luminance, written as R = G = B grey).
+black-and-white twin (the same frames reduced to grey, written as R = G = B: by default each
+pixel's luminance, or the luma an archive's copy has, see :data:`vidcolor.color.GREY_MODELS`).
 
 What is in it, and why:
 
@@ -40,7 +41,7 @@ import cv2
 import numpy as np
 
 from vidcolor import fsutil, progress
-from vidcolor.color import XYZ_FROM_RGB, srgb_to_linear
+from vidcolor.color import check_grey_model, grey_of_rgb
 from vidcolor.errors import OutputError
 from vidcolor.extract import frame_mse
 
@@ -142,7 +143,7 @@ class EpisodeInfo:
     Attributes:
         name: e.g. ``"episode01"``.
         colour_path: the colour video.
-        bw_path: its black-and-white twin (luminance as R = G = B grey).
+        bw_path: its black-and-white twin (grey as R = G = B, see :func:`bw_frame`).
         frame_count: number of frames in each of the two videos.
         credit_ranges: inclusive ``(first, last)`` frame index ranges of the credits.
     """
@@ -193,18 +194,12 @@ class SeriesInfo:
 # Colour helpers
 
 
-_LINEAR_LUT = srgb_to_linear(np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
-# Linear luminance at which the encoded grey level steps from g to g + 1 (rounding thresholds).
-_GREY_STEPS = srgb_to_linear((np.arange(255, dtype=np.float64) + 0.5) / 255.0).astype(np.float32)
-_Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], dtype=np.float32)
-
-
 def luminance_grey(rgb: np.ndarray) -> np.ndarray:
     """Reduce sRGB colours to grey with the same luminance (and so the same Lab L).
 
-    The relative luminance ``Y`` of the linearised sRGB values (:mod:`vidcolor.color`'s
-    constants) is encoded back with the sRGB curve and rounded, so the grey has the colour's
-    Lab L up to rounding.
+    :func:`vidcolor.color.grey_of_rgb` with the ``luminance`` model: the relative luminance
+    ``Y`` of the linearised sRGB values is encoded back with the sRGB curve and rounded, so the
+    grey has the colour's Lab L up to rounding.
 
     Args:
         rgb: ``(..., 3)`` uint8 sRGB values.
@@ -216,22 +211,25 @@ def luminance_grey(rgb: np.ndarray) -> np.ndarray:
         >>> int(luminance_grey(np.array([255, 255, 255], np.uint8)))
         255
     """
-    rgb = np.asarray(rgb, dtype=np.uint8)
-    luminance = _LINEAR_LUT[rgb] @ _Y_WEIGHTS
-    return np.searchsorted(_GREY_STEPS, luminance).astype(np.uint8)
+    return grey_of_rgb(np.asarray(rgb, dtype=np.uint8), "luminance")
 
 
-def bw_frame(rgb: np.ndarray) -> np.ndarray:
-    """The black-and-white twin of an RGB frame: its :func:`luminance_grey` as R = G = B.
+def bw_frame(rgb: np.ndarray, grey: str = "luminance") -> np.ndarray:
+    """The black-and-white twin of an RGB frame: its grey level as R = G = B.
 
     Args:
         rgb: ``(height, width, 3)`` uint8 RGB frame.
+        grey: the grey model (:data:`vidcolor.color.GREY_MODELS`); the default
+            ``luminance`` keeps each pixel's Lab L (:func:`luminance_grey`).
 
     Returns:
         ``(height, width, 3)`` uint8 grey frame.
+
+    Raises:
+        ValueError: an unknown grey model.
     """
-    grey = luminance_grey(rgb)
-    return np.repeat(grey[..., None], 3, axis=2)
+    level = grey_of_rgb(np.asarray(rgb, dtype=np.uint8), grey)
+    return np.repeat(level[..., None], 3, axis=2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,7 +597,7 @@ def generate_episode(colour_path: str | os.PathLike[str],
                      bw_path: str | os.PathLike[str] | None = None, *, seed: int = 0,
                      episode: int = 0, seconds: float = 20.0, width: int = 256,
                      height: int = 192, fps: Fraction = Fraction(24), audio: bool = True,
-                     progress: bool = False) -> int:
+                     grey: str = "luminance", progress: bool = False) -> int:
     """Write one episode (and optionally its black-and-white twin) as video files.
 
     Frames are generated on the fly, so memory use does not grow with ``seconds``: this is
@@ -610,6 +608,7 @@ def generate_episode(colour_path: str | os.PathLike[str],
         bw_path: output black-and-white twin, or None for none.
         seed, episode, seconds, width, height, fps: as in :func:`iter_episode_frames`.
         audio: add the episode's chord (:func:`episode_audio`) as an audio track.
+        grey: how the twin is made grey (:func:`bw_frame`, :data:`vidcolor.color.GREY_MODELS`).
         progress: show a progress bar.
 
     Returns:
@@ -617,11 +616,12 @@ def generate_episode(colour_path: str | os.PathLike[str],
 
     Raises:
         OutputError: a file cannot be written.
-        ValueError: invalid size, length or frame rate.
+        ValueError: invalid size, length, frame rate or grey model.
     """
     from vidcolor.video import VideoWriter
 
     fps = _check_args(seconds, width, height, fps)
+    check_grey_model(grey)
     count = episode_frame_count(seconds, fps)
     duration = float(count / fps)
     sound = (episode_audio(seed=seed, episode=episode, seconds=duration), AUDIO_RATE) \
@@ -639,7 +639,7 @@ def generate_episode(colour_path: str | os.PathLike[str],
             colour_writer.write(frame.rgb)
             if bw_path is not None:
                 if bw_cache is None or bw_cache[0] is not frame.rgb:  # held frames share one
-                    bw_cache = (frame.rgb, bw_frame(frame.rgb))
+                    bw_cache = (frame.rgb, bw_frame(frame.rgb, grey))
                 bw_writer.write(bw_cache[1])
             written += 1
             bar.update(1)
@@ -664,11 +664,13 @@ class _NullWriter:
 
 def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: int = 4,
                     seconds: float = 20.0, width: int = 256, height: int = 192,
-                    fps: Fraction = Fraction(24), progress: bool = False) -> SeriesInfo:
+                    fps: Fraction = Fraction(24), grey: str = "luminance",
+                    progress: bool = False) -> SeriesInfo:
     """Write a synthetic cartoon series: colour episodes, their black-and-white twins, a manifest.
 
-    Files: ``episodeNN.mkv`` (colour, with audio), ``episodeNN_bw.mkv`` (luminance as grey,
-    same audio) and ``manifest.json`` (parameters, files, credit frame ranges, cast, locations).
+    Files: ``episodeNN.mkv`` (colour, with audio), ``episodeNN_bw.mkv`` (its grey twin, same
+    audio) and ``manifest.json`` (parameters, grey model, files, credit frame ranges, cast,
+    locations).
 
     Args:
         outdir: output directory (created if needed).
@@ -677,6 +679,9 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
         seconds: length of each episode, credits included.
         width, height: frame size.
         fps: frame rate.
+        grey: how the twins are made grey (:data:`vidcolor.color.GREY_MODELS`); the default
+            ``luminance`` keeps each pixel's Lab L, ``bt601``/``bt709`` make the luma an
+            archive's black-and-white copy has.
         progress: show progress bars.
 
     Returns:
@@ -684,7 +689,7 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
 
     Raises:
         OutputError: ``outdir`` cannot be created or written.
-        ValueError: invalid counts, size, length or frame rate.
+        ValueError: invalid counts, size, length, frame rate or grey model.
 
     Example:
         >>> info = generate_series("demo", episodes=2, seconds=5)  # doctest: +SKIP
@@ -694,6 +699,7 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     fps = _check_args(seconds, width, height, fps)
+    check_grey_model(grey)
     if os.path.lexists(outdir) and not os.path.isdir(outdir):
         raise OutputError(f"{outdir}: exists and is not a folder; give another output folder")
     directory = fsutil.ensure_writable_dir(outdir)
@@ -708,7 +714,7 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
         try:
             count = generate_episode(colour_path, bw_path, seed=seed, episode=index,
                                      seconds=seconds, width=width, height=height, fps=fps,
-                                     progress=progress)
+                                     grey=grey, progress=progress)
         except OSError as exc:
             raise OutputError(f"{colour_path}: cannot write ({exc.strerror or exc})") from exc
         info.episodes.append(EpisodeInfo(name, colour_path, bw_path, count, credit_ranges))
@@ -720,6 +726,7 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
         "fps": str(fps),
         "seconds": seconds,
         "audio_rate": AUDIO_RATE,
+        "grey": grey,
         "episodes": [{
             "name": episode.name,
             "colour": episode.colour_path.name,

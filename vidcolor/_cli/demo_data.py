@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from vidcolor.color import GREY_MODELS
+
 
 def _parse_fps(_ctx: click.Context, _param: click.Parameter, value: str) -> Fraction:
     from vidcolor.errors import OptionError  # a usage error in one line
@@ -20,6 +22,15 @@ def _parse_fps(_ctx: click.Context, _param: click.Parameter, value: str) -> Frac
     if fps <= 0:
         raise OptionError(f"--fps: {value!r} is not positive")
     return fps
+
+
+def _check_grey(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from vidcolor.errors import OptionError  # a usage error in one line
+
+    if value not in GREY_MODELS:
+        raise OptionError(f"--grey: {value!r} is not a grey model; choose one of "
+                          f"{', '.join(GREY_MODELS)}")
+    return value
 
 
 @click.command("demo-data")
@@ -36,8 +47,13 @@ def _parse_fps(_ctx: click.Context, _param: click.Parameter, value: str) -> Frac
               help="Frame height in pixels.")
 @click.option("--fps", default="24", show_default=True, callback=_parse_fps,
               help="Frame rate, e.g. 24, 25 or 24000/1001.")
+@click.option("--grey", default=GREY_MODELS[0], show_default=True, callback=_check_grey,
+              metavar=f"[{'|'.join(GREY_MODELS)}]",
+              help="How the black-and-white twins are made: luminance keeps each pixel's "
+                   "lightness (what render assumes); bt601 and bt709 give the luma an "
+                   "archive's copy has (ffmpeg -vf format=gray is bt601).")
 def demo_data(outdir: Path, seed: int, episodes: int, seconds: float, width: int, height: int,
-              fps: Fraction) -> None:
+              fps: Fraction, grey: str) -> None:
     """Generate a synthetic cartoon series in OUTDIR.
 
     \b
@@ -45,8 +61,8 @@ def demo_data(outdir: Path, seed: int, episodes: int, seconds: float, width: int
     black-and-white twin (episodeNN_bw.mkv), plus manifest.json. A recurring cast
     of flat-coloured characters moves through a few locations, with scene cuts,
     drawings held for 2-3 frames, and blue opening/closing credits. Two of the
-    characters (red and green) have the same grey level: only their shape tells
-    their colour. Example:
+    characters (red and green) have the same grey level (one level apart with
+    --grey bt601, 23 with bt709): only their shape tells their colour. Example:
       vidcolor demo-data demo/ && vidcolor build-dataset demo/episode0[1-3].mkv
     """
     from vidcolor.demo import generate_series
@@ -57,7 +73,7 @@ def demo_data(outdir: Path, seed: int, episodes: int, seconds: float, width: int
     if seconds * fps < 10:
         raise OptionError(f"--seconds: {seconds} s at {fps} fps is under 10 frames")
     info = generate_series(outdir, seed=seed, episodes=episodes, seconds=seconds, width=width,
-                           height=height, fps=fps, progress=True)
+                           height=height, fps=fps, grey=grey, progress=True)
     count = len(info.episodes)
     click.echo(f"wrote {count} episode{'s' if count > 1 else ''} "
                f"({info.episodes[0].frame_count} frames each, {width}x{height} at {fps} fps) "
