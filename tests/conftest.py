@@ -118,17 +118,18 @@ def make_clip(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def save_tiny_run(run: Path) -> Path:
-    """A tiny untrained histogram run in ``run`` (plain, width 0.05, 10-unit ab grid), its
-    parameters scaled up so that the colours show (an untrained head predicts near-grey)."""
+def save_tiny_run(run: Path, seed: int = 0, grid: int | None = 10) -> Path:
+    """A tiny untrained histogram run in ``run`` (plain, width 0.05, ab grid of ``grid`` units:
+    None is the gamut's default), drawn with ``seed``, its parameters scaled up so that the
+    colours show (an untrained head predicts near-grey)."""
     import torch
 
     from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
     from vidcolor.models import build_model
     from vidcolor.quantize import ab_gamut
 
-    torch.manual_seed(0)
-    bins = ab_gamut(10)
+    torch.manual_seed(seed)
+    bins = ab_gamut() if grid is None else ab_gamut(grid)
     network = build_model("plain", "rebalance", 0.05, len(bins))
     with torch.no_grad():
         for param in network.parameters():

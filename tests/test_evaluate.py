@@ -8,35 +8,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
-from conftest import SAME_FIGURE_REL, assert_same_figures, write_clip
+from conftest import SAME_FIGURE_REL, assert_same_figures, save_tiny_run, write_clip
 
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
 from vidcolor.errors import InputError
 from vidcolor.evaluate import evaluate_results, evaluate_runs, grey_input
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.render import render
-from vidcolor.models import build_model
-from vidcolor.quantize import ab_gamut
 
 SIZE = 32
-
-
-def _save_model(run: Path, seed: int) -> Path:
-    torch.manual_seed(seed)
-    bins = ab_gamut()
-    model = build_model("plain", "rebalance", 0.05, len(bins))
-    with torch.no_grad():  # an untrained head predicts near-grey; make the colours visible
-        for param in model.parameters():
-            param.mul_(3.0)
-    run.mkdir(parents=True)
-    save_checkpoint(run, CheckpointInfo(arch="plain", variant="rebalance", width=0.05, bins=bins,
-                                        prior=None, weights=None, epoch=1, config={},
-                                        version="", path=run, num_bins=len(bins),
-                                        head="histogram"), model)
-    return run
 
 
 def _scene(index: int, hue: int) -> np.ndarray:
@@ -56,8 +37,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                            audio=False) for e in range(2)]
     build_dataset(episodes, root / "dataset", params=DatasetParams(size=64, dedup_threshold=0),
                   test_episodes=["ep0"])
-    return {"root": root, "dataset": root / "dataset", "a": _save_model(root / "runs" / "a", 0),
-            "b": _save_model(root / "runs" / "b", 1)}
+    return {"root": root, "dataset": root / "dataset",
+            "a": save_tiny_run(root / "runs" / "a", 0, grid=None),
+            "b": save_tiny_run(root / "runs" / "b", 1, grid=None)}
 
 
 def test_run_mode_equals_rendering_the_grey_split_and_comparing(setup: dict[str, Path],
