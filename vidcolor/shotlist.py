@@ -120,15 +120,6 @@ def run_look(run: str | os.PathLike[str]) -> SeriesLook | None:
     return SeriesLook.load(path) if path.is_file() else None
 
 
-def is_credit_screen(thumb: np.ndarray, look: SeriesLook | None) -> bool:
-    """Whether a grey thumbnail is a credit screen of ``look`` (as the render checks a hint)."""
-    if look is None or look.credit_background is None:
-        return False
-    from vidcolor.series import credit_fade
-
-    return credit_fade(thumb, look) is not None
-
-
 def list_shots(source: Source | str | os.PathLike[str], look: SeriesLook | None = None,
                progress: bool = False) -> list[Shot]:
     """The shots of a grey video, image or folder of images (one pass over its frames).
@@ -145,7 +136,8 @@ def list_shots(source: Source | str | os.PathLike[str], look: SeriesLook | None 
         InputError: missing, unreadable or damaged input.
     """
     from vidcolor import progress as progress_mod
-    from vidcolor.inference.shots import DARK_LIGHTNESS, shot_frames
+    from vidcolor.inference.hints import frame_kind
+    from vidcolor.inference.shots import shot_frames
     from vidcolor.inference.sources import open_source
 
     if isinstance(source, (str, os.PathLike)):
@@ -158,10 +150,7 @@ def list_shots(source: Source | str | os.PathLike[str], look: SeriesLook | None 
             assert work.thumb is not None
             if work.shot_start:
                 starts.append(work.index)
-            if float(work.thumb.mean()) < DARK_LIGHTNESS:
-                kinds.append("dark")
-            else:
-                kinds.append("credits" if is_credit_screen(work.thumb, look) else "story")
+            kinds.append(frame_kind(work.thumb, look))
             bar.update(1)
     if not kinds:
         raise InputError(f"{source.path}: no frames")

@@ -372,19 +372,31 @@ def _shots(works: Iterator[FrameWork], bar: object) -> Iterator[tuple[int, list[
         yield shot[0].index, shot
 
 
-def _check_paintable(path: Path, work: FrameWork, look: SeriesLook | None) -> None:
+def frame_kind(thumb: np.ndarray, look: SeriesLook | None) -> str:
+    """``dark`` (mean L below :data:`~vidcolor.inference.shots.DARK_LIGHTNESS`: a fade or a
+    black gap), ``credits`` (a credit screen of ``look``, which render paints itself) or
+    ``story``: only a story frame may carry a hint."""
     from vidcolor.inference.shots import DARK_LIGHTNESS
 
-    assert work.thumb is not None
-    if float(work.thumb.mean()) < DARK_LIGHTNESS:
-        raise InputError(f"{path}: frame {work.index} is dark (a fade or a black gap): "
-                         "nothing to paint there")
+    if float(thumb.mean()) < DARK_LIGHTNESS:
+        return "dark"
     if look is not None and look.credit_background is not None:
         from vidcolor.series import credit_fade
 
-        if credit_fade(work.thumb, look) is not None:
-            raise InputError(f"{path}: frame {work.index} is a credit screen, which render "
-                             "paints in the series' own credit colours; remove this hint")
+        if credit_fade(thumb, look) is not None:
+            return "credits"
+    return "story"
+
+
+def _check_paintable(path: Path, work: FrameWork, look: SeriesLook | None) -> None:
+    assert work.thumb is not None
+    kind = frame_kind(work.thumb, look)
+    if kind == "dark":
+        raise InputError(f"{path}: frame {work.index} is dark (a fade or a black gap): "
+                         "nothing to paint there")
+    if kind == "credits":
+        raise InputError(f"{path}: frame {work.index} is a credit screen, which render "
+                         "paints in the series' own credit colours; remove this hint")
 
 
 class Hints(SequenceStage):
