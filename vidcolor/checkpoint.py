@@ -45,7 +45,7 @@ from torch import nn
 
 from vidcolor import __version__
 from vidcolor.errors import CheckpointError, DeviceError
-from vidcolor.fsutil import atomic_path, write_json_atomic
+from vidcolor.fsutil import atomic_path, read_regular, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -517,13 +517,16 @@ def read_descriptor(path: str | Path) -> tuple[Path, dict[str, Any]]:
     """
     json_path = _descriptor_path(path)
     try:
-        if not json_path.is_file():  # a pipe would block, a device never end
-            raise CheckpointError(f"{json_path}: not a regular file")
-        if json_path.stat().st_size > _MAX_DESCRIPTOR_BYTES:
-            raise CheckpointError(f"{json_path}: {json_path.stat().st_size} bytes: too large "
-                                  "for a checkpoint descriptor")
-        meta = json.loads(json_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raw = read_regular(json_path, _MAX_DESCRIPTOR_BYTES)
+    except ValueError as exc:  # a pipe would block, a device never end, a huge file fill memory
+        raise CheckpointError(f"{json_path}: {exc}: not a checkpoint descriptor") from None
+    except OSError as exc:
+        raise CheckpointError(f"{json_path}: corrupt checkpoint descriptor ({exc})") from exc
+    if raw is None:
+        raise CheckpointError(f"{json_path}: checkpoint descriptor missing")
+    try:
+        meta = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{json_path}: corrupt checkpoint descriptor ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{json_path}: not a vidcolor checkpoint")

@@ -133,29 +133,44 @@ def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
 RECORD_LIMIT = 16 << 20
 
 
-def read_text(path: str | os.PathLike[str]) -> str | None:
-    """The UTF-8 text of a file read back (a record, a manifest); None when it is missing.
+def read_regular(path: str | os.PathLike[str], limit: int | None = None) -> bytes | None:
+    """The bytes of a file read back, None when it is missing.
 
-    Only a regular file is read: a pipe would block forever and a device never end.
+    Only a regular file is read, opened without blocking: a pipe put where a record belongs
+    would block forever and a device never end.
 
     Raises:
-        DatasetError: the file is not a regular file, cannot be read or is not UTF-8 text.
+        ValueError: not a regular file, or more than ``limit`` bytes (the message says which).
+        OSError: it cannot be opened or read.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: unreadable ({getattr(exc, 'strerror', None) or exc})"
-                           ) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise DatasetError(f"{path}: not a regular file")
+        raise ValueError("not a regular file")
     with open(fd, "rb") as handle:
-        try:
-            data = handle.read()
-        except OSError as exc:
-            raise DatasetError(f"{path}: unreadable ({exc.strerror or exc})") from None
+        data = handle.read() if limit is None else handle.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise ValueError(f"more than {limit} bytes")
+    return data
+
+
+def read_text(path: str | os.PathLike[str]) -> str | None:
+    """The UTF-8 text of a file read back (a record, a manifest); None when it is missing.
+
+    Raises:
+        DatasetError: the file is not a regular file, cannot be read or is not UTF-8 text.
+    """
+    try:
+        data = read_regular(path)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    if data is None:
+        return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -182,13 +197,9 @@ def read_json_object(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A JSON object file (a record, a staging index), or ``{}`` when it is missing, unreadable
     or not an object: whoever reads it then starts over instead of trusting it."""
     try:
-        # non-blocking: opening a FIFO put where a record belongs must not wait for a writer
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return {}
-            raw = handle.read(RECORD_LIMIT + 1)
-        data = json.loads(raw) if len(raw) <= RECORD_LIMIT else None
-    except (OSError, ValueError, RecursionError):
+        raw = read_regular(path, RECORD_LIMIT)
+        data = None if raw is None else json.loads(raw)
+    except (OSError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
         return {}
     return data if isinstance(data, dict) else {}
 
