@@ -168,3 +168,76 @@ def test_find_hints_reads_any_padding_and_ignores_hidden_files(tmp_path) -> None
         (tmp_path / name).write_bytes(b"x")
     assert {k: p.name for k, p in find_hints(tmp_path).items()} == {7: "7.png",
                                                                     12: "000012.jpg"}
+
+
+BLUE = (40, 60, 210)
+
+
+def _three_shots() -> list[np.ndarray]:
+    """Three shots of 8 frames (another background each: clean cuts), the square sliding in each."""
+    frames = []
+    for shot, background in enumerate((200, 90, 160)):
+        for index in range(8):
+            frame = np.full((HEIGHT, WIDTH, 3), background, np.uint8)
+            x, y = 4 + index + 6 * shot, 14
+            cv2.rectangle(frame, (x, y), (x + 16, y + 16), (20, 20, 20), -1)
+            cv2.rectangle(frame, (x + 2, y + 2), (x + 14, y + 14), (120, 120, 120), -1)
+            frames.append(frame)
+    return frames
+
+
+def _paint(hints: Path, frame: int, colour: tuple[int, int, int], x: int) -> None:
+    stroke = np.zeros((HEIGHT, WIDTH, 4), np.uint8)
+    cv2.circle(stroke, (x + 8, 22), 3, (*colour[::-1], 255), -1)
+    cv2.imwrite(str(hints / f"{frame}.png"), stroke)
+
+
+def test_changing_one_hint_renders_only_its_shot_again(tmp_path, monkeypatch) -> None:
+    from conftest import write_clip
+
+    from vidcolor.inference.colorizer import Colorizer
+    from vidcolor.video import iter_frames
+
+    clip = write_clip(tmp_path / "bw.mkv", _three_shots(), fps=8, audio=True)
+    run = save_tiny_run(tmp_path / "run")
+    hints = tmp_path / "hints"
+    hints.mkdir()
+    _paint(hints, 3, RED, 4 + 3)  # shot 1 (frames 0-7)
+    _paint(hints, 19, RED, 4 + 3 + 12)  # shot 3 (frames 16-23)
+    options = RenderOptions(workers=0, size=32)
+    out = tmp_path / "out.mkv"
+    render(clip, [run], out, options=options, hints=hints)
+    (staging,) = [p for p in tmp_path.iterdir() if p.name.startswith(".out.mkv.vidcolor-")]
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in staging.glob("seg-*")}
+    assert len(before) == 3  # a segment per shot, kept for the next change of hints
+    first = [frame.rgb for frame in iter_frames(out)]
+
+    predicted: list[int] = []
+    real = Colorizer.predict
+
+    def counted(self: Colorizer, lightness: list[np.ndarray], **kwargs: object) -> object:
+        predicted.append(len(lightness))
+        return real(self, lightness, **kwargs)
+
+    monkeypatch.setattr(Colorizer, "predict", counted)
+    _paint(hints, 19, BLUE, 4 + 3 + 12)  # the colourist changes shot 3's hint
+    render(clip, [run], out, options=options, hints=hints)
+    assert sum(predicted) == 8  # shot 3's frames only went through the network again
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in staging.glob("seg-*")}
+    assert after.keys() == before.keys()
+    for name in ("seg-000000.mp4", "seg-000008.mp4"):  # untouched: not even rewritten
+        assert after[name] == before[name], name
+    assert after["seg-000016.mp4"][1] != before["seg-000016.mp4"][1]
+    second = [frame.rgb for frame in iter_frames(out)]
+    assert len(second) == len(first) == 24
+    # shots 1 and 2 are the same packets joined again, decoded by the same decoder: identical
+    for index in range(16):
+        assert np.array_equal(second[index], first[index]), index
+    for index in range(16, 24):  # shot 3 now follows the blue hint
+        corner = (4 + (index - 16) + 12, 14)
+        assert _hue_error(second[index], corner, BLUE) < 15, index
+        assert _hue_error(first[index], corner, RED) < 15, index
+
+    predicted.clear()  # the same hints again: the output is up to date
+    render(clip, [run], out, options=options, hints=hints)
+    assert predicted == []

@@ -586,3 +586,29 @@ def test_debias_divides_the_prediction_by_the_rebalancing_weights() -> None:
     np.testing.assert_array_equal(probs(debias=0.0), plain)
     model.info = replace(model.info, weights=None)
     np.testing.assert_array_equal(probs(debias=1.0), plain)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_segments_shorter_than_the_b_frame_delay_join(tmp_path: Path, suffix: str) -> None:
+    """Per-shot segments (renders with hints) can be one or two frames long: such a segment
+    is encoded without B-frame delay, so the next one's first decoding time comes before its
+    last; joined, every frame is there once, at its own time."""
+    from fractions import Fraction
+
+    from vidcolor.inference.sinks import assemble
+    from vidcolor.video import VideoWriter
+
+    frames = cartoon_frames(14)
+    pieces, first = [], 0
+    for length in (1, 1, 9, 2, 1):
+        path = tmp_path / f"seg-{first:06d}.mp4"
+        with VideoWriter(path, Fraction(24), 64, 48, time_base=Fraction(1, 24)) as writer:
+            for index in range(first, first + length):
+                writer.write(frames[index], pts=index)
+        pieces.append(path)
+        first += length
+    output = tmp_path / f"joined{suffix}"
+    assemble(pieces, output, Fraction(24))
+    joined = list(iter_frames(output))
+    assert [frame.index for frame in joined] == list(range(14))
+    assert_same_video_frames([frame.rgb for frame in joined], frames)

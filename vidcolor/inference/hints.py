@@ -33,6 +33,7 @@ frame), so memory grows with the longest hinted shot, not with the video.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import re
@@ -74,11 +75,13 @@ _FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 @dataclass(frozen=True)
 class Hint:
-    """One painted frame: its file, its frame number, and whether it is strokes."""
+    """One painted frame: its file, its frame number, whether it is strokes, and the SHA-256 of
+    its file (what makes a re-render redo its shot)."""
 
     frame: int
     path: Path
     strokes: bool
+    digest: str = ""
 
 
 def find_hints(folder: str | Path, frame_count: int | None = None) -> dict[int, Path]:
@@ -111,13 +114,16 @@ def find_hints(folder: str | Path, frame_count: int | None = None) -> dict[int, 
     return hints
 
 
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def hints_digest(folder: str | Path) -> str:
     """A digest of a hint folder's names and contents (the render's key: a changed hint makes
     the output out of date)."""
     digest = hashlib.sha256()
     for frame, path in sorted(find_hints(folder).items()):
-        digest.update(f"{frame}:{path.name}:".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(f"{frame}:{path.name}:{_file_digest(path)}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -150,11 +156,29 @@ class HintMaps:
     """The hint map of every hinted frame: ``(ab (h, w, 2) float32, cover (h, w) bool)`` at
     thumbnail size, one file per hinted shot in a temporary folder (:func:`plan_hints`)."""
 
-    def __init__(self, folder: Path, shots: dict[int, int], hints: dict[int, Hint]) -> None:
+    def __init__(self, folder: Path, shots: dict[int, int], hints: dict[int, Hint],
+                 starts: list[int] | None = None) -> None:
         self._folder = folder
         self.shots = shots  # first frame of each hinted shot -> its end (exclusive)
         self.hints = hints
+        self.starts = sorted(starts if starts is not None else shots)  # every shot's first frame
         self._loaded: tuple[int, np.ndarray] | None = None
+
+    def span_digest(self, first: int, end: int) -> str:
+        """A digest of the hints that decide the frames ``first`` to ``end`` (exclusive): those
+        of every shot the range touches, since a hint is carried through its whole shot ("" when
+        there are none). A rendered piece of video whose digest is unchanged is reused as it is
+        (:class:`~vidcolor.inference.sinks.VideoSink`)."""
+        at = bisect.bisect_right(self.starts, first) - 1
+        low = self.starts[at] if at >= 0 else 0
+        after = bisect.bisect_right(self.starts, end - 1)
+        high = self.starts[after] if after < len(self.starts) else None
+        inside = [hint for frame, hint in sorted(self.hints.items())
+                  if frame >= low and (high is None or frame < high)]
+        if not inside:
+            return ""
+        return hashlib.sha256("".join(f"{hint.frame}:{hint.digest};" for hint in inside)
+                              .encode()).hexdigest()[:16]
 
     def get(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The map of frame ``index``, or None where no hint reaches."""
@@ -329,10 +353,12 @@ def plan_hints(source: Source, folder: str | Path, look: SeriesLook | None = Non
     store = Path(tempfile.mkdtemp(prefix="vidcolor-hints-"))
     shots: dict[int, int] = {}
     hints: dict[int, Hint] = {}
+    starts: list[int] = []
     try:
         with progress_mod.bar(total=source.count, desc="hints", unit="frame",
                               enabled=progress) as bar:
             for start, works in _shots(shot_frames(source), bar):
+                starts.append(start)
                 thumbs = [w.thumb for w in works]
                 inside = {w.index - start: w for w in works if w.index in files}
                 if not inside:
@@ -342,7 +368,8 @@ def plan_hints(source: Source, folder: str | Path, look: SeriesLook | None = Non
                     _check_paintable(files[work.index], work, look)
                     ab, mask, strokes = read_hint(files[work.index], work.thumb.shape)
                     seeds[at] = (ab, mask, strokes)
-                    hints[work.index] = Hint(work.index, files[work.index], strokes)
+                    hints[work.index] = Hint(work.index, files[work.index], strokes,
+                                             _file_digest(files[work.index]))
                 np.save(store / f"{start:09d}.npy", _carry(thumbs, seeds))
                 shots[start] = start + len(works)
         missing = sorted(set(files) - set(hints))
@@ -355,7 +382,7 @@ def plan_hints(source: Source, folder: str | Path, look: SeriesLook | None = Non
         shutil.rmtree(store, ignore_errors=True)
         raise
     log.info("%s: %d hints in %d shots", folder, len(hints), len(shots))
-    return HintMaps(store, shots, hints)
+    return HintMaps(store, shots, hints, starts)
 
 
 def _shots(works: Iterator[FrameWork], bar: object) -> Iterator[tuple[int, list[FrameWork]]]:

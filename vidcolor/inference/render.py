@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,7 @@ from vidcolor.inference.sinks import (
     FolderSink,
     ImageSink,
     Sink,
+    Todo,
     VideoSink,
     clean_stale,
     staging_dir,
@@ -400,13 +402,16 @@ class Renderer:
         targets = []
         if review_path is None:
             views, panels = self._panels(side_by_side, truth_source is not None)
-            targets.append(_Target(out, panels, self.key(source, panels, truth_path,
-                                                         hint_key)))
+            wanted = [(out, panels, truth_path)]
         else:
             views, panels = self._panels(True, truth_source is not None)
-            targets.append(_Target(out, 1, self.key(source, 1, None, hint_key)))
-            targets.append(_Target(review_path, panels, self.key(source, panels, truth_path,
-                                                                 hint_key)))
+            wanted = [(out, 1, None), (review_path, panels, truth_path)]
+        for path, count, shown_truth in wanted:
+            # a video's staging folder does not depend on the hints: its segments record the
+            # hints that made them, so a change of hints re-renders only the shots it touches
+            targets.append(_Target(path, count, self.key(source, count, shown_truth, hint_key),
+                                   self.key(source, count, shown_truth,
+                                            None if source.kind == "video" else hint_key)))
         images = [p.name for p in source.images] if source.kind == "folder" else []
         for target in targets:
             check_output(target.path, source.kind, protected, images)
@@ -436,10 +441,10 @@ class Renderer:
                 locks.enter_context(exclusive(target.path, "rendering it"))
             try:
                 for target in pending:
-                    target.staging = staging_dir(target.path, target.key)
+                    target.staging = staging_dir(target.path, target.staging_key)
                     clean_stale(target.path, target.staging)
                     target.sink = self._sink(source, target.path, target.staging,
-                                             target.panels)
+                                             target.panels, maps)
                 self.last_frames = self._run(source, pending, views, truth_source, progress,
                                              skip_errors=skip_errors, hints=maps)
                 for target in pending:
@@ -479,11 +484,13 @@ class Renderer:
         ``hints``: keyframe hints planned for the input)."""
         return Pipeline(self.colorizer, self.options, self.pool, self.look, views, hints)
 
-    def _sink(self, source: Source, out: Path, staging: Path, panels: int) -> Sink:
+    def _sink(self, source: Source, out: Path, staging: Path, panels: int,
+              hints: HintMaps | None) -> Sink:
         stateless = not self.options.sequence
         if source.kind == "video":
             return VideoSink(out, source, staging, panels, stateless, self.options.chroma,
-                             self.options.crf)
+                             self.options.crf, hints=None if hints is None else
+                             hints.span_digest)
         if source.kind == "folder":
             return FolderSink(out, staging, [p.name for p in source.images], stateless)
         return ImageSink(out)
@@ -497,38 +504,48 @@ class Renderer:
             assert target.sink is not None
             sinks.append((target.sink, target.panels > 1))
         pipeline = self.pipeline(views=bool(views), hints=hints)
-        # each sink reproduces its first missing frame from its own warm-up point (a shot
-        # start, or any frame when no stage carries state): the earliest serves every sink,
-        # as a frame depends only on the frames of its own shot
-        start = min(sink.warmup_from for sink, _ in sinks)
-        resume_at = min(sink.resume_at for sink, _ in sinks)
-        if resume_at:
-            log.info("%s: continuing after %d frames already rendered", source.path, resume_at)
-        frames = warn_if_colour(source.frames(skip=start, skip_errors=skip_errors), source.path)
-        truth_frames = None if truth is None else prefetch(truth.frames(skip=start), 8,
-                                                           "vidcolor-truth")
-        written = resume_at
+        # each sink reproduces the first frame of each piece it misses from a warm-up point (a
+        # shot start, or any frame when no stage carries state): a frame depends only on the
+        # frames of its own shot, so one pass over the pieces of every sink serves them all
+        pieces = _merged([piece for sink, _ in sinks for piece in sink.todo])
+        kept = sinks[0][0].kept_frames
+        if kept and len(pieces) == 1:
+            log.info("%s: continuing after %d frames already rendered", source.path, kept)
+        elif kept:
+            log.info("%s: %d frames already rendered are kept; rendering the other %d pieces",
+                     source.path, kept, len(pieces))
+        frames = _Counted(warn_if_colour(source.frames(skip=pieces[0][0],
+                                                       skip_errors=skip_errors), source.path),
+                          pieces[0][0])
+        truth_frames = None if truth is None else _Counted(
+            prefetch(truth.frames(skip=pieces[0][0]), 8, "vidcolor-truth"), pieces[0][0])
+        written = kept
         try:
-            with progress_mod.bar(total=source.count, initial=resume_at, desc="render",
+            with progress_mod.bar(total=source.count, initial=kept, desc="render",
                                   unit="frame", enabled=progress) as bar:
-                for work in pipeline.run(frames, first_index=start):
-                    truth_rgb = None
-                    if truth_frames is not None:
-                        truth_frame = next(truth_frames, None)
-                        if truth_frame is None:
-                            raise InputError(f"{truth.path if truth else ''}: the ground truth "
-                                             f"has fewer frames than the input (ends before "
-                                             f"frame {work.key})")
-                        truth_rgb = truth_frame.rgb
-                    for sink, review in sinks:
-                        if review and work.index >= sink.resume_at:
-                            sink.write(work, compose(work, views, truth_rgb))
-                        else:  # the plain output; before resume_at the sink only tracks shots
-                            assert work.rgb is not None
-                            sink.write(work, work.rgb)
-                    if work.index >= resume_at:
-                        written += 1
-                        bar.update(1)
+                for warmup, _, end in pieces:
+                    if not frames.skip_to(warmup):
+                        break
+                    piece = frames if end is None else itertools.islice(frames, end - warmup)
+                    for work in pipeline.run(piece, first_index=warmup):
+                        truth_rgb = None
+                        if truth_frames is not None:
+                            found = truth_frames.skip_to(work.index) and \
+                                next(truth_frames, None)
+                            if not found:
+                                raise InputError(
+                                    f"{truth.path if truth else ''}: the ground truth has fewer "
+                                    f"frames than the input (ends before frame {work.key})")
+                            truth_rgb = found.rgb
+                        for sink, review in sinks:
+                            if review and sink.wants(work.index):
+                                sink.write(work, compose(work, views, truth_rgb))
+                            else:  # the plain output; a frame not wanted only tracks shots
+                                assert work.rgb is not None
+                                sink.write(work, work.rgb)
+                        if sinks[0][0].wants(work.index):
+                            written += 1
+                            bar.update(1)
         finally:
             if truth_frames is not None:
                 truth_frames.close()
@@ -536,14 +553,57 @@ class Renderer:
         return written
 
 
+def _merged(pieces: list[Todo]) -> list[Todo]:
+    """The pieces of several sinks as one list in order: pieces whose frames (warm-up
+    included) overlap or touch are one."""
+    merged: list[Todo] = []
+    for warmup, first, end in sorted(pieces, key=lambda piece: piece[1]):
+        if merged and (merged[-1][2] is None or warmup <= merged[-1][2]):
+            last = merged[-1]
+            merged[-1] = (min(last[0], warmup), last[1],
+                          None if end is None or last[2] is None else max(last[2], end))
+        else:
+            merged.append((warmup, first, end))
+    return merged
+
+
+class _Counted:
+    """An iterator of frames that knows the index of the next one and can skip ahead."""
+
+    def __init__(self, frames: Iterator[Any], position: int) -> None:
+        self.frames, self.position = frames, position
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> Any:
+        frame = next(self.frames)
+        self.position += 1
+        return frame
+
+    def skip_to(self, index: int) -> bool:
+        """Drop frames up to ``index``; False when the input ends first."""
+        while self.position < index:
+            if next(self, None) is None:
+                return False
+        return True
+
+    def close(self) -> None:
+        close = getattr(self.frames, "close", None)
+        if close is not None:
+            close()
+
+
 @dataclass
 class _Target:
-    """One output of a render pass: its path, panels (1: the plain output; more: a review) and
-    key, and while it is rendered its staging folder and sink."""
+    """One output of a render pass: its path, panels (1: the plain output; more: a review), the
+    key its record keeps and the key naming its staging folder, and while it is rendered its
+    staging folder and sink."""
 
     path: Path
     panels: int
     key: str
+    staging_key: str
     staging: Path | None = None
     sink: Sink | None = None
 

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -99,19 +100,43 @@ def _clean_staging(staging: Path) -> None:
                     entry.unlink()
 
 
+#: A piece of the input still to render: (warm-up frame, first frame to write, end or None for
+#: the end of the input). The pipeline starts at the warm-up frame (a shot start, or any frame
+#: when no stage carries state) to reproduce the first frame exactly.
+Todo = tuple[int, int, "int | None"]
+
+
 class Sink:
-    """Receives finished frames in order; knows where an interrupted render stopped.
+    """Receives finished frames in order; knows what an earlier run of the same render left.
 
     Attributes:
-        resume_at: frames already finished by an earlier, interrupted run of the same render.
-        warmup_from: the frame the pipeline must start at to reproduce frame ``resume_at``
-            exactly (the start of its shot when sequence stages carry state; else resume_at).
+        todo: the pieces of the input still to render (:data:`Todo`), in order; by default
+            the whole input.
+        kept_frames: frames already finished by an earlier run (an interrupted one; with hints,
+            the shots whose hints did not change).
     """
 
-    resume_at = 0
-    warmup_from = 0
+    todo: list[Todo] = [(0, 0, None)]
+    kept_frames = 0
+
+    @property
+    def resume_at(self) -> int:
+        """The first frame to write."""
+        return self.todo[0][1] if self.todo else 0
+
+    @property
+    def warmup_from(self) -> int:
+        """Where the pipeline starts to reproduce :attr:`resume_at` exactly."""
+        return self.todo[0][0] if self.todo else 0
+
+    def wants(self, index: int) -> bool:
+        """Whether frame ``index`` is to be written (else it only warms the stages up)."""
+        return any(first <= index and (end is None or index < end)
+                   for _, first, end in self.todo)
 
     def write(self, work: FrameWork, rgb: np.ndarray) -> None:  # pragma: no cover
+        """Take every frame the pipeline produces, in order (those it does not
+        :meth:`want` only tell where shots start)."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -162,19 +187,20 @@ class FolderSink(Sink):
         done = 0
         while done < len(names) and (staging / names[done]).is_file():
             done += 1
-        self.resume_at = self.warmup_from = done
+        warmup = done
         if done and not stateless:
             # a shot's frames depend on the shot's start: re-run from there (from the first
             # frame when the record is missing or damaged)
             start = read_json_object(staging / "shots.json").get(str(done), 0)
-            self.warmup_from = start if type(start) is int and 0 <= start <= done else 0
-        self._shot_start = self.warmup_from
+            warmup = start if type(start) is int and 0 <= start <= done else 0
+        self.todo, self.kept_frames = [(warmup, done, None)], done
+        self._shot_start = warmup
         self._stateless = stateless
 
     def write(self, work: FrameWork, rgb: np.ndarray) -> None:
         if work.shot_start:
             self._shot_start = work.index
-        if work.index < self.resume_at:
+        if not self.wants(work.index):
             return
         _write_image(self.staging / str(work.key), rgb, work.alpha)
         if not self._stateless:
@@ -219,7 +245,8 @@ def _intact(seg: Any, staging: Path) -> bool:
     fields = ("first", "end", "next_shot_start")
     if not isinstance(seg, dict) or not isinstance(seg.get("file"), str) or \
             not all(type(seg.get(name)) is int for name in fields) or \
-            not 0 <= seg["first"] < seg["end"] or not 0 <= seg["next_shot_start"] <= seg["end"]:
+            not 0 <= seg["first"] < seg["end"] or not 0 <= seg["next_shot_start"] <= seg["end"] \
+            or type(seg.get("starts_shot")) is not bool or not isinstance(seg.get("hints"), str):
         return False
     try:
         path = staging / seg["file"]
@@ -231,8 +258,20 @@ def _intact(seg: Any, staging: Path) -> bool:
         return False
 
 
+def _no_hints(first: int, end: int) -> str:
+    return ""
+
+
 class VideoSink(Sink):
     """A video written as closed H.264 segments under ``staging``, joined by :meth:`finish`.
+
+    Each segment records the frames it holds and the digest of the hints that decided them
+    (``hints``: :meth:`~vidcolor.inference.hints.HintMaps.span_digest`). A later run of the
+    same render (same input, models and options: the staging folder is named by their key)
+    keeps every intact segment whose hints are unchanged and renders only the rest: after an
+    interruption, what was not finished; after a hint was added or changed, that hint's shots.
+    With ``hints`` the segments are closed at every shot boundary and kept after the output is
+    joined, for the next change of hints (a second copy of the video on disk).
 
     Args:
         output: the final video file.
@@ -241,10 +280,12 @@ class VideoSink(Sink):
         panels: frames are ``panels`` times the source's width (review videos).
         stateless: no sequence stage carries state from frame to frame (segments may end
             anywhere and a resume needs no warm-up).
+        hints: the digest of the hints deciding a range of frames, when rendering with hints.
     """
 
     def __init__(self, output: Path, source: Source, staging: Path, panels: int,
-                 stateless: bool, chroma: str = "420", crf: int = 18) -> None:
+                 stateless: bool, chroma: str = "420", crf: int = 18,
+                 hints: Callable[[int, int], str] | None = None) -> None:
         self.output, self.source, self.staging = output, source, staging
         self.chroma, self.crf = chroma, crf
         info = source.video
@@ -252,51 +293,79 @@ class VideoSink(Sink):
         self.info = info
         self.width = info.width * panels
         self.stateless = stateless
+        self.keep = hints is not None
+        self.hints = hints or _no_hints
         self.extension = ".avi" if output.suffix.lower() == ".avi" else ".mp4"
         _clean_staging(staging)
         record = read_json_object(staging / "segments.json").get("segments")
-        self.segments: list[dict[str, Any]] = self._contiguous(
-            record if isinstance(record, list) else [], staging)
-        if self.segments:
-            last = self.segments[-1]
-            self.resume_at, self.warmup_from = int(last["end"]), int(last["next_shot_start"])
+        self.segments: list[dict[str, Any]] = self._reusable(
+            record if isinstance(record, list) else [], staging, self.hints)
+        self.todo = self._gaps(self.segments)
+        self.kept_frames = sum(seg["end"] - seg["first"] for seg in self.segments)
+        # with hints, a segment per shot, so that a changed hint redoes its shot only
         self.segment_frames = max(1, round(SEGMENT_SECONDS * float(info.frame_rate)))
+        self.boundary_frames = 1 if self.keep else self.segment_frames
         self._writer: Any = None
-        self._first = self.resume_at
-        self._count = 0
+        self._first = self._count = 0
         self._shot_start = self.warmup_from
 
     @staticmethod
-    def _contiguous(segments: list[Any], staging: Path) -> list[dict[str, Any]]:
-        """The recorded segments from frame 0 on that follow on and are intact; a resume
-        redoes the first one that is not (and everything after it)."""
+    def _reusable(segments: list[Any], staging: Path, hints: Callable[[int, int], str]
+                  ) -> list[dict[str, Any]]:
+        """The recorded segments that are intact, do not overlap, and whose hints are those of
+        this render; the files of the others are removed (their frames are rendered again)."""
         kept: list[dict[str, Any]] = []
-        for seg in segments:
-            if not _intact(seg, staging) or seg["first"] != (kept[-1]["end"] if kept else 0):
-                break
-            kept.append(seg)
+        for seg in sorted((seg for seg in segments if _intact(seg, staging)),
+                          key=lambda seg: seg["first"]):
+            if (not kept or seg["first"] >= kept[-1]["end"]) and \
+                    seg["hints"] == hints(seg["first"], seg["end"]):
+                kept.append(seg)
+        names = {seg["file"] for seg in kept}
+        for path in staging.glob("seg-*"):
+            if path.name not in names:
+                with contextlib.suppress(OSError):
+                    path.unlink()
         return kept
+
+    @staticmethod
+    def _gaps(kept: list[dict[str, Any]]) -> list[Todo]:
+        """What the kept segments leave to render, each piece warmed up from its shot's start."""
+        todo: list[Todo] = []
+        end = warmup = 0
+        for seg in kept:
+            if seg["first"] > end:
+                todo.append((warmup, end, seg["first"]))
+            end, warmup = seg["end"], seg["next_shot_start"]
+        todo.append((warmup, end, None))
+        return todo
 
     def write(self, work: FrameWork, rgb: np.ndarray) -> None:
         if work.shot_start:
             self._shot_start = work.index
-        if work.index < self.resume_at:
+        piece = next((t for t in self.todo if t[1] <= work.index
+                      and (t[2] is None or work.index < t[2])), None)
+        if piece is None:
             return
         if self._writer is not None:
             boundary = self.stateless or work.shot_start
-            if (boundary and self._count >= self.segment_frames) or \
+            if (boundary and self._count >= self.boundary_frames) or \
                     self._count >= SEGMENT_CAP * self.segment_frames:
                 self._close_segment(next_shot_start=work.index if boundary
                                     else self._shot_start)
         if self._writer is None:
-            self._open_segment(work.index)
+            self._open_segment(work.index, starts_shot=self.stateless or work.shot_start)
         self._writer.write(rgb, pts=work.pts)
         self._count += 1
+        if piece[2] is not None and work.index + 1 == piece[2]:
+            # the next frames are kept: close here, saying where the next frame's shot starts
+            after = next(seg for seg in self.segments if seg["first"] == piece[2])
+            self._close_segment(next_shot_start=piece[2] if after["starts_shot"]
+                                else self._shot_start)
 
-    def _open_segment(self, first: int) -> None:
+    def _open_segment(self, first: int, starts_shot: bool) -> None:
         from vidcolor.video import VideoWriter
 
-        self._first, self._count = first, 0
+        self._first, self._count, self._starts_shot = first, 0, starts_shot
         name = f"seg-{first:06d}{self.extension}"
         self._writer = VideoWriter(self.staging / name, self.info.frame_rate, self.width,
                                    self.info.height, time_base=self.info.time_base,
@@ -310,8 +379,11 @@ class VideoSink(Sink):
         end = self._first + self._count
         size, digest = _synced_digest(writer.path)  # on disk before the record names it
         self.segments.append({"file": writer.path.name, "first": self._first, "end": end,
-                              "next_shot_start": next_shot_start, "bytes": size,
+                              "next_shot_start": next_shot_start,
+                              "starts_shot": self._starts_shot,
+                              "hints": self.hints(self._first, end), "bytes": size,
                               "sha256": digest})
+        self.segments.sort(key=lambda seg: seg["first"])
         write_json_atomic(self.staging / "segments.json", {"segments": self.segments})
 
     def finish(self) -> None:
@@ -319,9 +391,14 @@ class VideoSink(Sink):
             self._close_segment(next_shot_start=self._first + self._count)
         if not self.segments:
             raise OutputError(f"{self.output}: no frames were written")
+        if any(seg["first"] != (self.segments[n - 1]["end"] if n else 0)
+               for n, seg in enumerate(self.segments)):
+            raise OutputError(f"{self.output}: the rendered segments in {self.staging} do not "
+                              "follow on; render it again")
         assemble([self.staging / seg["file"] for seg in self.segments], self.output,
                  self.info.frame_rate, audio_from=self.source.path)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def close(self) -> None:
         if self._writer is not None:  # an unfinished segment: dropped, redone on resume
@@ -356,7 +433,7 @@ def assemble(segments: list[Path], output: Path, frame_rate: Fraction, *,
                 stream.time_base = template.time_base
                 stream.codec_context.framerate = frame_rate  # Matroska stores it
                 carrier = _AudioCarrier(out, output.suffix.lower(), audio_from, None)
-                count = 0
+                count, last_dts = 0, None
                 for container in inputs:
                     source = container.streams.video[0]
                     for packet in container.demux(source):
@@ -364,6 +441,14 @@ def assemble(segments: list[Path], output: Path, frame_rate: Fraction, *,
                             continue
                         if avi:
                             packet.pts = packet.dts = count
+                        elif packet.dts is not None and last_dts is not None and \
+                                packet.dts <= last_dts:
+                            # a segment shorter than the encoder's B-frame delay (a shot of a
+                            # frame or two) has no delay: the next one's decoding clock starts
+                            # before its own ends; decoding times only need to keep order
+                            packet.dts = last_dts + 1
+                        if packet.dts is not None:
+                            last_dts = packet.dts
                         time = float(packet.pts * packet.time_base) if packet.pts is not None \
                             else None
                         packet.stream = stream
