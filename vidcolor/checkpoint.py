@@ -5,10 +5,11 @@ A run directory holds one pair of files per kept epoch::
     RUN/epoch-0003.safetensors   model.*  (state dict), optim.state.<param>.<key> (Adam moments),
                                  bins, prior, weights, rng.torch, rng.cuda, rng.numpy, rng.python,
                                  rng.rank.<r> (each DDP rank's torch [+ CUDA] state)
-    RUN/epoch-0003.json          format, arch, variant, width, num_bins, head, epoch, config,
-                                 version, optimiser param groups and scalar state, learning-rate
-                                 scheduler state, RNG scalars, metrics, and the size and SHA-256
-                                 of the safetensors file
+    RUN/epoch-0003.json          format, arch, variant, width, num_bins, head, grey (the
+                                 grey model of the network's input; absent: luminance),
+                                 epoch, config, version, optimiser param groups and scalar
+                                 state, learning-rate scheduler state, RNG scalars, metrics,
+                                 and the size and SHA-256 of the safetensors file
     RUN/latest.json              {"checkpoint": "epoch-0003.json", "epoch": 3}
     RUN/best.json                {"checkpoint": "epoch-0002.json", "epoch": 2, "test_loss": ...}
 
@@ -44,6 +45,7 @@ import torch
 from torch import nn
 
 from vidcolor import __version__
+from vidcolor.color import GreyModel, grey_model_from_dict
 from vidcolor.errors import CheckpointError, DeviceError
 from vidcolor.fsutil import atomic_path, read_regular, write_json_atomic
 
@@ -76,6 +78,8 @@ class CheckpointInfo:
         num_bins: Q the network was built with.
         head: ``"histogram"`` (bin logits) or ``"ab"`` (ab directly).
         metrics: the epoch's ``train_loss`` / ``test_loss``.
+        grey: the grey model the network's input was made with (the training dataset's;
+            luminance for runs that predate the record).
     """
 
     arch: str
@@ -91,6 +95,7 @@ class CheckpointInfo:
     num_bins: int = 0
     head: str = "histogram"
     metrics: dict[str, Any] = field(default_factory=dict)
+    grey: GreyModel = field(default_factory=lambda: GreyModel.named("luminance"))
 
 
 @dataclass
@@ -312,7 +317,8 @@ def save_checkpoint(run_dir: str | Path, info: CheckpointInfo, model: nn.Module,
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "arch": info.arch,
         "variant": info.variant, "width": info.width, "num_bins": info.num_bins,
-        "head": info.head, "epoch": info.epoch, "config": _jsonable(info.config),
+        "head": info.head, "grey": info.grey.to_dict(), "epoch": info.epoch,
+        "config": _jsonable(info.config),
         "version": info.version or __version__, "metrics": _jsonable(info.metrics),
         "optimizer": optim_meta, "rng": rng_scalars,
         "scheduler": None if scheduler is None else _jsonable(scheduler.state_dict()),
@@ -506,6 +512,10 @@ def _validate_descriptor(json_path: Path, meta: dict[str, Any]) -> None:
     for name, ok, rule in checks:
         if not ok:
             raise bad(name, rule)
+    try:
+        descriptor_grey(meta)
+    except ValueError as exc:  # the message shows the field, not a whole tone table
+        raise CheckpointError(f"{json_path}: invalid checkpoint descriptor: {exc}") from None
 
 
 def read_descriptor(path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -691,8 +701,23 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> Checkpoint:
         bins=array("bins"), prior=array("prior"), weights=array("weights"),
         epoch=meta["epoch"], config=dict(meta["config"]), version=meta["version"],
         path=tensor_path, num_bins=meta["num_bins"], head=meta["head"],
-        metrics=dict(meta.get("metrics") or {}))
+        metrics=dict(meta.get("metrics") or {}), grey=descriptor_grey(meta))
     return Checkpoint(info=info, tensors=tensors, meta=meta)
+
+
+def descriptor_grey(meta: dict[str, Any]) -> GreyModel:
+    """The grey model of a checked descriptor (luminance where it records none)."""
+    return grey_model_from_dict(meta.get("grey", {"name": "luminance"}))
+
+
+def read_grey_model(path: str | Path) -> GreyModel:
+    """The grey model a run's (or a checkpoint's) network was trained on, from its descriptor
+    alone (the tensors are not read).
+
+    Raises:
+        CheckpointError: as :func:`read_descriptor`.
+    """
+    return descriptor_grey(read_descriptor(path)[1])
 
 
 def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

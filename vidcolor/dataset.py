@@ -3,7 +3,10 @@
 Layout of a dataset folder (default ``./dataset``)::
 
     meta.json       parameters, version, test set, finished episodes (source, size, mtime,
-                    stored/decoded/credit counts, split), greyscale episodes that were skipped
+                    stored/decoded/credit counts, split), greyscale episodes that were skipped,
+                    the grey model of the series' black and white (``grey``,
+                    :meth:`vidcolor.color.GreyModel.to_dict`; absent in older datasets:
+                    luminance)
     manifest.csv    one row per stored frame: path,episode,source,frame_index,pts,time,mse,split
     excluded.csv    dropped credit frames, for review: episode,source,frame_index,pts,time,
                     reason,background_rgb,text_rgb (the credit screen's two colours, "R G B"),
@@ -55,7 +58,7 @@ import cv2
 import numpy as np
 
 from vidcolor import __version__, progress
-from vidcolor.color import lightness
+from vidcolor.color import GreyModel, as_grey_model, grey_model_from_dict, lightness
 from vidcolor.errors import DatasetError, InputError, OutputError, VidcolorError
 from vidcolor.extract import (
     DEDUP_THRESHOLD,
@@ -232,6 +235,10 @@ def _read_meta(output: Path) -> dict | None:
     tests = meta.get("test_episodes")
     if not isinstance(tests, list) or not all(is_episode_name(name) for name in tests):
         raise damaged(f"test_episodes {_shown(tests)} is not a list of episode names")
+    try:
+        _grey_of_meta(meta)
+    except ValueError as exc:
+        raise damaged(str(exc)) from None
     for key in ("episodes", "greyscale"):
         records = meta.get(key, {})
         if not isinstance(records, dict):
@@ -243,6 +250,25 @@ def _read_meta(output: Path) -> dict | None:
             if not isinstance(record, dict):
                 raise damaged(f"{key}: the record of episode {name!r} is not a mapping")
     return meta
+
+
+def _grey_of_meta(meta: dict) -> GreyModel:
+    """The grey model a dataset's metadata records (luminance when it records none).
+
+    Raises:
+        ValueError: a damaged record.
+    """
+    return grey_model_from_dict(meta.get("grey", {"name": "luminance"}))
+
+
+def read_grey_model(dataset_dir: str | os.PathLike[str]) -> GreyModel:
+    """The grey model of a dataset's black and white (``build-dataset --grey``/``--grey-pair``;
+    luminance for a dataset built before it was recorded).
+
+    Raises:
+        DatasetError: no dataset there, or its metadata is damaged (naming the file).
+    """
+    return _grey_of_meta(read_meta(dataset_dir))
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -522,7 +548,7 @@ def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.P
                   *, params: DatasetParams = DatasetParams(),
                   test_episodes: Sequence[str] | None = None, skip_errors: bool = False,
                   credit_rule: CreditRule = DEFAULT_CREDIT_RULE, progress_bar: bool = False,
-                  wait: float = 0.0) -> BuildReport:
+                  wait: float = 0.0, grey: str | GreyModel | None = None) -> BuildReport:
     """Extract, filter and store the frames of whole episodes, split by episode.
 
     Args:
@@ -537,6 +563,11 @@ def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.P
         credit_rule: thresholds of the credit test.
         progress_bar: draw a progress bar per episode.
         wait: seconds to wait for another build of the same folder to finish (0: stop at once).
+        grey: how the series' black and white is made from its colour (a name of
+            :data:`vidcolor.color.GREY_MODELS` or a fitted :class:`~vidcolor.color.GreyModel`,
+            :mod:`vidcolor.greyfit`), recorded for training and render; None keeps the
+            dataset's own (luminance for a new one). Another model than the recorded one
+            replaces it, with a warning (the stored frames are colour and stay).
 
     Returns:
         A :class:`BuildReport`.
@@ -575,7 +606,7 @@ def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.P
         output = ensure_writable_dir(output)
         try:
             report = _build(given, output, params, test_episodes, skip_errors, credit_rule,
-                            progress_bar)
+                            progress_bar, None if grey is None else as_grey_model(grey))
         except BaseException:
             _remove_if_nothing_stored(output, created, frames_created)
             raise
@@ -634,7 +665,7 @@ def _remove_if_nothing_stored(output: Path, created: bool, frames_created: bool)
 
 def _build(given: dict[str, Path], output: Path, params: DatasetParams,
            test_episodes: Sequence[str] | None, skip_errors: bool, credit_rule: CreditRule,
-           progress_bar: bool) -> BuildReport:
+           progress_bar: bool, grey: GreyModel | None = None) -> BuildReport:
     """:func:`build_dataset` once the folder is locked and its arguments checked."""
     meta = _read_meta(output)
     if meta is None:
@@ -661,6 +692,7 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
         meta = {"format": 1, "params": asdict(params), "test_episodes": tests, "episodes": {}}
     meta.setdefault("episodes", {})
     meta["vidcolor_version"] = __version__
+    regrey = _record_grey(output, meta, grey)
 
     manifest = _read_csv(output / "manifest.csv")
     excluded = _read_csv(output / "excluded.csv")
@@ -668,7 +700,7 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
     listed = len(manifest) + len(excluded)
     manifest = [r for r in manifest if r.get("episode") in meta["episodes"]]
     excluded = [r for r in excluded if r.get("episode") in meta["episodes"]]
-    rewrite = bool(repairs) or len(manifest) + len(excluded) != listed
+    rewrite = bool(repairs) or regrey or len(manifest) + len(excluded) != listed
     frames_root = _frames_folder(output)
     _remove_strays(frames_root, meta["episodes"])
 
@@ -721,6 +753,20 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
         _commit(output, excluded, manifest, meta)
     _learn_look(output, meta, progress_bar)
     return report
+
+
+def _record_grey(output: Path, meta: dict, grey: GreyModel | None) -> bool:
+    """Record ``grey`` in ``meta`` (None: keep the record; none at all means luminance);
+    whether the record changed."""
+    if grey is None:
+        return False
+    before = meta.get("grey")
+    recorded = _grey_of_meta(meta)
+    if grey != recorded and meta.get("episodes"):
+        log.warning("%s: the grey model changes from %s to %s (runs trained before keep "
+                    "theirs)", output, recorded.describe(), grey.describe())
+    meta["grey"] = grey.to_dict()
+    return meta["grey"] != before
 
 
 def _commit(output: Path, excluded: list[dict], manifest: list[dict], meta: dict) -> None:

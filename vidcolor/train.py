@@ -6,8 +6,11 @@ micro-batch × accumulation (× processes under ``torchrun``). It reads as named
 shape of the torchvision references: :func:`setup` (data, model, optimiser, scheduler, resume
 point), then per epoch :func:`train_one_epoch`, :func:`test_loss` and :func:`save`.
 
-Frames travel to the device as uint8 and are turned into Lab there; the target is ab at 1/4
-resolution (area average), soft-encoded over the gamut bins, each pixel weighted by the
+Frames travel to the device as uint8 and are turned into Lab there. The network's input is the
+L of the grey the render will see: the dataset's grey model (:class:`vidcolor.color.GreyModel`)
+applied to the colour frame, as grey RGB, then its L (:func:`vidcolor.color.grey_lightness`);
+for the ``luminance`` model that is the colour's own L, computed as it always was. The target
+is ab at 1/4 resolution (area average), soft-encoded over the gamut bins, each pixel weighted by the
 rebalancing weight of its arg-max bin. The prior is counted once over the training split at
 1/4 resolution and stored in every checkpoint.
 
@@ -30,7 +33,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,7 @@ from vidcolor.checkpoint import (
     restore_training_state,
     save_checkpoint,
 )
+from vidcolor.color import GreyModel, grey_of_rgb
 from vidcolor.errors import (
     CheckpointError,
     DatasetError,
@@ -290,16 +294,19 @@ def _even_subset(paths: list[Path], limit: int | None) -> list[Path]:
 
 
 class FrameDataset(torch.utils.data.Dataset):
-    """Frames as uint8 (3, crop, crop) tensors.
+    """Frames as uint8 (3, crop, crop) tensors, or (4, crop, crop) with a grey model other
+    than luminance: RGB and the grey level the model gives each pixel.
 
     Items are addressed by ``(frame index, augmentation seed)``; with a seed the frame gets a
     random crop and mirror drawn from it, with ``None`` the central crop (``crop`` None: the
     largest central multiple of 8).
     """
 
-    def __init__(self, paths: list[Path], crop: int | None) -> None:
+    def __init__(self, paths: list[Path], crop: int | None, grey: GreyModel | None = None
+                 ) -> None:
         self.paths = paths
         self.crop = crop
+        self.grey = None if grey is None or grey.name == "luminance" else grey
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -325,6 +332,8 @@ class FrameDataset(torch.utils.data.Dataset):
         image = image[top:top + ch, left:left + cw]
         if mirror:
             image = image[:, ::-1]
+        if self.grey is not None:
+            image = np.dstack([image, grey_of_rgb(image, self.grey)])
         return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).contiguous()
 
 
@@ -423,11 +432,19 @@ def _check_crop(paths: list[Path], crop: int) -> None:
 
 
 def lab_batch(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 RGB (N,3,H,W) on any device -> (network input ``L × L_SCALE``, ab at 1/4 size)."""
-    from vidcolor.color import L_SCALE, rgb_to_lab
+    """uint8 RGB (N,3,H,W) on any device -> (network input ``L × L_SCALE``, ab at 1/4 size).
 
-    lab = rgb_to_lab(rgb_uint8.float() / 255.0)
-    lightness = lab[:, :1] * L_SCALE
+    A fourth channel is each pixel's grey level under the dataset's grey model
+    (:class:`FrameDataset`): the input is then the L of that grey, as render computes it.
+    """
+    from vidcolor.color import L_SCALE, grey_lightness, rgb_to_lab
+
+    lab = rgb_to_lab(rgb_uint8[:, :3].float() / 255.0)
+    if rgb_uint8.shape[1] == 4:
+        table = torch.from_numpy(grey_lightness()).to(rgb_uint8.device)
+        lightness = table[rgb_uint8[:, 3:].long()] * L_SCALE
+    else:
+        lightness = lab[:, :1] * L_SCALE
     ab_small = F.avg_pool2d(lab[:, 1:], kernel_size=4, stride=4)
     return lightness, ab_small
 
@@ -645,6 +662,7 @@ class TrainingRun:
     test_loader: torch.utils.data.DataLoader | None
     start_epoch: int
     progress: bool
+    grey: GreyModel = field(default_factory=lambda: GreyModel.named("luminance"))
 
 
 def _copy_series_look(dataset: Path, run_dir: Path) -> None:
@@ -681,6 +699,7 @@ def setup(config: TrainConfig, dataset_dir: str | Path | None, run_dir: Path, *,
         _copy_series_look(dataset, run_dir)
     train_paths, test_paths, test_episodes = _split_paths(dataset, config, ckpt,
                                                           switch_dataset)
+    grey = _grey_model(dataset, ckpt, switch_dataset)
     model, targets, start_epoch = _model_and_targets(config, ckpt, train_paths, device,
                                                      dist_info, progress)
     accel = Accel.for_device(device)
@@ -692,25 +711,26 @@ def setup(config: TrainConfig, dataset_dir: str | Path | None, run_dir: Path, *,
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     sampler = EpochSampler(len(train_paths), config.seed, dist_info.rank, dist_info.world)
-    loader = _loader(FrameDataset(train_paths, crop=config.crop), sampler, config.batch_size,
-                     config.workers, pin=accel.pin_memory)
+    loader = _loader(FrameDataset(train_paths, crop=config.crop, grey=grey), sampler,
+                     config.batch_size, config.workers, pin=accel.pin_memory)
     test_loader = None
     if test_paths:
         test_sampler = EpochSampler(len(test_paths), 0, dist_info.rank, dist_info.world,
                                     shuffle=False)
-        test_loader = _loader(FrameDataset(test_paths, crop=None), test_sampler,
+        test_loader = _loader(FrameDataset(test_paths, crop=None, grey=grey), test_sampler,
                               config.batch_size, config.workers, pin=accel.pin_memory)
     if dist_info.main:
         _trim_log(run_dir / "log.jsonl", start_epoch)
         log.info("%s %s width %g: %s parameters, %d training / %d test frames, effective "
-                 "batch %d, %s", config.arch, config.variant, config.width,
+                 "batch %d, %s, grey model %s", config.arch, config.variant, config.width,
                  f"{count_parameters(model):,}", len(train_paths), len(test_paths),
-                 config.batch_size * config.accumulate * dist_info.world, device)
+                 config.batch_size * config.accumulate * dist_info.world, device,
+                 grey.describe())
     if start_epoch >= config.epochs:
         log.info("%s: already trained for %d epochs", run_dir, start_epoch)
     return TrainingRun(config, run_dir, dataset.resolve(), test_episodes, dist_info, accel,
                        model, net, optimizer, scheduler, targets, sampler, loader, test_loader,
-                       start_epoch, progress)
+                       start_epoch, progress, grey)
 
 
 def _prepare_run(config: TrainConfig, run_dir: Path, resume: bool
@@ -791,6 +811,26 @@ def _split_paths(dataset: Path, config: TrainConfig, ckpt: Checkpoint | None, sw
         log.warning("no test-split loss: %s", exc)
         test_paths = []
     return train_paths, test_paths, test_episodes
+
+
+def _grey_model(dataset: Path, ckpt: Checkpoint | None, switch: bool) -> GreyModel:
+    """The dataset's grey model; on resume it must be the run's (unless ``switch``).
+
+    Raises:
+        DatasetError: on resume, the dataset's grey model is not the run's.
+    """
+    from vidcolor.dataset import read_grey_model
+
+    grey = read_grey_model(dataset)
+    if ckpt is not None and ckpt.info.grey != grey:
+        if not switch:
+            raise DatasetError(f"{dataset}: its grey model is now {grey.describe()}, the run "
+                               f"was trained on {ckpt.info.grey.describe()}; build the dataset "
+                               "with the run's --grey, or add --switch-dataset to train on it "
+                               "anyway")
+        log.warning("%s: switching the run from grey model %s to %s", ckpt.info.path.parent,
+                    ckpt.info.grey.describe(), grey.describe())
+    return grey
 
 
 def _model_and_targets(config: TrainConfig, ckpt: Checkpoint | None, train_paths: list[Path],
@@ -961,7 +1001,7 @@ def save(run: TrainingRun, epoch: int, metrics: dict[str, Any]) -> None:
         weights=None if targets.weights_np is None else np.asarray(targets.weights_np,
                                                                    np.float64),
         epoch=epoch, config=config_record, version=__version__, path=run.run_dir,
-        num_bins=targets.num_bins, head=targets.head, metrics=metrics)
+        num_bins=targets.num_bins, head=targets.head, metrics=metrics, grey=run.grey)
     # the log first (a line of an epoch whose checkpoint is missing is dropped on resume);
     # when the checkpoint cannot be written (a full disk), the log goes back as it was
     log_path = run.run_dir / "log.jsonl"

@@ -7,6 +7,8 @@ import os
 
 import click
 
+from vidcolor.color import GREY_MODELS
+
 log = logging.getLogger("vidcolor")
 
 
@@ -29,9 +31,19 @@ log = logging.getLogger("vidcolor")
               metavar="SECONDS",
               help="If another build is writing the same folder, wait up to this long for it "
                    "to finish (0: stop at once with an error).")
+@click.option("--grey", type=click.Choice(GREY_MODELS), default=None,
+              help="How the series' black and white was made from its colour: luminance "
+                   "(vidcolor's own twins), bt601 or bt709 luma (ffmpeg -vf format=gray, "
+                   "OpenCV, broadcast). Recorded with the dataset; training and render use "
+                   "it.  [default: the dataset's own; luminance for a new one]")
+@click.option("--grey-pair", nargs=2, type=click.Path(dir_okay=False), default=None,
+              metavar="COLOUR BW",
+              help="Fit the grey model from a pair: a colour video and its own black-and-white "
+                   "copy (frames matched in time, a small offset found); the fit's residual "
+                   "is reported, and a pair that is not the same footage refused.")
 def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | None, size: int,
                   dedup_threshold: float, no_credit_filter: bool, skip_errors: bool,
-                  wait: float) -> None:
+                  wait: float, grey: str | None, grey_pair: tuple[str, str] | None) -> None:
     """Extract training frames from colour EPISODES (one video file each) into a dataset.
 
     Drops near-duplicate frames and credit screens, stores lossless PNG frames with a manifest,
@@ -48,10 +60,22 @@ def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | N
     if os.path.lexists(output) and not os.path.isdir(output):
         raise OptionError(f"{output}: exists and is not a folder; give another --output")
     tests = [t.strip() for t in test_episodes.split(",") if t.strip()] if test_episodes else None
+    if grey is not None and grey_pair:
+        raise click.UsageError("give --grey or --grey-pair, not both")
+    model = grey
+    if grey_pair:
+        from vidcolor.greyfit import fit_grey_pair
+
+        fit = fit_grey_pair(*grey_pair)
+        log.info("grey model: %s; residual %.2f grey levels RMS over %d pixels of %d frames "
+                 "(offset %d frames, correlation %.3f)", fit.model.describe(), fit.residual,
+                 fit.pixels, fit.frames, fit.offset, fit.correlation)
+        model = fit.model
     report = build(list(episodes), output,
                    params=DatasetParams(size=size, dedup_threshold=dedup_threshold,
                                         credit_filter=not no_credit_filter),
-                   test_episodes=tests, skip_errors=skip_errors, progress_bar=True, wait=wait)
+                   test_episodes=tests, skip_errors=skip_errors, progress_bar=True, wait=wait,
+                   grey=model)
     for ep in report.episodes:
         if ep.status in ("added", "repaired"):
             log.info("%s: %s%d frames decoded, %d stored, %d duplicates, %d credit frames "

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from vidcolor.color import GREY_MODELS
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.refine import refine_methods
@@ -168,14 +169,19 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
 @click.option("--keep-going/--stop-on-error", default=True, show_default=True,
               help="With several inputs: go on after an episode fails (the exit code is 1 and "
                    "the summary names it).")
+@click.option("--grey", type=click.Choice(GREY_MODELS), default=None,
+              help="How the input's black and white was made from colour (luminance, bt601 "
+                   "or bt709 luma): the output keeps the input's grey under it. Overrides "
+                   "the run's, with a warning when it differs.  [default: the run's grey "
+                   "model, recorded from its dataset]")
 def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | None, refine: str,
            ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
            workers: int | None, fz_scale: float | None, fz_sigma: float | None,
            fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
            neutral: bool, credits: bool, debias: float, chroma: str, crf: int, side_by_side: bool,
            review: Path | None, truth: Path | None, hints: Path | None,
-           shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool
-           ) -> None:
+           shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool,
+           grey: str | None) -> None:
     """Colourise INPUTs: videos, images, folders of images, or season folders (videos
     and/or folders of images).
 
@@ -202,7 +208,7 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
                             fz_scale, fz_sigma, fz_min_size, working_scale, temporal, palette,
                             neutral, credits, debias)
-    options = replace(options, chroma=chroma, crf=crf)
+    options = replace(options, chroma=chroma, crf=crf, grey=grey)
     shard_pair = _usage(batch.parse_shard, shard) if shard else None
     device_list = _usage(batch.parse_devices, devices) if devices else []
     if device_list and device != "auto":

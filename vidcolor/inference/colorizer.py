@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from vidcolor import checkpoint
-from vidcolor.color import network_input, upsample_ab
+from vidcolor.color import GreyModel, network_input, upsample_ab
 from vidcolor.errors import CheckpointError, InputError
 from vidcolor.inference.ensemble import check_histogram_ensemble, mean_ab, mean_histogram
 from vidcolor.quantize import decode_logits, decode_probs, parse_decode
@@ -70,6 +70,18 @@ def find_runs(runs_dir: str | Path = "runs") -> list[Path]:
         return []
     return sorted(path for path in root.iterdir()
                   if path.is_dir() and checkpoint.find_latest(path) is not None)
+
+
+def _common_grey(names: Sequence[str], greys: Sequence[GreyModel]) -> GreyModel:
+    """The first model's grey model; a warning where the others were trained on another."""
+    if not greys:
+        return GreyModel.named("luminance")
+    for name, grey in zip(names[1:], greys[1:], strict=True):
+        if grey != greys[0]:
+            log.warning("%s was trained on greys made as %s, %s as %s; the output keeps the "
+                        "input's grey as %s", name, grey.describe(), names[0],
+                        greys[0].describe(), greys[0].describe())
+    return greys[0]
 
 
 def load_models(paths: Sequence[str | Path], device: torch.device) -> list[ColorModel]:
@@ -150,6 +162,12 @@ class Colorizer:
                        and torch.equal(m.bins, reference) for m in histogram_models)
             if not same:  # only models on one gamut can share a distribution
                 self._dist_models = histogram_models[:1]
+
+    @property
+    def grey(self) -> GreyModel:
+        """The grey model the networks were trained on (the first model's; a warning where
+        the others differ)."""
+        return _common_grey([m.name for m in self.models], [m.info.grey for m in self.models])
 
     @property
     def bins(self) -> np.ndarray | None:

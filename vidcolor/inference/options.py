@@ -17,13 +17,15 @@ processes import the package to run the frame stages, and ``temporal`` imports t
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidcolor.color import GREY_MODELS, GreyModel, as_grey_model
 from vidcolor.errors import OptionError
 from vidcolor.inference import shots, temporal  # noqa: F401 - registration
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
@@ -35,6 +37,8 @@ from vidcolor.video import CHROMA, CRF_RANGE
 if TYPE_CHECKING:
     from vidcolor.inference.colorizer import Colorizer
     from vidcolor.inference.sources import Source
+
+log = logging.getLogger(__name__)
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -69,6 +73,10 @@ class RenderOptions:
         chroma: the output video's chroma sampling, ``420`` or ``444``
             (:class:`vidcolor.video.VideoWriter`).
         crf: the output video's x264 constant rate factor (0 lossless ... 51).
+        grey: the grey model the input was made with (a name of
+            :data:`vidcolor.color.GREY_MODELS` or a :class:`~vidcolor.color.GreyModel`): the
+            output's colours are solved onto the input's grey under it. None: the run's
+            (:meth:`with_run_grey`; luminance until then).
         debias: how much of the class rebalancing's bias to undo in the predicted
             distributions, 0 (none) to 1 (all; see
             :class:`~vidcolor.inference.colorizer.Colorizer`).
@@ -92,8 +100,13 @@ class RenderOptions:
     debias: float = 0.6
     chroma: str = "420"
     crf: int = 18
+    grey: str | GreyModel | None = None
 
     def __post_init__(self) -> None:
+        if self.grey is not None and not isinstance(self.grey, GreyModel) \
+                and self.grey not in GREY_MODELS:
+            raise OptionError(f"unknown --grey {self.grey!r}; choose one of "
+                              f"{', '.join(GREY_MODELS)}")
         if self.refine not in refine_methods():
             raise OptionError(f"unknown --refine {self.refine!r}; choose one of "
                               f"{', '.join(refine_methods())}")
@@ -146,7 +159,27 @@ class RenderOptions:
         for key in ("batch_size", "device", "workers"):
             record.pop(key)
         record["sequence"] = list(self.sequence)
+        record.pop("grey")
+        if self.grey_model.name != "luminance":  # the records of earlier renders stay valid
+            record["grey"] = self.grey_model.to_dict()
         return record
+
+    @property
+    def grey_model(self) -> GreyModel:
+        """The grey model the output is solved onto (luminance while none is known)."""
+        return as_grey_model(self.grey or "luminance")
+
+    def with_run_grey(self, run_grey: GreyModel) -> RenderOptions:
+        """These options with the grey model of the run that renders: the run's where none
+        was given; a given one that differs from it wins, with a warning (the network was
+        trained on the run's greys)."""
+        if self.grey is None:
+            return replace(self, grey=run_grey)
+        if self.grey_model != run_grey:
+            log.warning("--grey %s overrides the run's grey model (%s): the network was "
+                        "trained on greys made the run's way", self.grey_model.describe(),
+                        run_grey.describe())
+        return self
 
 
 #: Memory of one worker process of the per-frame stages (a spawned interpreter with numpy,

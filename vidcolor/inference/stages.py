@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from vidcolor.color import lab_to_rgb_uint8, upsample_ab
+from vidcolor.color import GreyModel, colour_on_grey, upsample_ab
 from vidcolor.inference.ensemble import mean_ab
 from vidcolor.inference.refine import region_colours, segment
 
@@ -326,13 +326,18 @@ class Credits(FrameStage):
         return work
 
 
+@dataclass
 class ToRGB(FrameStage):
-    """Recombine the frame's own L with its ab (lightness-preserving, :mod:`vidcolor.color`)."""
+    """The output: the frame's colours solved onto its own grey under the grey model the
+    input was made with (:func:`vidcolor.color.colour_on_grey`), so the model gives the
+    input's grey back."""
+
+    grey: GreyModel = field(default_factory=lambda: GreyModel.named("luminance"))
 
     def apply(self, work: FrameWork) -> FrameWork:
         assert work.ab is not None
-        work.rgb = lab_to_rgb_uint8(work.lightness, work.ab)
-        work.view_rgb = {name: lab_to_rgb_uint8(work.lightness, ab)
+        work.rgb = colour_on_grey(work.lightness, work.ab, self.grey)
+        work.view_rgb = {name: colour_on_grey(work.lightness, ab, self.grey)
                          for name, ab in work.view_ab.items()}
         work.view_ab = {}
         return work
@@ -368,5 +373,5 @@ def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
         stages.append(Neutral(look))
     if options.credits and look is not None and look.credit_background is not None:
         stages.append(Credits(look))
-    stages.append(ToRGB())
+    stages.append(ToRGB(options.grey_model))
     return stages

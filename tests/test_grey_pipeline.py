@@ -1,0 +1,291 @@
+"""The grey model through the pipeline (issue 20): fitted from a pair, recorded with the dataset
+and the run, trained on, and kept exactly by render's composition."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import write_clip
+from test_train import TINY, make_dataset
+
+from vidcolor._cli.main import cli
+from vidcolor.checkpoint import find_latest, load_checkpoint, read_grey_model
+from vidcolor.color import (
+    L_SCALE,
+    GreyModel,
+    colour_on_grey,
+    grey_lightness,
+    grey_model_from_dict,
+    grey_of_rgb,
+    lightness,
+    rgb_to_lab_frame,
+)
+from vidcolor.dataset import read_grey_model as dataset_grey_model
+from vidcolor.dataset import read_meta
+from vidcolor.errors import CheckpointError, DatasetError, InputError
+from vidcolor.greyfit import fit_grey_model, fit_grey_pair, frame_offset
+from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.stages import FrameWork, ToRGB, build_stages
+from vidcolor.train import FrameDataset, lab_batch
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+#: An orthochromatic-like response: red nearly black, a tone curve of its own.
+ORTHO = GreyModel("fitted", "encoded", (0.03, 0.62, 0.35),
+                  tuple((float(v), float(10 + 230 * v ** 1.3)) for v in np.linspace(0, 1, 17)))
+MODELS = {"luminance": GreyModel.named("luminance"), "bt601": GreyModel.named("bt601"),
+          "bt709": GreyModel.named("bt709"), "fitted": ORTHO}
+
+
+def _colours(seed: int, shape: tuple[int, ...] = (60, 80)) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+
+def _grey_frame(level: np.ndarray) -> np.ndarray:
+    return np.repeat(level[..., None], 3, axis=2)
+
+
+def _within_one(got: np.ndarray, want: np.ndarray) -> float:
+    """The share of pixels whose grey is within one level of the input's."""
+    return float((np.abs(got.astype(int) - want.astype(int)) <= 1).mean())
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_render_keeps_the_input_grey_under_each_model(kind: str) -> None:
+    """Re-applying the model to the output gives the input's grey back (issue 20's bar: within
+    one level on 99.9 % of pixels), for the truth's colours and for a poor, out-of-gamut
+    prediction alike; with the truth's colours the output is the truth."""
+    model = MODELS[kind]
+    truth = _colours(1)
+    grey = grey_of_rgb(truth, model)
+    light = lightness(_grey_frame(grey))
+    truth_ab = rgb_to_lab_frame(truth)[..., 1:]
+    guess = np.random.default_rng(2).uniform(-90, 90, truth_ab.shape).astype(np.float32)
+    for ab in (truth_ab, guess, None):
+        out = colour_on_grey(light, ab, model)
+        assert out.shape == truth.shape and out.dtype == np.uint8
+        assert _within_one(grey_of_rgb(out, model), grey) >= 0.999, (kind, ab is None)
+    assert np.abs(colour_on_grey(light, truth_ab, model).astype(int) - truth).mean() < 1.0
+    # render's Finish stage is this composition
+    work = FrameWork(index=0, key=0, pts=None, lightness=light, ab=guess)
+    out = ToRGB(model).apply(work).rgb
+    assert (out == colour_on_grey(light, guess, model)).all()
+
+
+def test_luma_output_is_the_input_luma_with_the_colours_chroma() -> None:
+    """For a luma model the output is the input's Y' with the colour's Cb and Cr."""
+    truth = _colours(3)
+    weights = np.array([0.299, 0.587, 0.114])
+    grey = grey_of_rgb(truth, "bt601")
+    out = colour_on_grey(lightness(_grey_frame(grey)), rgb_to_lab_frame(truth)[..., 1:], "bt601")
+    chroma = truth - (truth @ weights)[..., None]
+    got = out - (out @ weights)[..., None]
+    assert np.abs(got - chroma).mean() < 0.5
+    assert (grey_of_rgb(out, "bt601") == grey).mean() > 0.999
+
+
+def test_render_stages_take_the_grey_model_from_the_options() -> None:
+    stages = build_stages_for(RenderOptions(refine="none", sequence=(), grey="bt709"))
+    assert stages[-1].grey == GreyModel.named("bt709")
+    assert build_stages_for(RenderOptions(refine="none", sequence=()))[-1].grey.name \
+        == "luminance"
+
+
+def build_stages_for(options: RenderOptions) -> list:
+    from vidcolor.inference.stages import StageContext
+
+    return build_stages(StageContext(options))
+
+
+@pytest.mark.parametrize("kind", ["bt601", "bt709", "luminance", "fitted"])
+def test_fit_recovers_known_weights(kind: str) -> None:
+    model = MODELS[kind]
+    colours = _colours(4, (8000,))
+    fitted, residual = fit_grey_model(colours, grey_of_rgb(colours, model))
+    assert fitted.space == model.space
+    assert np.abs(np.subtract(fitted.weights, model.weights)).max() <= 0.02
+    assert residual < 0.5  # the rounding of the grey
+    assert grey_model_from_dict(json.loads(json.dumps(fitted.to_dict()))) == fitted
+    held_out = _colours(5, (5000,))
+    assert _within_one(grey_of_rgb(held_out, fitted), grey_of_rgb(held_out, model)) > 0.99
+
+
+def test_frame_offset_is_found() -> None:
+    frames = np.random.default_rng(6).random((30, 6, 8))
+    assert frame_offset(frames[3:], frames, max_offset=5) == (3, 1.0)
+    assert frame_offset(frames, frames[2:], max_offset=5) == (-2, 1.0)
+
+
+def _blocks(seed: int, count: int = 32, width: int = 96, height: int = 72) -> list[np.ndarray]:
+    """Flat tiles of random colours scrolling sideways (a third of a tile per frame)."""
+    block = 12
+    tiles = _colours(seed, (height // block, 2 * width // block))
+    big = np.repeat(np.repeat(tiles, block, axis=0), block, axis=1)
+    return [np.ascontiguousarray(np.roll(big, -block * i // 3, axis=1)[:, :width])
+            for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """A colour clip, its BT.601 twin two frames late, and the twin of other footage."""
+    folder = tmp_path_factory.mktemp("pair")
+    frames, other = _blocks(1), _blocks(2)
+    colour = write_clip(folder / "colour.mkv", frames[2:], audio=False)
+    twin = write_clip(folder / "twin.mkv",
+                      [_grey_frame(grey_of_rgb(f, "bt601")) for f in frames[:30]], audio=False)
+    stranger = write_clip(folder / "other.mkv",
+                          [_grey_frame(grey_of_rgb(f, "bt601")) for f in other[:30]],
+                          audio=False)
+    return colour, twin, stranger
+
+
+def test_fit_from_a_video_pair(pair: tuple[Path, Path, Path]) -> None:
+    colour, twin, _ = pair
+    fit = fit_grey_pair(colour, twin)
+    assert fit.offset == 2 and fit.correlation > 0.99
+    assert fit.model.space == "encoded"
+    assert np.abs(np.subtract(fit.model.weights, (0.299, 0.587, 0.114))).max() <= 0.02
+    assert fit.residual < 2.0  # compression of both clips
+
+
+def test_a_pair_that_does_not_match_is_refused(pair: tuple[Path, Path, Path],
+                                               tmp_path: Path) -> None:
+    colour, _, stranger = pair
+    with pytest.raises(InputError, match="not the same footage") as caught:
+        fit_grey_pair(colour, stranger)
+    assert "\n" not in str(caught.value) and str(colour) in str(caught.value)
+    result = CliRunner().invoke(cli, ["build-dataset", str(colour), "-o", str(tmp_path / "ds"),
+                                      "--grey-pair", str(colour), str(stranger)])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and "not the same footage" in result.output
+    assert not (tmp_path / "ds").exists()
+
+
+def test_build_dataset_records_the_grey_model(pair: tuple[Path, Path, Path],
+                                              tmp_path: Path) -> None:
+    colour, twin, _ = pair
+    runner = CliRunner()
+    base = ["-q", "build-dataset", str(colour), "--size", "32", "--no-credit-filter"]
+    result = runner.invoke(cli, [*base, "-o", str(tmp_path / "fit"), "--grey-pair", str(colour),
+                                 str(twin)])
+    assert result.exit_code == 0, result.output
+    fitted = dataset_grey_model(tmp_path / "fit")
+    assert fitted.name == "fitted"
+    assert np.abs(np.subtract(fitted.weights, (0.299, 0.587, 0.114))).max() <= 0.02
+    result = runner.invoke(cli, [*base, "-o", str(tmp_path / "luma"), "--grey", "bt601"])
+    assert result.exit_code == 0, result.output
+    assert read_meta(tmp_path / "luma")["grey"] == {"name": "bt601"}
+    # a re-run without --grey keeps it; the default of a new dataset is luminance
+    assert runner.invoke(cli, [*base, "-o", str(tmp_path / "luma")]).exit_code == 0
+    assert dataset_grey_model(tmp_path / "luma").name == "bt601"
+    assert runner.invoke(cli, [*base, "-o", str(tmp_path / "lum")]).exit_code == 0
+    assert dataset_grey_model(tmp_path / "lum").name == "luminance"
+    result = runner.invoke(cli, [*base, "-o", str(tmp_path / "x"), "--grey", "bt601",
+                                 "--grey-pair", str(colour), str(twin)])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_training_input_is_the_l_of_the_models_grey(tmp_path: Path) -> None:
+    dataset = make_dataset(tmp_path / "ds", train=2, test=0, size=32)
+    paths = sorted((dataset / "frames" / "ep").glob("*.png"))
+    frame = FrameDataset(paths, None)[0, None]
+    assert frame.shape[0] == 3  # luminance: the colour's own L, as before
+    from vidcolor.color import rgb_to_lab
+
+    light, _ = lab_batch(frame[None])
+    assert torch.equal(light, rgb_to_lab(frame[None].float() / 255.0)[:, :1] * L_SCALE)
+    four = FrameDataset(paths, None, GreyModel.named("bt601"))[0, None]
+    rgb = four[:3].permute(1, 2, 0).numpy()
+    assert (four[3].numpy() == grey_of_rgb(rgb, "bt601")).all()
+    light, ab = lab_batch(four[None])
+    want = lightness(_grey_frame(grey_of_rgb(rgb, "bt601")))  # what render computes
+    assert torch.equal(light[0, 0], torch.from_numpy(want) * L_SCALE)
+    assert torch.equal(ab, lab_batch(frame[None])[1])  # the targets do not change
+    assert grey_lightness()[128] == lightness(np.full((1, 1, 3), 128, np.uint8))[0, 0]
+
+
+def _set_grey(meta_path: Path, grey: object) -> None:
+    meta = json.loads(meta_path.read_text())
+    meta["grey"] = grey
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_train_records_the_model_and_render_reads_it(tmp_path: Path) -> None:
+    dataset = make_dataset(tmp_path / "ds", train=4, test=2, size=32)
+    _set_grey(dataset / "meta.json", {"name": "bt601"})
+    runner = CliRunner()
+    run = tmp_path / "run"
+    result = runner.invoke(cli, ["-q", "train", "--dataset", str(dataset), "-o", str(run),
+                                 "--arch", "plain", "--epochs", "1", *TINY])
+    assert result.exit_code == 0, result.output
+    descriptor = json.loads(find_latest(run).read_text())
+    assert descriptor["grey"] == {"name": "bt601"}
+    assert load_checkpoint(run).info.grey == GreyModel.named("bt601")
+    assert read_grey_model(run) == GreyModel.named("bt601")
+    assert RenderOptions().with_run_grey(read_grey_model(run)).grey_model.name == "bt601"
+
+    level = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (40, 1))
+    source = tmp_path / "grey.png"
+    import cv2
+
+    cv2.imwrite(str(source), _grey_frame(level))
+    fast = ["--refine", "none", "--no-temporal", "--device", "cpu", "--workers", "0"]
+    result = runner.invoke(cli, ["render", str(source), "-m", str(run), "-o",
+                                 str(tmp_path / "out.png"), *fast])
+    assert result.exit_code == 0, result.output
+    out = cv2.imread(str(tmp_path / "out.png"))[..., ::-1]
+    assert _within_one(grey_of_rgb(np.ascontiguousarray(out), "bt601"), level) >= 0.999
+    result = runner.invoke(cli, ["render", str(source), "-m", str(run), "-o",
+                                 str(tmp_path / "lum.png"), "--grey", "luminance", *fast])
+    assert result.exit_code == 0, result.output
+    assert "overrides the run's grey model (bt601)" in result.output
+
+    # a resumed run on a dataset whose grey model changed is refused
+    _set_grey(dataset / "meta.json", {"name": "bt709"})
+    result = runner.invoke(cli, ["train", "--dataset", str(dataset), "--resume", str(run),
+                                 "--arch", "plain", "--epochs", "2", *TINY])
+    assert result.exit_code == 1 and "grey model is now bt709" in result.output
+
+
+DAMAGED = [
+    "bt601",
+    {"name": "bt2020"},
+    {"name": "bt601", "weights": [1, 0, 0]},
+    {"name": "fitted", "space": "encoded", "weights": [0.5, 0.5, 0.5], "tone": [[0, 0], [1, 1]]},
+    {"name": "fitted", "space": "log", "weights": [1, 0, 0], "tone": [[0, 0], [1, 1]]},
+    {"name": "fitted", "space": "encoded", "weights": [1, 0, 0], "tone": [[0, 9], [1, 1]]},
+    {"name": "fitted", "space": "encoded", "weights": [1, 0, 0], "tone": [[0, 0]]},
+    {"name": "fitted", "space": "encoded", "weights": [1, 0, 0], "tone": [[0, 0], [1, "x"]]},
+]
+
+
+@pytest.mark.parametrize("grey", DAMAGED)
+def test_a_damaged_grey_model_is_refused_in_one_line(grey: object, tmp_path: Path) -> None:
+    dataset = make_dataset(tmp_path / "ds", train=2, test=0, size=32)
+    _set_grey(dataset / "meta.json", grey)
+    with pytest.raises(DatasetError) as caught:
+        dataset_grey_model(dataset)
+    message = str(caught.value)
+    assert "\n" not in message and "meta.json" in message and "grey model" in message
+    assert len(message) < 300
+
+    run = tmp_path / "run"
+    from conftest import save_tiny_run
+
+    save_tiny_run(run)
+    descriptor = find_latest(run)
+    _set_grey(descriptor, grey)
+    with pytest.raises(CheckpointError) as caught:
+        read_grey_model(run)
+    message = str(caught.value)
+    assert "\n" not in message and descriptor.name in message and "grey model" in message
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((8, 8, 3), 99, np.uint8))
+    result = CliRunner().invoke(cli, ["render", str(tmp_path / "grey.png"), "-m", str(run)])
+    assert result.exit_code == 1 and result.output.strip().count("\n") == 0
