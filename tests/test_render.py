@@ -21,8 +21,8 @@ from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
 from vidcolor.color import rgb_to_lab
 from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
 from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.outputs import default_output
 from vidcolor.inference.refine import segment_regiongrow
-from vidcolor.inference.render import default_output
 from vidcolor.inference.render import render as render_with
 from vidcolor.models import build_model
 from vidcolor.quantize import ab_gamut

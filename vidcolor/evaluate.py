@@ -157,7 +157,7 @@ def evaluate_results(results: Sequence[str | os.PathLike[str]], truth: str | os.
     Raises:
         InputError: unreadable inputs, different kinds, frame counts or sizes.
     """
-    from vidcolor.inference.render import check_same_rate
+    from vidcolor.inference.outputs import check_same_rate
 
     if report_dir is not None:
         check_report_dir(report_dir)
@@ -191,7 +191,7 @@ def check_report_dir(report_dir: str | os.PathLike[str]) -> None:
     Raises:
         OutputError: it is a file, lies under a file, or cannot be written.
     """
-    from vidcolor.inference.render import check_output_folder
+    from vidcolor.inference.outputs import check_output_folder
 
     check_output_folder(Path(report_dir), "report folder")
 

@@ -224,7 +224,8 @@ def export_stills(input_path: str | os.PathLike[str], output: str | os.PathLike[
     """
     from vidcolor.color import grey_rgb, lightness
     from vidcolor.inference.options import RenderOptions
-    from vidcolor.inference.render import Renderer, default_output
+    from vidcolor.inference.outputs import default_output
+    from vidcolor.inference.render import Renderer
     from vidcolor.inference.sources import open_source
 
     source = open_source(input_path)
@@ -286,7 +287,7 @@ def export_hints(input_path: str | os.PathLike[str], truth: str | os.PathLike[st
         OutputError: ``output`` is a file or cannot be written.
     """
     from vidcolor.color import lightness
-    from vidcolor.inference.render import check_same_rate
+    from vidcolor.inference.outputs import check_same_rate
     from vidcolor.inference.sources import open_source
 
     source = open_source(input_path)
@@ -389,7 +390,7 @@ def stroke_hint(light: np.ndarray, truth: np.ndarray, seed: int | Sequence[int] 
 def _check_output(output: str | os.PathLike[str], inputs: Sequence[Path]) -> Path:
     """Refuse, before any work, an output folder that is a file, cannot be made, or is one of
     the inputs (a folder of images would gain frames)."""
-    from vidcolor.inference.render import check_output_folder
+    from vidcolor.inference.outputs import check_output_folder
 
     output = Path(output)
     check_output_folder(output, "output folder")

@@ -135,7 +135,7 @@ def is_batch(inputs: Sequence[str | os.PathLike[str]], shard: tuple[int, int] | 
     Raises:
         InputError: an input does not exist or a folder holds nothing to render.
     """
-    from vidcolor.inference.render import check_name_length
+    from vidcolor.inference.outputs import check_name_length
 
     for item in inputs:
         check_name_length(Path(item), error=InputError)
@@ -157,7 +157,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
             of images the output folder; a video or image given an existing folder goes into
             it under the default name. For a batch, the output folder: each episode's output
             is ``<folder>/<default name>`` (``ep01.colorized.mkv``). None: each output beside
-            its input (:func:`~vidcolor.inference.render.default_output`).
+            its input (:func:`~vidcolor.inference.outputs.default_output`).
         shard: ``(I, N)``: keep the I-th of N shares: the episodes sorted by their input's
             absolute path, every N-th from I — the same share whatever the order or the
             spelling of the arguments.
@@ -167,7 +167,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str
         OutputError: two episodes would write the same output (same names in two folders),
             or an episode's output is another input of the command.
     """
-    from vidcolor.inference.render import (
+    from vidcolor.inference.outputs import (
         check_name_length,
         check_output_folder,
         check_replaceable,
@@ -346,7 +346,7 @@ def _render_one(renderer: Any, episode: Episode, side_by_side: bool, skip_errors
                 progress: bool) -> EpisodeResult:
     """Render one episode, or skip it when its record says it is already done; a failure is
     returned, not raised (the other episodes go on)."""
-    from vidcolor.inference.render import default_output
+    from vidcolor.inference.outputs import default_output
 
     output = episode.output or default_output(episode.input)
     device = str(renderer.colorizer.device)

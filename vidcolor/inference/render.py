@@ -33,10 +33,11 @@ from vidcolor import __version__
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
 from vidcolor.color import grey_rgb
-from vidcolor.errors import InputError, OptionError, OutputError, VidcolorError
+from vidcolor.errors import InputError, OptionError
 from vidcolor.fsutil import exclusive, write_json_atomic
 from vidcolor.inference.colorizer import Colorizer, find_runs, load_models
 from vidcolor.inference.options import RenderOptions, check_memory, check_upscale
+from vidcolor.inference.outputs import check_output, check_same_rate, default_output, same_file
 from vidcolor.inference.pipeline import (
     Pipeline,
     SourceFrame,
@@ -54,7 +55,6 @@ from vidcolor.inference.sinks import (
     staging_dir,
 )
 from vidcolor.inference.sources import (
-    IMAGE_EXTENSIONS,
     Source,
     open_source,
     warn_if_colour,
@@ -66,157 +66,6 @@ if TYPE_CHECKING:
     from vidcolor.inference.hints import HintMaps
 
 log = logging.getLogger(__name__)
-
-VIDEO_OUTPUT_EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".m4v")
-
-
-def default_output(input_path: str | os.PathLike[str]) -> Path:
-    """``<stem>.colorized.<ext>`` next to the input (a folder: ``<name>.colorized``).
-
-    A video whose container cannot hold H.264 (e.g. .webm) gets ``.mkv``.
-    """
-    path = Path(input_path)
-    if path.name in ("", ".", ".."):  # "." or "..": name the folder itself
-        path = path.resolve()
-    if path.is_dir():
-        return path.with_name(f"{path.name}.colorized")
-    ext = path.suffix
-    if path.suffix.lower() not in IMAGE_EXTENSIONS + VIDEO_OUTPUT_EXTENSIONS:
-        ext = ".mkv"
-    return path.with_name(f"{path.stem}.colorized{ext}")
-
-
-def _same(a: Path, b: Path) -> bool:
-    with contextlib.suppress(OSError):
-        if a.exists() and b.exists() and os.path.samefile(a, b):
-            return True
-    return a.resolve() == b.resolve()
-
-
-#: Bytes the longest name vidcolor keeps beside an output adds to the output's name: its
-#: staging folder ``.<name>.vidcolor-<16 hex digits>`` (the record adds 14, the lock 6).
-BESIDE_NAME_BYTES = 27
-
-
-def check_output(output: Path, kind: str, protected: Sequence[Path],
-                 images: Sequence[str] = ()) -> None:
-    """Refuse an output that would replace an input of the command or cannot be written.
-
-    Args:
-        output: the output path.
-        kind: the input's kind (``video``, ``image``, ``folder``).
-        protected: every input of the command (input, truth, model files): never overwritten.
-        images: for a folder, the names of the images that will be written into it.
-
-    Raises:
-        OutputError: one line naming the output and the problem.
-    """
-    from vidcolor.inference.records import record_path
-
-    inner = max((len(os.fsencode(name)) for name in images), default=len("seg-000000.mp4"))
-    check_name_length(output, BESIDE_NAME_BYTES, inner)
-    for path in protected:
-        if _same(path, output):
-            raise OutputError(f"{output}: the output would overwrite {path}, an input of this "
-                              "command; choose another -o")
-    parent = output.parent if str(output.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{output}: output folder {parent} does not exist")
-    check_replaceable(record_path(output), "the record of the output")
-    if kind == "folder":
-        if output.exists() and not output.is_dir():
-            raise OutputError(f"{output}: exists and is not a folder (images go into a folder)")
-        where = output if output.is_dir() else parent
-        if not os.access(where, os.W_OK | os.X_OK):
-            raise OutputError(f"{output}: output folder {where} is not writable")
-        if output.is_dir():
-            for name in images:
-                check_replaceable(output / name, "a rendered image")
-        return
-    check_replaceable(output, "an earlier output")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{output}: output folder {parent} is not writable")
-    if output.is_dir():
-        raise OutputError(f"{output}: is a folder; give a file name for the output")
-    if kind == "video" and output.suffix.lower() not in VIDEO_OUTPUT_EXTENSIONS:
-        raise OutputError(f"{output}: cannot write H.264 video as {output.suffix or 'no'} file; "
-                          f"use one of {', '.join(VIDEO_OUTPUT_EXTENSIONS)}")
-    if kind == "image" and output.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise OutputError(f"{output}: not an image file name; use one of "
-                          f"{', '.join(IMAGE_EXTENSIONS)}")
-
-
-def check_replaceable(path: Path, what: str) -> None:
-    """Refuse, before any work, a file the render would replace but cannot: a folder in its
-    place, or a read-only (or immutable) file.
-
-    Raises:
-        OutputError: naming the path and ``what`` vidcolor would write there.
-    """
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder where vidcolor writes {what}; remove it or "
-                          "choose another -o")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OutputError(f"{path}: {what} here is read-only and would be replaced; make it "
-                          "writable, remove it, or choose another -o")
-
-
-def check_name_length(path: Path, beside: int = 0, inner: int = 0,
-                      error: type[VidcolorError] = OutputError) -> None:
-    """Refuse a path the file system cannot hold, before anything touches it: a name longer
-    than the folder allows (``beside``: bytes added to it by the files kept beside it) or a
-    whole path (``inner``: the longest name kept inside it) longer than the system's limit.
-
-    Raises:
-        OutputError (or ``error``): naming the path (shortened), its length and the limit.
-    """
-    parent = path.parent if str(path.parent) else Path(".")
-    existing = next((p for p in (parent, *parent.parents) if _is_dir(p)), Path("."))
-    try:
-        name_max = os.pathconf(existing, "PC_NAME_MAX")
-        path_max = os.pathconf(existing, "PC_PATH_MAX")
-    except (OSError, ValueError):
-        name_max, path_max = 255, 4096
-    shown = str(path) if len(str(path)) <= 300 else f"{str(path)[:150]}...{str(path)[-100:]}"
-    name = len(os.fsencode(path.name))
-    if name + beside > name_max:
-        kept = " (vidcolor keeps files named after it beside it)" if beside else ""
-        raise error(f"{shown}: the name is {name} bytes; at most {name_max - beside} fit"
-                    f"{kept}; use a shorter name")
-    # the system sees the path as given (relative to the working folder) and, in places, made
-    # absolute: both must fit
-    length = max(len(os.fsencode(str(path))), len(os.fsencode(os.path.abspath(path)))) + \
-        (beside + 1 + inner if inner else 0)
-    if length >= path_max:
-        kept = " with the files vidcolor keeps in and beside it" if inner else ""
-        raise error(f"{shown}: the path is {length} bytes{kept}, more than the system's "
-                    f"{path_max - 1}; use a shorter path")
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:  # e.g. a path longer than the system's limit
-        return False
-
-
-def check_output_folder(folder: Path, what: str = "output folder") -> None:
-    """Refuse, before any work, an output folder that cannot be made: a file, under a file,
-    not writable, or a name too long.
-
-    Raises:
-        OutputError: naming the folder and the problem.
-    """
-    check_name_length(folder, 1, 64)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: exists and is not a folder (the {what})")
-    existing = next((p for p in (folder, *folder.parents) if p.exists() or p.is_symlink()),
-                    Path("."))
-    if not existing.is_dir():
-        raise OutputError(f"{folder}: cannot be made: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(f"{folder}: cannot be written: {existing} is not writable")
-
 
 def _identity(path: Path) -> dict[str, Any]:
     """What identifies a file's content cheaply: its path, size and modification time (a model
@@ -244,7 +93,7 @@ class Renderer:
 
     def __init__(self, colorizer: Colorizer, options: RenderOptions) -> None:
         self.colorizer = colorizer
-        self.options = options
+        self.options = options.with_run_grey(colorizer.grey)
         self.workers = default_workers(options)
         check_memory(colorizer, options, self.workers)
         self.pool = None
@@ -372,8 +221,6 @@ class Renderer:
             OptionError: ``review`` with ``side_by_side``, or a review onto the output.
             InputError, OutputError, CheckpointError, DeviceError.
         """
-        from vidcolor.inference.records import finished_record, output_fingerprint, record_path
-
         started = time.perf_counter()
         if review is not None and side_by_side:
             raise OptionError("--review writes the review beside the output, --side-by-side "
@@ -382,51 +229,20 @@ class Renderer:
         check_upscale(source, self.options.size)
         out = Path(output) if output is not None else default_output(source.path)
         review_path = None if review is None else Path(review)
-        if review_path is not None and _same(review_path, out):
+        if review_path is not None and same_file(review_path, out):
             raise OptionError(f"{review_path}: the review would overwrite the output; give "
                               "--review another name")
-        truth_source = None
-        if truth is not None:
-            truth_source = open_source(truth)
-            if (truth_source.kind == "video") != (source.kind == "video"):
-                raise InputError(f"{truth_source.path}: the ground truth must be the same kind "
-                                 f"of input as {source.path} ({source.kind})")
-            check_same_rate(source, truth_source)
-        truth_path = truth_source.path if truth_source else None
+        truth_source = None if truth is None else _open_truth(source, truth)
         hint_key = None
         if hints is not None:
             from vidcolor.inference.hints import hints_digest
 
             hint_key = hints_digest(hints)
-        protected = [source.path, *([truth_path] if truth_path else []), *self.model_files()]
-        targets = []
-        if review_path is None:
-            views, panels = self._panels(side_by_side, truth_source is not None)
-            wanted = [(out, panels, truth_path)]
-        else:
-            views, panels = self._panels(True, truth_source is not None)
-            wanted = [(out, 1, None), (review_path, panels, truth_path)]
-        for path, count, shown_truth in wanted:
-            # a video's staging folder does not depend on the hints: its segments record the
-            # hints that made them, so a change of hints re-renders only the shots it touches
-            targets.append(_Target(path, count, self.key(source, count, shown_truth, hint_key),
-                                   self.key(source, count, shown_truth,
-                                            None if source.kind == "video" else hint_key)))
-        images = [p.name for p in source.images] if source.kind == "folder" else []
-        for target in targets:
-            check_output(target.path, source.kind, protected, images)
-        self.last_skipped = False
-        pending = []
-        for target in targets:
-            done = finished_record(target.path, target.key)
-            if done is None:
-                pending.append(target)
-            else:
-                log.info("%s: already rendered from %s with these models and options; kept",
-                         target.path, source.path)
-                self.last_frames = done["frames"]
+        views, targets = self._targets(source, out, review_path, side_by_side, truth_source,
+                                       hint_key)
+        pending = self._pending(targets, source)
+        self.last_skipped = not pending
         if not pending:
-            self.last_skipped = True
             return out
         if not any(target.panels > 1 for target in pending):
             views = []  # only the plain output is left to write: no views to keep
@@ -439,36 +255,83 @@ class Renderer:
                 locks.callback(maps.close)
             for target in pending:
                 locks.enter_context(exclusive(target.path, "rendering it"))
-            try:
-                for target in pending:
-                    target.staging = staging_dir(target.path, target.staging_key)
-                    clean_stale(target.path, target.staging)
-                    target.sink = self._sink(source, target.path, target.staging,
-                                             target.panels, maps)
-                self.last_frames = self._run(source, pending, views, truth_source, progress,
-                                             skip_errors=skip_errors, hints=maps)
-                for target in pending:
-                    assert target.sink is not None
-                    target.sink.finish()
-                    write_json_atomic(record_path(target.path), {
-                        "key": target.key, "input": str(source.path),
-                        "output": output_fingerprint(target.path),
-                        "frames": self.last_frames,
-                        "seconds": round(time.perf_counter() - started, 3),
-                        "options": self.options.describe(),
-                        "models": [str(m.info.path) for m in self.colorizer.models]})
-            except InputError:  # a bad input fails again: nothing worth resuming
-                for target in pending:
-                    if target.sink is not None:
-                        target.sink.close()
-                    if target.staging is not None:
-                        shutil.rmtree(target.staging, ignore_errors=True)
-                raise
-            finally:
-                for target in pending:
-                    if target.sink is not None:
-                        target.sink.close()
+            self._write(source, pending, views, truth_source, progress, skip_errors, maps,
+                        started)
         return out
+
+    def _pending(self, targets: list[_Target], source: Source) -> list[_Target]:
+        """The targets not yet rendered with this key (those that are keep their output)."""
+        from vidcolor.inference.records import finished_record
+
+        pending = []
+        for target in targets:
+            done = finished_record(target.path, target.key)
+            if done is None:
+                pending.append(target)
+            else:
+                log.info("%s: already rendered from %s with these models and options; kept",
+                         target.path, source.path)
+                self.last_frames = done["frames"]
+        return pending
+
+    def _targets(self, source: Source, out: Path, review: Path | None, side_by_side: bool,
+                 truth: Source | None, hint_key: str | None) -> tuple[list[str], list[_Target]]:
+        """The outputs of one render pass (the output, and the review when asked for) with
+        their keys, checked; and the views the review shows."""
+        truth_path = truth.path if truth else None
+        if review is None:
+            views, panels = self._panels(side_by_side, truth is not None)
+            wanted = [(out, panels, truth_path)]
+        else:
+            views, panels = self._panels(True, truth is not None)
+            wanted = [(out, 1, None), (review, panels, truth_path)]
+        protected = [source.path, *([truth_path] if truth_path else []), *self.model_files()]
+        images = [p.name for p in source.images] if source.kind == "folder" else []
+        targets = []
+        for path, count, shown_truth in wanted:
+            # a video's staging folder does not depend on the hints: its segments record the
+            # hints that made them, so a change of hints re-renders only the shots it touches
+            targets.append(_Target(path, count, self.key(source, count, shown_truth, hint_key),
+                                   self.key(source, count, shown_truth,
+                                            None if source.kind == "video" else hint_key)))
+            check_output(path, source.kind, protected, images)
+        return views, targets
+
+    def _write(self, source: Source, pending: list[_Target], views: list[str],
+               truth: Source | None, progress: bool, skip_errors: bool,
+               maps: HintMaps | None, started: float) -> None:
+        """Render into every pending target's sink (locks held), publish them and their
+        records; a bad input removes what was staged (it would fail again)."""
+        from vidcolor.inference.records import output_fingerprint, record_path
+
+        try:
+            for target in pending:
+                target.staging = staging_dir(target.path, target.staging_key)
+                clean_stale(target.path, target.staging)
+                target.sink = self._sink(source, target.path, target.staging, target.panels,
+                                         maps)
+            self.last_frames = self._run(source, pending, views, truth, progress,
+                                         skip_errors=skip_errors, hints=maps)
+            for target in pending:
+                assert target.sink is not None
+                target.sink.finish()
+                write_json_atomic(record_path(target.path), {
+                    "key": target.key, "input": str(source.path),
+                    "output": output_fingerprint(target.path), "frames": self.last_frames,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "options": self.options.describe(),
+                    "models": [str(m.info.path) for m in self.colorizer.models]})
+        except InputError:  # a bad input fails again: nothing worth resuming
+            for target in pending:
+                if target.sink is not None:
+                    target.sink.close()
+                if target.staging is not None:
+                    shutil.rmtree(target.staging, ignore_errors=True)
+            raise
+        finally:
+            for target in pending:
+                if target.sink is not None:
+                    target.sink.close()
 
     def view_names(self) -> list[str]:
         """The extra colourings the sequence stages show beside the result (e.g. per-frame)."""
@@ -608,25 +471,14 @@ class _Target:
     sink: Sink | None = None
 
 
-#: Frame rates closer than this (relative) are the same rate (23.976 stored as 24000/1001 or
-#: rounded by a container).
-RATE_TOLERANCE = 1e-3
-
-
-def check_same_rate(result: Source, truth: Source) -> None:
-    """Refuse to pair the frames of videos at different frame rates: frame i of a 12 fps
-    result and of a 25 fps truth show different moments, and every figure would be wrong.
-
-    Raises:
-        InputError: naming both files and both rates.
-    """
-    if result.video is None or truth.video is None:
-        return
-    rates = float(result.video.frame_rate), float(truth.video.frame_rate)
-    if min(rates) > 0 and abs(rates[0] - rates[1]) > RATE_TOLERANCE * max(rates):
-        raise InputError(f"{result.path}: {rates[0]:.6g} fps, but the truth {truth.path} is "
-                         f"{rates[1]:.6g} fps: their frames show different moments and cannot "
-                         "be compared frame by frame")
+def _open_truth(source: Source, truth: str | os.PathLike[str]) -> Source:
+    """The ground truth shown beside ``source``: the same kind of input at the same rate."""
+    truth_source = open_source(truth)
+    if (truth_source.kind == "video") != (source.kind == "video"):
+        raise InputError(f"{truth_source.path}: the ground truth must be the same kind of input "
+                         f"as {source.path} ({source.kind})")
+    check_same_rate(source, truth_source)
+    return truth_source
 
 
 def find_look(colorizer: Colorizer) -> tuple[Path | None, SeriesLook | None]:
