@@ -57,6 +57,7 @@ def main() -> None:
 
     from vidcolor.evaluate import evaluate_results
     from vidcolor.inference.render import render
+    from vidcolor.metrics import LIGHTNESS_BANDS, band_key, metric_named
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vidcolor-compare-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -73,9 +74,11 @@ def main() -> None:
     summary = evaluate_results(outputs, args.truth, align=args.align)
     frames = summary["frames"]
     metrics = summary["metrics"]
-    bands = [key for key in metrics["grey"] if key.startswith("ab_l")]
-    header = ["variant", "PSNR", "αβ err", *[b[4:].replace("_", "–") for b in bands],
-              "colourful", "warp err", "CDC", "fps"]
+    bands = [band_key(low, high) for low, high in LIGHTNESS_BANDS]
+    header = ["variant", metric_named("psnr").short, metric_named("ab_rmse").short,
+              *[b[4:].replace("_", "–") for b in bands],
+              *(metric_named(key).short for key in ("colourfulness", "warp_error", "cdc")),
+              "fps"]
     print("\n| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
 

@@ -22,7 +22,6 @@ from vidcolor.metrics import (
     SUMMARY_METRICS,
     SequenceScorer,
     TruthFlow,
-    _BinIndex,
     ab_auc,
     ab_error_by_lightness,
     ab_rmse,
@@ -40,6 +39,8 @@ from vidcolor.metrics import (
     truth_flow,
     warp_error,
 )
+from vidcolor.metrics.image import BinIndex
+from vidcolor.metrics.measures import CdcAt, WarpError
 from vidcolor.quantize import ab_gamut, nearest_bin
 
 images = arrays(np.uint8, (5, 6, 3), elements=st.integers(0, 255))
@@ -228,7 +229,7 @@ def test_alpha_beta_frame_path_matches_float64(image: np.ndarray) -> None:
 def test_bin_index_is_nearest_bin(ab: np.ndarray) -> None:
     bins = ab_gamut()
     expected = nearest_bin(torch.from_numpy(np.ascontiguousarray(ab.T))[None, ..., None], bins)
-    got = _BinIndex(None)(ab[:, 0], ab[:, 1])
+    got = BinIndex(None)(ab[:, 0], ab[:, 1])
     # equal, or an exact tie in distance
     chosen = np.linalg.norm(bins[got] - ab, axis=1)
     best = np.linalg.norm(bins[expected.reshape(-1).numpy()] - ab, axis=1)
@@ -481,9 +482,11 @@ def test_scorer_keeps_a_bounded_window() -> None:
     scorer = SequenceScorer(["same"])
     for frame in _panning_clip(9, step=1):
         scorer.add(frame, {"same": frame})
-    state = scorer._state["same"]
-    assert len(state.histograms) == 4  # only what CDC_4 needs
-    assert state.previous is not None and state.previous.shape == (48, 64, 3)
+    metrics = scorer.metrics("same")
+    windows = {m.dilation: len(m.histograms) for m in metrics if isinstance(m, CdcAt)}
+    assert windows == {1: 1, 2: 2, 4: 4}  # only what each CDC_d needs
+    (warp,) = [m for m in metrics if isinstance(m, WarpError)]
+    assert warp.previous is not None and warp.previous.shape == (48, 64, 3)
 
 
 def test_scorer_input_checks() -> None:
@@ -511,12 +514,13 @@ def test_scorer_input_checks() -> None:
 
 
 def test_error_histogram_bins_and_overflow() -> None:
-    from vidcolor.metrics import AB_ERROR_HIST_BINS, AB_ERROR_HIST_MAX, _error_histogram
+    from vidcolor.metrics import AB_ERROR_HIST_BINS, AB_ERROR_HIST_MAX
+    from vidcolor.metrics.image import error_histogram
 
     width = AB_ERROR_HIST_MAX / AB_ERROR_HIST_BINS
     errors = np.array([0.0, 0.5 * width, 1.5 * width, AB_ERROR_HIST_MAX - 0.5 * width,
                        AB_ERROR_HIST_MAX + 3.0], dtype=np.float32)
-    counts = _error_histogram(errors)
+    counts = error_histogram(errors)
     assert counts.shape == (AB_ERROR_HIST_BINS,) and counts.sum() == 5
     assert counts[0] == 2 and counts[1] == 1 and counts[-1] == 2  # the overflow joins the last
 
@@ -534,3 +538,55 @@ def test_tiny_moving_frames(shape: tuple[int, int, int]) -> None:
     # along the one truth flow; integer sums of squares and integer histograms.
     assert metrics["same"]["warp_error"] == metrics["truth"]["warp_error"]
     assert metrics["same"]["cdc_1"] == metrics["truth"]["cdc_1"] > 0.0
+
+
+# --------------------------------------------------------------------------- one list, one path
+
+
+def test_metric_list_is_the_summary() -> None:
+    from vidcolor.metrics import METRICS, metric_list, metric_named
+
+    scorer = SequenceScorer(["x"])
+    frame = _texture()
+    scorer.add(frame, {"x": frame})
+    summary = scorer.summary()
+    for name in summary["candidates"]:
+        assert list(summary["metrics"][name]) == [metric.key for metric in METRICS]
+    assert tuple((m.key, m.label, m.better) for m in METRICS) == SUMMARY_METRICS
+    assert len({m.key for m in METRICS}) == len({m.label for m in METRICS}) == len(METRICS)
+    assert {m.better for m in METRICS} == {"lower", "higher", ""}
+    assert metric_named("warp_error").temporal and not metric_named("psnr").temporal
+    # each scorer candidate gets metrics of its own
+    assert all(a is not b for a, b in zip(metric_list(), metric_list(), strict=True))
+    with pytest.raises(KeyError, match="no metric"):
+        metric_named("nope")
+
+
+def test_functions_are_the_scorer_on_one_pair() -> None:
+    truths, results = _colourful_clip(1)
+    truth, result = truths[0], results[0]
+    scorer = SequenceScorer(["noisy"])
+    scorer.add(truth, {"noisy": result})
+    metrics = scorer.summary()["metrics"]["noisy"]
+    # the same metric objects on the same pair: PSNR and PA use no float kernel that depends on
+    # where the arrays lie, so they are equal; the αβ and Lab errors go through cv2.magnitude
+    assert metrics["psnr"] == psnr(result, truth)
+    assert metrics["pa"] == perceivable_artifacts(result, truth)
+    assert metrics["ab_rmse"] == pytest.approx(ab_rmse(result, truth), rel=SAME_FIGURE_REL)
+    assert metrics["auc"] == pytest.approx(ab_auc(result, truth), rel=SAME_FIGURE_REL)
+    sums, counts = ab_error_by_lightness(result, truth)
+    for (low, high), total, count in zip(LIGHTNESS_BANDS, sums, counts, strict=True):
+        expected = metrics[f"ab_l{low}_{high}"]
+        assert (expected is None) if not count else \
+            expected == pytest.approx(total / count, rel=SAME_FIGURE_REL)
+    assert metrics["colourfulness"] == pytest.approx(colourfulness(result),
+                                                     rel=SAME_FIGURE_REL)
+
+
+def test_one_flow_setup_for_metrics_and_temporal_stage() -> None:
+    import vidcolor.flow
+    import vidcolor.inference.temporal as temporal_stage
+    import vidcolor.metrics.temporal as temporal_metrics
+
+    assert not hasattr(temporal_stage, "FLOW_PRESET")
+    assert temporal_stage.dis_flow is temporal_metrics.dis_flow is vidcolor.flow.dis_flow

@@ -254,9 +254,8 @@ def _score(frames: Iterator[tuple[np.ndarray, dict[str, np.ndarray]]], names: Se
 
 #: Name endings that mark a black-and-white twin (any case); stripped to find its colour original.
 BW_SUFFIXES = ("_bw", "-bw", "_grey", "-grey", "_gray", "-gray")
-#: The figures of the season table: (summary key, label, which way is better).
-SEASON_METRICS = (("psnr", "PSNR", "higher"), ("ab_rmse", "αβ error", "lower"),
-                  ("colourfulness", "colourfulness", ""), ("warp_error", "warp error", "lower"))
+#: The summary keys of the season table's figures (:data:`vidcolor.metrics.METRICS`).
+SEASON_KEYS = ("psnr", "ab_rmse", "colourfulness", "warp_error")
 SEASON_TEXT = "season.txt"
 
 
@@ -432,7 +431,7 @@ def evaluate_season(folder: str | os.PathLike[str], truth_dir: str | os.PathLike
         "result" | "truth": {metric: value}}`` of the summary, or None — ``error`` where
         scoring failed, and ``report``: its report's folder in ``report_dir``, its name where
         that is safe, else ``episode-NNN``) and ``totals`` (counts, frames, seconds, fps, and
-        the frame-weighted means of :data:`SEASON_METRICS` over the scored episodes).
+        the frame-weighted means of :data:`SEASON_KEYS` over the scored episodes).
 
     Raises:
         InputError: no season file in ``folder``, ``truth_dir`` not a folder.
@@ -512,7 +511,7 @@ def _season_totals(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     means: dict[str, dict[str, float | None]] = {}
     for candidate in ("grey", "result", "truth"):
         means[candidate] = {}
-        for key, _, _ in SEASON_METRICS:
+        for key in SEASON_KEYS:
             pairs = [(e["metrics"][candidate].get(key), e["scored_frames"]) for e in scored]
             pairs = [(float(v), n) for v, n in pairs if isinstance(v, (int, float))]
             weight = sum(n for _, n in pairs)
@@ -524,26 +523,38 @@ def _season_totals(episodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "fps": round(frames / seconds, 2) if seconds else None, "metrics": means}
 
 
-_SEASON_COLUMNS = (("psnr", "result", "PSNR ↑"), ("psnr", "grey", "grey"),
-                   ("ab_rmse", "result", "αβ err ↓"), ("ab_rmse", "grey", "grey"),
-                   ("colourfulness", "result", "colourful"), ("colourfulness", "truth", "truth"),
-                   ("warp_error", "result", "warp err ↓"), ("warp_error", "truth", "truth"))
+def season_columns() -> list[tuple[str, str, str]]:
+    """The season table's figure columns: ``(key, candidate, header)``, two per figure of
+    :data:`SEASON_KEYS`: the result's, then the one it is read against (the truth's for
+    temporal figures and those without a direction, else grey's)."""
+    from vidcolor.metrics import metric_named
+    from vidcolor.report import ARROWS
+
+    columns = []
+    for key in SEASON_KEYS:
+        metric = metric_named(key)
+        beside = "truth" if metric.temporal or not metric.better else "grey"
+        columns += [(key, "result", metric.short + ARROWS[metric.better]),
+                    (key, beside, beside)]
+    return columns
 
 
 def season_rows(report: dict[str, Any]) -> list[list[str]]:
     """The season table as text cells: a header, one row per episode, the season's row."""
     from vidcolor.report import format_value
 
+    columns = season_columns()
+
     def cells(metrics: dict[str, Any] | None) -> list[str]:
         if not metrics:
-            return [""] * len(_SEASON_COLUMNS)
-        return [format_value(metrics[who].get(key)) for key, who, _ in _SEASON_COLUMNS]
+            return [""] * len(columns)
+        return [format_value(metrics[who].get(key)) for key, who, _ in columns]
 
     def seconds(value: float, show: bool) -> str:
         return f"{value:.1f}" if show else ""
 
     rows = [["episode", "status", "frames", "seconds", "fps",
-             *(label for _, _, label in _SEASON_COLUMNS)]]
+             *(label for _, _, label in columns)]]
     for e in report["episodes"]:
         rendered = e["status"] != "failed"
         rows.append([e["episode"], e["status"], str(e["frames"]) if rendered else "",

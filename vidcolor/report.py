@@ -43,10 +43,11 @@ import numpy as np
 
 from vidcolor.errors import OutputError
 from vidcolor.fsutil import atomic_path, ensure_writable_dir
-from vidcolor.metrics import LIGHTNESS_BANDS, SUMMARY_METRICS
+from vidcolor.metrics import LIGHTNESS_BANDS, METRICS, band_key
 
 __all__ = [
     "REPORT_JSON",
+    "ARROWS",
     "INDEX_HTML",
     "CURVES_PNG",
     "SERIES_PNG",
@@ -85,7 +86,8 @@ the middle of a shot up to about twice as long is exact; of a longer one, the ro
 within 1/64 of its length from the middle (measured on shots of up to 3000 frames: 1/143)."""
 MISSING = "n/a"
 
-_ARROWS = {"lower": " ↓", "higher": " ↑", "": ""}
+ARROWS = {"lower": " ↓", "higher": " ↑", "": ""}
+"""The mark of each direction of :attr:`vidcolor.metrics.Metric.better` in a table's label."""
 _KNOWN_KEYS = {"frames", "frame_size", "candidates", "metrics", "lightness_bands", "band_pixels",
                "series", "cumulative", "settings"}
 
@@ -113,7 +115,8 @@ def format_value(value: Any) -> str:
 
 
 def metric_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """``(key, label, better)`` of the metrics the summary holds, in table order.
+    """``(key, label, better)`` of the metrics the summary holds, in table order
+    (:data:`vidcolor.metrics.METRICS`).
 
     Band rows say what share of the truth's pixels the band holds.
     """
@@ -124,12 +127,9 @@ def metric_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     band_share = {}
     for (low, high), count in zip(LIGHTNESS_BANDS, pixels, strict=False):
         if total:
-            band_share[f"ab_l{low:g}_{high:g}"] = f" ({100 * count / total:.1f}% of pixels)"
-    rows = []
-    for key, label, better in SUMMARY_METRICS:
-        if key in present:
-            rows.append((key, label + band_share.get(key, ""), better))
-    return rows
+            band_share[band_key(low, high)] = f" ({100 * count / total:.1f}% of pixels)"
+    return [(metric.key, metric.label + band_share.get(metric.key, ""), metric.better)
+            for metric in METRICS if metric.key in present]
 
 
 def _candidates(summary: Mapping[str, Any]) -> list[str]:
@@ -147,7 +147,7 @@ def format_table(summary: Mapping[str, Any]) -> str:
     header = ["metric", *names]
     lines = [header]
     for key, label, better in metric_rows(summary):
-        lines.append([label + _ARROWS[better],
+        lines.append([label + ARROWS[better],
                       *(format_value(metrics[name].get(key)) for name in names)])
     widths = [max(len(row[column]) for row in lines) for column in range(len(header))]
     text = []
@@ -348,10 +348,28 @@ def pick_sheet_frames(psnr: Sequence[float] | np.ndarray, shot_starts: Sequence[
     for name, values in (("lightness", light), ("credit", credits), ("available", shown)):
         if len(values) != count:
             raise ValueError(f"{name} has {len(values)} frames, psnr {count}")
-    bright = light >= min_lightness  # NaN lightness compares False: dark
-    story: list[tuple[SheetPick, int]] = []
-    credit_shots: list[tuple[SheetPick, int]] = []
-    for first, last in _shot_ranges(count, shot_starts):
+    story, credit_shots = _score_shots(scores, _shot_ranges(count, shot_starts),
+                                       light >= min_lightness,  # NaN compares False: dark
+                                       credits, shown)
+    roles = _roles(story, credit_shots)
+    if not roles and shown.any():
+        index = int(np.flatnonzero(shown)[np.argmax(np.nan_to_num(light[shown], nan=-1.0))])
+        first, last = next(r for r in _shot_ranges(count, shot_starts) if r[0] <= index <= r[1])
+        roles.append((SheetPick(index, "", first, last, float(scores[index])),
+                      "brightest frame (all dark)"))
+    return _merged(roles)
+
+
+_Shot = tuple[SheetPick, int]  # a shot's middle frame (no reason yet) and its usable frames
+
+
+def _score_shots(scores: np.ndarray, shots: Sequence[tuple[int, int]], bright: np.ndarray,
+                 credits: np.ndarray, shown: np.ndarray) -> tuple[list[_Shot], list[_Shot]]:
+    """Each shot that has a frame to show, as its middle frame and mean PSNR over its frames
+    that are not dark: ``(story shots, credit shots)``."""
+    story: list[_Shot] = []
+    credit_shots: list[_Shot] = []
+    for first, last in shots:
         frames = np.flatnonzero(bright[first:last + 1]) + first
         candidates = frames[shown[frames]]
         if not len(candidates):
@@ -363,6 +381,12 @@ def pick_sheet_frames(psnr: Sequence[float] | np.ndarray, shot_starts: Sequence[
             score = float("inf")
         shot = (SheetPick(index, "", first, last, score), len(frames))
         (credit_shots if credits[frames].mean() > 0.5 else story).append(shot)
+    return story, credit_shots
+
+
+def _roles(story: Sequence[_Shot], credit_shots: Sequence[_Shot]) -> list[tuple[SheetPick, str]]:
+    """The shots the sheet shows and why: worst, median, best (or only, or longest) story shot
+    and the longest credit shot."""
     roles: list[tuple[SheetPick, str]] = []
     ranked = sorted((pick for pick, _ in story if not np.isnan(pick.score)),
                     key=lambda pick: (pick.score, pick.first))
@@ -377,11 +401,11 @@ def pick_sheet_frames(psnr: Sequence[float] | np.ndarray, shot_starts: Sequence[
         roles.append((_longest(story), "longest shot"))
     if credit_shots:
         roles.append((_longest(credit_shots), "credit screen"))
-    if not roles and shown.any():
-        index = int(np.flatnonzero(shown)[np.argmax(np.nan_to_num(light[shown], nan=-1.0))])
-        first, last = next(r for r in _shot_ranges(count, shot_starts) if r[0] <= index <= r[1])
-        roles.append((SheetPick(index, "", first, last, float(scores[index])),
-                      "brightest frame (all dark)"))
+    return roles
+
+
+def _merged(roles: Sequence[tuple[SheetPick, str]]) -> list[SheetPick]:
+    """One pick per frame, in frame order, its reasons joined."""
     reasons: dict[int, list[str]] = {}
     picks: dict[int, SheetPick] = {}
     for pick, reason in roles:
@@ -393,7 +417,7 @@ def pick_sheet_frames(psnr: Sequence[float] | np.ndarray, shot_starts: Sequence[
                       picks[index].score) for index in sorted(picks)]
 
 
-def _longest(shots: Sequence[tuple[SheetPick, int]]) -> SheetPick:
+def _longest(shots: Sequence[_Shot]) -> SheetPick:
     """The shot with the most usable frames; ties: the earlier."""
     return min(shots, key=lambda shot: (-shot[1], shot[0].first))[0]
 
@@ -706,7 +730,7 @@ def _table_html(summary: Mapping[str, Any]) -> str:
             f'{"truth" if name == "truth" else ""}{" best" if name in best else ""}">'
             f"{html.escape(format_value(metrics[name].get(key)))}</td>" for name in names)
         rows.append(f'<tr data-key="{html.escape(key)}"><th>{html.escape(label)}'
-                    f"{_ARROWS[better]}</th>{cells}</tr>")
+                    f"{ARROWS[better]}</th>{cells}</tr>")
     return (f'<table id="metrics"><thead><tr><th>metric</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 

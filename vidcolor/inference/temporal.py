@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 from scipy import sparse
 
+from vidcolor.flow import dis_flow, flow_between, source_maps, warp
 from vidcolor.inference.ensemble import mean_ab
 from vidcolor.inference.stages import (
     FrameWork,
@@ -81,8 +82,6 @@ AGREE_LOW, AGREE_HIGH = 0.25, 0.5
 CONFIDENT = 1.4
 #: Log-support is floored at log of this (a palette colour the frame does not support at all).
 _SUPPORT_FLOOR = 1e-3
-#: DIS optical flow preset (on thumbnails at most 256 px wide).
-FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 
 @dataclass
@@ -154,7 +153,7 @@ class Temporal(SequenceStage):
         # unless the per-frame view is kept (each model's decoding is saved)
         self.replaces_ab = context.options.refine == "none" and not context.views
         self.decay, self.window = decay, window
-        self.flow = cv2.DISOpticalFlow_create(FLOW_PRESET)
+        self.flow = dis_flow()  # on thumbnails at most 256 px wide
         self._held: list[_Unit] = []
         self._holding = False
         self._previous: _Unit | None = None
@@ -243,15 +242,9 @@ class Temporal(SequenceStage):
         assert now is not None and before is not None
         if now.shape != before.shape:
             return sparse.csr_matrix((len(current.size), len(previous.size)), dtype=np.float32)
-        flow = self.flow.calc(_grey(now), _grey(before), None)
-        height, width = now.shape
-        grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32),
-                                     np.arange(height, dtype=np.float32))
-        map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
-        source = cv2.remap(previous.labels.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
-        warped = cv2.remap(before, map_x, map_y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        map_x, map_y = source_maps(flow_between(self.flow, _grey(now), _grey(before)))
+        source = warp(previous.labels.astype(np.float32), map_x, map_y, nearest=True, fill=-1.0)
+        warped = warp(before, map_x, map_y)
         ok = (source >= 0) & (np.abs(warped - now) < LIGHT_TOLERANCE)
         return sparse.coo_matrix(
             (np.ones(int(ok.sum()), np.float32), (current.labels[ok], source[ok].astype(np.intp))),
