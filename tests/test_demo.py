@@ -216,3 +216,38 @@ def test_cli_demo_data(tmp_path) -> None:
     assert result.exit_code == 2  # an existing file is not a usable OUTDIR
     result = runner.invoke(cli, ["demo-data", str(out), "--fps", "0"])
     assert result.exit_code == 2
+
+
+def test_cli_demo_data_film_wears_the_twin_and_keeps_the_colour(tmp_path) -> None:
+    from vidcolor._cli.main import cli
+    from vidcolor.film import FilmWear
+    from vidcolor.video import iter_frames
+
+    runner = CliRunner()
+    small = ["--episodes", "1", "--seconds", "1", "--width", "64", "--height", "48", "--fps",
+             "12", "--seed", "2"]
+    for name, extra in (("clean", []), ("film", ["--film"]),
+                        ("nodust", ["--film", "--film-without", "dust"])):
+        result = runner.invoke(cli, ["-q", "demo-data", str(tmp_path / name), *small, *extra])
+        assert result.exit_code == 0, result.output
+
+    def frames(name: str, suffix: str = "") -> list[np.ndarray]:
+        return [f.rgb for f in iter_frames(tmp_path / name / f"episode01{suffix}.mkv")]
+
+    # exact: the same frames through the same encoder settings decode to the same values
+    assert all(np.array_equal(a, b) for a, b in zip(frames("clean"), frames("film"),
+                                                    strict=True))
+    clean, film = frames("clean", "_bw"), frames("film", "_bw")
+    differences = [np.abs(a.astype(np.int32) - b).mean() for a, b in zip(clean, film,
+                                                                           strict=True)]
+    assert min(differences) > 0.5  # every frame of the twin is worn
+    assert np.abs(np.mean(film) - np.mean(clean)) < 4  # ... but keeps its level
+    assert all(np.abs(f.astype(np.int32) - f[..., :1]).max() <= 2 for f in film)  # still grey
+    manifests = {name: json.loads((tmp_path / name / "manifest.json").read_text())
+                 for name in ("clean", "film", "nodust")}
+    assert manifests["clean"]["film"] is None
+    assert manifests["film"]["film"] == FilmWear().as_dict()
+    assert manifests["nodust"]["film"]["dust"] == 0 and manifests["nodust"]["film"]["grain"] > 0
+    result = runner.invoke(cli, ["demo-data", str(tmp_path / "x"), *small, "--film-without",
+                                 "dust"])
+    assert result.exit_code == 2 and "--film" in result.output

@@ -2,7 +2,8 @@
 
 The series needs no downloaded media. Every episode is a colour video with an audio track and a
 black-and-white twin (the same frames reduced to grey, written as R = G = B: by default each
-pixel's luminance, or the luma an archive's copy has, see :data:`vidcolor.color.GREY_MODELS`).
+pixel's luminance, or the luma an archive's copy has, see :data:`vidcolor.color.GREY_MODELS`;
+optionally worn like a film print, :mod:`vidcolor.film`, while the colour stays clean).
 
 What is in it, and why:
 
@@ -44,6 +45,7 @@ from vidcolor import fsutil, progress
 from vidcolor.color import check_grey_model, grey_of_rgb
 from vidcolor.errors import OutputError
 from vidcolor.extract import frame_mse
+from vidcolor.film import FilmWear, film_frame
 
 log = logging.getLogger(__name__)
 
@@ -597,7 +599,8 @@ def generate_episode(colour_path: str | os.PathLike[str],
                      bw_path: str | os.PathLike[str] | None = None, *, seed: int = 0,
                      episode: int = 0, seconds: float = 20.0, width: int = 256,
                      height: int = 192, fps: Fraction = Fraction(24), audio: bool = True,
-                     grey: str = "luminance", progress: bool = False) -> int:
+                     grey: str = "luminance", film: FilmWear | None = None,
+                     progress: bool = False) -> int:
     """Write one episode (and optionally its black-and-white twin) as video files.
 
     Frames are generated on the fly, so memory use does not grow with ``seconds``: this is
@@ -609,6 +612,9 @@ def generate_episode(colour_path: str | os.PathLike[str],
         seed, episode, seconds, width, height, fps: as in :func:`iter_episode_frames`.
         audio: add the episode's chord (:func:`episode_audio`) as an audio track.
         grey: how the twin is made grey (:func:`bw_frame`, :data:`vidcolor.color.GREY_MODELS`).
+        film: wear the twin like a film print (:func:`vidcolor.film.film_frame`, seeded with
+            ``(seed, episode)`` and the frame's index); None (default) keeps it clean. The
+            colour video is the same either way.
         progress: show a progress bar.
 
     Returns:
@@ -634,13 +640,16 @@ def generate_episode(colour_path: str | os.PathLike[str],
     with writers[0] as colour_writer, \
             (writers[1] if len(writers) > 1 else _NullWriter()) as bw_writer, \
             _progress_bar(count, Path(colour_path).name, progress) as bar:
-        for frame in iter_episode_frames(seed=seed, episode=episode, seconds=seconds,
-                                         width=width, height=height, fps=fps):
+        for index, frame in enumerate(iter_episode_frames(
+                seed=seed, episode=episode, seconds=seconds, width=width, height=height,
+                fps=fps)):
             colour_writer.write(frame.rgb)
             if bw_path is not None:
                 if bw_cache is None or bw_cache[0] is not frame.rgb:  # held frames share one
                     bw_cache = (frame.rgb, bw_frame(frame.rgb, grey))
-                bw_writer.write(bw_cache[1])
+                twin = bw_cache[1] if film is None else film_frame(bw_cache[1], index,
+                                                                   (seed, episode), film)
+                bw_writer.write(twin)
             written += 1
             bar.update(1)
     return written
@@ -665,12 +674,12 @@ class _NullWriter:
 def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: int = 4,
                     seconds: float = 20.0, width: int = 256, height: int = 192,
                     fps: Fraction = Fraction(24), grey: str = "luminance",
-                    progress: bool = False) -> SeriesInfo:
+                    film: FilmWear | None = None, progress: bool = False) -> SeriesInfo:
     """Write a synthetic cartoon series: colour episodes, their black-and-white twins, a manifest.
 
     Files: ``episodeNN.mkv`` (colour, with audio), ``episodeNN_bw.mkv`` (its grey twin, same
-    audio) and ``manifest.json`` (parameters, grey model, files, credit frame ranges, cast,
-    locations).
+    audio) and ``manifest.json`` (parameters, grey model, film wear, files, credit frame
+    ranges, cast, locations).
 
     Args:
         outdir: output directory (created if needed).
@@ -682,6 +691,9 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
         grey: how the twins are made grey (:data:`vidcolor.color.GREY_MODELS`); the default
             ``luminance`` keeps each pixel's Lab L, ``bt601``/``bt709`` make the luma an
             archive's black-and-white copy has.
+        film: wear the twins like a film print (:class:`vidcolor.film.FilmWear`: grain,
+            flicker, weave, dust, scratches; seeded by ``seed`` and the episode); None (the
+            default) keeps them clean. The colour episodes are the same either way.
         progress: show progress bars.
 
     Returns:
@@ -714,7 +726,7 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
         try:
             count = generate_episode(colour_path, bw_path, seed=seed, episode=index,
                                      seconds=seconds, width=width, height=height, fps=fps,
-                                     grey=grey, progress=progress)
+                                     grey=grey, film=film, progress=progress)
         except OSError as exc:
             raise OutputError(f"{colour_path}: cannot write ({exc.strerror or exc})") from exc
         info.episodes.append(EpisodeInfo(name, colour_path, bw_path, count, credit_ranges))
@@ -727,6 +739,7 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
         "seconds": seconds,
         "audio_rate": AUDIO_RATE,
         "grey": grey,
+        "film": None if film is None else film.as_dict(),
         "episodes": [{
             "name": episode.name,
             "colour": episode.colour_path.name,

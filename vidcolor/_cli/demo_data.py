@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from vidcolor.color import GREY_MODELS
+from vidcolor.film import WEAR_KINDS
 
 
 def _parse_fps(_ctx: click.Context, _param: click.Parameter, value: str) -> Fraction:
@@ -52,8 +53,14 @@ def _check_grey(_ctx: click.Context, _param: click.Parameter, value: str) -> str
               help="How the black-and-white twins are made: luminance keeps each pixel's "
                    "lightness (what render assumes); bt601 and bt709 give the luma an "
                    "archive's copy has (ffmpeg -vf format=gray is bt601).")
+@click.option("--film", is_flag=True,
+              help="Wear the black-and-white twins like a film print: grain new in every "
+                   "frame, exposure flicker, gate weave, dust and scratches (seeded by --seed; "
+                   "the colour episodes stay clean).")
+@click.option("--film-without", "film_without", multiple=True, type=click.Choice(WEAR_KINDS),
+              help="With --film, leave out this kind of wear (repeatable).")
 def demo_data(outdir: Path, seed: int, episodes: int, seconds: float, width: int, height: int,
-              fps: Fraction, grey: str) -> None:
+              fps: Fraction, grey: str, film: bool, film_without: tuple[str, ...]) -> None:
     """Generate a synthetic cartoon series in OUTDIR.
 
     \b
@@ -62,22 +69,28 @@ def demo_data(outdir: Path, seed: int, episodes: int, seconds: float, width: int
     of flat-coloured characters moves through a few locations, with scene cuts,
     drawings held for 2-3 frames, and blue opening/closing credits. Two of the
     characters (red and green) have the same grey level (one level apart with
-    --grey bt601, 23 with bt709): only their shape tells their colour. Example:
+    --grey bt601, 23 with bt709): only their shape tells their colour. --film
+    makes the twins look like a worn film print. Example:
       vidcolor demo-data demo/ && vidcolor build-dataset demo/episode0[1-3].mkv
     """
     from vidcolor.demo import generate_series
     from vidcolor.errors import OptionError
+    from vidcolor.film import FilmWear
 
     if os.path.lexists(outdir) and not os.path.isdir(outdir):
         raise OptionError(f"{outdir}: exists and is not a folder; give another OUTDIR")
     if seconds * fps < 10:
         raise OptionError(f"--seconds: {seconds} s at {fps} fps is under 10 frames")
+    if film_without and not film:
+        raise OptionError("--film-without: only applies with --film")
+    wear = FilmWear().without(*film_without) if film else None
     info = generate_series(outdir, seed=seed, episodes=episodes, seconds=seconds, width=width,
-                           height=height, fps=fps, grey=grey, progress=True)
+                           height=height, fps=fps, grey=grey, film=wear, progress=True)
     count = len(info.episodes)
     click.echo(f"wrote {count} episode{'s' if count > 1 else ''} "
                f"({info.episodes[0].frame_count} frames each, {width}x{height} at {fps} fps) "
                f"to {info.outdir}/")
     for episode in info.episodes:
-        click.echo(f"  {episode.colour_path}  (black-and-white: {episode.bw_path.name})")
+        click.echo(f"  {episode.colour_path}  (black-and-white{', film print' if film else ''}: "
+                   f"{episode.bw_path.name})")
     click.echo(f"  {info.manifest_path}")
