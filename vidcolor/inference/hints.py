@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 
 from vidcolor.errors import InputError
+from vidcolor.flow import dis_flow, flow_between, source_maps, warp
 from vidcolor.inference.stages import FrameWork, SequenceStage, StageContext
 
 if TYPE_CHECKING:
@@ -70,7 +71,6 @@ MUTUAL = 0.5
 STROKE_PIXELS = 3
 #: An aspect ratio this far (relative) from the frame's is warned about (the hint is scaled).
 ASPECT_TOLERANCE = 0.02
-_FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
 
 @dataclass(frozen=True)
@@ -277,21 +277,22 @@ def _step(flow: cv2.DISOpticalFlow, before: _Frame, before_grey: np.ndarray,
     its pixels came from (more than :data:`COVER` of them), when their lightness matches and
     it continues that region (:data:`MUTUAL`).
     """
-    height, width = now_grey.shape
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32),
-                                 np.arange(height, dtype=np.float32))
-    back = flow.calc(now_grey, before_grey, None)  # where each pixel of now was in before
-    ahead = flow.calc(before_grey, now_grey, None)  # where each pixel of before went in now
-    map_x, map_y = grid_x + back[..., 0], grid_y + back[..., 1]
-    returned = cv2.remap(ahead, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=(1e4, 1e4))
-    source = cv2.remap(before.labels.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
-    warped = cv2.remap(before_grey, map_x, map_y, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+    back = flow_between(flow, now_grey, before_grey)  # where each pixel of now was in before
+    ahead = flow_between(flow, before_grey, now_grey)  # where each pixel of before went in now
+    map_x, map_y = source_maps(back)
+    returned = warp(ahead, map_x, map_y, fill=(1e4, 1e4))
+    source = warp(before.labels.astype(np.float32), map_x, map_y, nearest=True, fill=-1.0)
+    warped = warp(before_grey, map_x, map_y)
+    tolerance = LIGHT_TOLERANCE * 2.55
     ok = (source >= 0) & (np.hypot(*np.moveaxis(back + returned, -1, 0)) < ROUND_TRIP) & \
-        (np.abs(warped.astype(np.float32) - now_grey.astype(np.float32))
-         < LIGHT_TOLERANCE * 2.55)
+        (np.abs(warped.astype(np.float32) - now_grey.astype(np.float32)) < tolerance)
+    # DIS fills a flat fill with the motion of whatever moves near it: where the flow fails
+    # its checks, a pixel whose grey is unchanged in place comes from where it was (a still
+    # background, the inside of a flat fill)
+    still = ~ok & (np.abs(before_grey.astype(np.float32) - now_grey.astype(np.float32))
+                   < tolerance)
+    source = np.where(still, before.labels.astype(np.float32), source)
+    ok |= still
     labels, light = _regions(now_light)
     count, sources = len(light), len(before.light)
     size = np.bincount(labels.ravel(), minlength=count)
@@ -314,7 +315,7 @@ def _carry(thumbs: list[np.ndarray], hints: dict[int, tuple[np.ndarray, np.ndarr
            ) -> np.ndarray:
     """Every frame's map in one shot (``thumbs``: its L thumbnails; ``hints``: by position in
     the shot), packed as int8 ``(n, h, w, 3)``: a, b, cover."""
-    flow = cv2.DISOpticalFlow_create(_FLOW_PRESET)
+    flow = dis_flow()
     greys = [_grey(t) for t in thumbs]
     packed = np.zeros((len(thumbs), *thumbs[0].shape, 3), np.int8)
     frames = sorted(hints)
