@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from conftest import write_clip
 
-from vidcolor.color import lightness, linear_to_srgb, rgb_to_lab_frame, srgb_to_linear
+from vidcolor.color import (
+    lightness,
+    linear_to_srgb,
+    luminance_of_lightness,
+    rgb_to_lab_frame,
+    srgb_to_linear,
+)
 from vidcolor.dataset import learn_look
 from vidcolor.errors import DatasetError
 from vidcolor.series import (
@@ -315,3 +321,30 @@ def test_the_palette_layout_overrules_a_network_that_sees_a_sky_as_a_wall() -> N
     np.testing.assert_allclose(choose_palette(probs, light, bins, old.palette, fallback,
                                               bands=region_bands(labels, 2), look=old),
                                choose_palette(probs, light, bins, old.palette, fallback))
+
+
+def test_the_look_is_learnt_in_the_lightness_of_the_grey_model() -> None:
+    """A series whose black and white is BT.601 luma: the palette is keyed by the lightness
+    render reads from such a grey (pure-ish blue is darker in luma than in L), so a blue
+    region of the grey finds the blue palette colour at its own lightness."""
+    from vidcolor.color import GreyModel, grey_lightness, grey_of_rgb
+    from vidcolor.dataset import _grey_luminance
+    from vidcolor.series import look_of_frames
+
+    blue, yellow = (30, 60, 220), (235, 215, 60)
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[:, :32], frame[:, 32:] = blue, yellow
+    model = GreyModel.named("bt601")
+    by_luma = look_of_frames([frame] * 3, grey=model)
+    by_l = look_of_frames([frame] * 3)
+    pixel = np.array([[blue]], np.uint8)
+    luma_light = float(grey_lightness()[grey_of_rgb(pixel, model)][0, 0])
+    own_light = float(rgb_to_lab_frame(pixel)[0, 0, 0])
+    assert own_light - luma_light > 5  # the two lightnesses differ for this blue
+    blue_ab = rgb_to_lab_frame(pixel)[0, 0, 1:]
+    for look, light in ((by_luma, luma_light), (by_l, own_light)):
+        found = look.palette[np.argmin(np.linalg.norm(look.palette[:, 1:] - blue_ab, axis=1))]
+        assert abs(found[0] - light) < 1.5 and np.linalg.norm(found[1:] - blue_ab) < 3
+    # the credit screens' signature: the luminance of the model's grey of their colours
+    (y,) = _grey_luminance([blue], model)
+    assert abs(y - float(luminance_of_lightness(luma_light))) < 1e-6

@@ -813,13 +813,15 @@ def _commit(output: Path, excluded: list[dict], manifest: list[dict], meta: dict
 
 
 def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
-               progress: bool = False) -> SeriesLook:
+               progress: bool = False, grey: GreyModel | None = None) -> SeriesLook:
     """Learn a series' look from a dataset's training frames and its excluded credit frames.
 
     Args:
         dataset_dir: a dataset built by ``vidcolor build-dataset``.
         max_frames: read at most this many training frames (evenly spaced).
         progress: show a progress bar.
+        grey: the grey model the black and white is made with (None: the dataset's): the look
+            and the credit screens' grey signature are learnt in the lightness of its grey.
 
     Raises:
         DatasetError: no usable dataset.
@@ -835,18 +837,37 @@ def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
                 if f.background_rgb is not None and f.text_rgb is not None]
     credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
                             [f.text_rgb for f in excluded])  # type: ignore[misc]
-    signed = [f for f in excluded if f.grey_background_y is not None
-              and f.grey_text_y is not None]
-    grey = learn_credit_grey([f.grey_background_y for f in signed],  # type: ignore[misc]
-                             [f.grey_text_y for f in signed])  # type: ignore[misc]
+    model = read_grey_model(dataset_dir) if grey is None else grey
+    if model.name == "luminance":  # each credit frame's measured signature
+        signed = [f for f in excluded if f.grey_background_y is not None
+                  and f.grey_text_y is not None]
+        credit_grey = learn_credit_grey(
+            [f.grey_background_y for f in signed],  # type: ignore[misc]
+            [f.grey_text_y for f in signed])  # type: ignore[misc]
+    else:  # the signature was measured on the colour's L: the model's grey of its colours
+        credit_grey = learn_credit_grey(
+            _grey_luminance([f.background_rgb for f in excluded], model),  # type: ignore[misc]
+            _grey_luminance([f.text_rgb for f in excluded], model))  # type: ignore[misc]
     with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
                           enabled=progress) as bar:
         frames = (read_image(path)[0] for path in paths)
-        look = look_of_frames(_counted(frames, bar), credits)
-    look.credit_grey = grey if credits is not None else None
+        look = look_of_frames(_counted(frames, bar), credits, model)
+    look.credit_grey = credit_grey if credits is not None else None
     log.info("series look: %d palette colours, %s", len(look.palette),
              "credit colours learnt" if credits else "no credit colours")
     return look
+
+
+def _grey_luminance(colours: Sequence[Sequence[float]], model: GreyModel) -> list[float]:
+    """The luminance Y of the grey ``model`` gives each RGB colour (what a credit signature
+    measures on a black-and-white frame)."""
+    from vidcolor.color import grey_lightness, grey_of_rgb, luminance_of_lightness
+
+    rgb = np.clip(np.rint(np.asarray(colours, np.float64)), 0, 255).astype(np.uint8)
+    if not len(rgb):
+        return []
+    levels = grey_of_rgb(rgb.reshape(-1, 1, 3), model).ravel()
+    return [float(v) for v in luminance_of_lightness(grey_lightness()[levels])]
 
 
 def _counted(frames: Iterable[np.ndarray], bar: Any) -> Iterable[np.ndarray]:
@@ -870,11 +891,13 @@ def _learn_look(output: Path, meta: dict, progress_bar: bool) -> None:
         stored = read_json(path)
     except DatasetError:
         stored = None  # damaged: learn it again
+    grey = _grey_of_meta(meta)
     if (isinstance(stored, dict) and stored.get("episodes") == episodes
-            and stored.get("version") == LOOK_VERSION):
+            and stored.get("version") == LOOK_VERSION
+            and stored.get("grey", {"name": "luminance"}) == grey.to_dict()):
         return
-    look = learn_look(output, progress=progress_bar)
-    write_json_atomic(path, {**look.to_json(), "episodes": episodes})
+    look = learn_look(output, progress=progress_bar, grey=grey)
+    write_json_atomic(path, {**look.to_json(), "episodes": episodes, "grey": grey.to_dict()})
 
 
 def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],

@@ -34,6 +34,9 @@ from scipy import ndimage
 from vidcolor.color import (
     AB_LIMIT,
     XYZ_FROM_RGB,
+    GreyModel,
+    grey_lightness,
+    grey_of_rgb,
     lightness_of_luminance,
     linear_to_srgb,
     luminance_of_lightness,
@@ -289,7 +292,9 @@ def flat_mask(lab: np.ndarray) -> np.ndarray:
 class _Accumulator:
     """Streams frames into a Lab histogram of flat pixels and an (L, chroma) histogram."""
 
-    def __init__(self, sample_per_frame: int, seed: int = 0) -> None:
+    def __init__(self, sample_per_frame: int, seed: int = 0,
+                 grey: GreyModel | None = None) -> None:
+        self.grey = None if grey is None or grey.name == "luminance" else grey
         self.hist = np.zeros((51, 111, 111), np.int64)  # L, a, b in bins of 2 units
         self.chroma = np.zeros((101, 161), np.int64)  # integer L x integer chroma
         self.ab = np.zeros((2, 101, 221), np.int64)  # integer L x integer a (b), -110..110
@@ -301,6 +306,8 @@ class _Accumulator:
 
     def add(self, rgb: np.ndarray) -> None:
         lab = rgb_to_lab_frame(rgb)
+        if self.grey is not None:  # the lightness render sees: that of the model's grey
+            lab[..., 0] = grey_lightness()[grey_of_rgb(rgb, self.grey)]
         mask = flat_mask(lab)
         flat = lab[mask]
         if len(flat):
@@ -529,11 +536,13 @@ def learn_credit_grey(backgrounds: Sequence[float], texts: Sequence[float]
 
 
 def look_of_frames(frames: Iterable[np.ndarray],
-                   credits: tuple[Sequence[float], Sequence[float]] | None = None
-                   ) -> SeriesLook:
+                   credits: tuple[Sequence[float], Sequence[float]] | None = None,
+                   grey: GreyModel | None = None) -> SeriesLook:
     """The look of colour frames (RGB uint8): palette, chroma ceiling, neutral lightness; the
-    credit colours (background, text) as given."""
-    accumulator = _Accumulator(sample_per_frame=4000)
+    credit colours (background, text) as given. Everything the look keys by lightness is keyed
+    by the lightness of the frames' grey under ``grey`` (None: their own L, the luminance
+    model), the lightness render reads from the black and white."""
+    accumulator = _Accumulator(sample_per_frame=4000, grey=grey)
     for rgb in frames:
         accumulator.add(rgb)
     palette, share = _palette_of(accumulator, PALETTE_MIN_SHARE)
