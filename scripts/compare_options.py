@@ -28,7 +28,7 @@ import click
 
 def _options(text: str):  # noqa: ANN202 - RenderOptions
     """Parse ``vidcolor render`` options into a RenderOptions (the CLI's own parser)."""
-    from vidcolor._cli.render import build_options, encoding_options, render_options
+    from vidcolor._cli.render import encoding_options, options_from_cli, render_options
 
     captured = {}
 
@@ -40,7 +40,7 @@ def _options(text: str):  # noqa: ANN202 - RenderOptions
 
     parse.main(shlex.split(text), standalone_mode=False)
     encoding = {name: captured.pop(name) for name in ("chroma", "crf")}
-    return replace(build_options(**captured), **encoding)
+    return replace(options_from_cli(**captured), **encoding)
 
 
 def main() -> None:

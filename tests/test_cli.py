@@ -54,3 +54,56 @@ def test_build_dataset_cli_writes_dataset_and_refuses_other_parameters(tmp_path:
 def test_usage_error_exit_code(tmp_path: Path) -> None:
     code, _, _ = run("build-dataset")
     assert code == 2
+
+
+def test_help_does_not_import_torch() -> None:
+    """The command line loads fast: its options and choices come from torch-free registries."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom vidcolor._cli.main import cli\n"
+            "for args in ([], ['render'], ['evaluate'], ['train']):\n"
+            "    cli.main([*args, '--help'], prog_name='vidcolor', standalone_mode=False)\n"
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--fz-scale" in result.stdout and "--arch [plain|residual]" in result.stdout
+
+
+def test_segmentation_options_come_from_the_registry() -> None:
+    from vidcolor.inference.options import segmentation_flags
+
+    code, out, _ = run("render", "--help")
+    assert code == 0
+    flags = segmentation_flags()
+    assert [flag for flag, _, _ in flags] == ["--fz-scale", "--fz-sigma", "--fz-min-size"]
+    for flag, segmentation, parameter in flags:
+        assert flag in out and f"{segmentation.label} {parameter.help.split()[0]}" in out
+
+
+def test_render_options_from_the_command_line() -> None:
+    from vidcolor.errors import OptionError
+    from vidcolor.inference.options import RenderOptions
+
+    options = RenderOptions.from_cli(refine="felzenszwalb", fz_scale=50.0, fz_min_size=20,
+                                     fz_sigma=None, working_scale=0.5, temporal=False,
+                                     size=64)
+    assert options.refine_options == {"working_scale": 0.5, "scale": 50.0, "min_size": 20}
+    assert options.sequence == () and options.size == 64
+    assert RenderOptions.from_cli() == RenderOptions()
+    assert RenderOptions.from_cli(temporal=True).sequence == ("shots", "temporal")
+    assert RenderOptions.from_cli(refine="none", working_scale=0.5).refine_options == {}
+    for kwargs, message in (({"fz_scale": 50.0}, "--fz-scale needs --refine felzenszwalb"),
+                            ({"colour": "red"}, "unknown render option.* colour"),
+                            ({"refine": "felzenszwalb", "fz_min_size": 0}, "min_size"),
+                            ({"debias": 2.0}, "--debias")):
+        with pytest.raises(OptionError, match=message):
+            RenderOptions.from_cli(**kwargs)
+
+
+def test_a_segmentation_option_without_its_refinement_is_a_usage_error(tmp_path: Path) -> None:
+    for command in (["render", str(tmp_path / "in.mkv")], ["evaluate", str(tmp_path)]):
+        code, _, err = run(*command, "--refine", "regiongrow", "--fz-sigma", "1")
+        assert code == 2 and err.strip().splitlines()[-1] == \
+            "Error: --fz-sigma needs --refine felzenszwalb", err

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from vidcolor.losses import ab_l2_loss, rebalanced_cross_entropy
-from vidcolor.models import VARIANTS, build_model, count_parameters, uses_rebalancing
+from vidcolor.models import (
+    ARCHITECTURES,
+    VARIANTS,
+    Architecture,
+    all_variants,
+    build_model,
+    count_parameters,
+    uses_rebalancing,
+)
 
 Q = 261
 
@@ -82,6 +90,51 @@ def test_bad_arch_variant_width():
     assert set(VARIANTS["residual"]) == {"rebalance", "no-rebalance"}
     assert uses_rebalancing("rebalance") and uses_rebalancing("dropout")
     assert not uses_rebalancing("no-rebalance") and not uses_rebalancing("l2")
+
+
+def _tiny(num_bins: int, width: float = 1.0, variant: str = "rebalance") -> torch.nn.Module:
+    """A one-layer network: the factory of the architecture the registry test adds."""
+    model = torch.nn.Conv2d(1, num_bins, 1, stride=4)
+    model.arch, model.variant, model.width, model.head = "tiny", variant, width, "histogram"
+    return model
+
+
+def test_a_registered_architecture_is_built_and_offered(monkeypatch):
+    """One module with a factory plus one registration: build_model builds it, the variants
+    and the command line's choices and help list it."""
+    from click.testing import CliRunner
+
+    from vidcolor._cli import train as train_cli  # its options made before "tiny" is added
+
+    assert list(ARCHITECTURES) == ["plain", "residual"]
+    assert all_variants() == ("rebalance", "no-rebalance", "dropout", "l2")
+    monkeypatch.setitem(ARCHITECTURES, "tiny", Architecture(
+        "tiny", "tests.test_models:_tiny", ("no-rebalance", "tv"), "a test network, 22"))
+    model = build_model("tiny", "tv", 0.5, 11)
+    assert model.arch == "tiny" and model.variant == "tv" and count_parameters(model) == 22
+    assert VARIANTS["tiny"] == ("no-rebalance", "tv") and "tiny" in VARIANTS
+    assert all_variants()[-1] == "tv"
+    with pytest.raises(ValueError, match="choose one of no-rebalance, tv"):
+        build_model("tiny", "rebalance")
+    with pytest.raises(ValueError, match="choose one of plain, residual, tiny"):
+        build_model("huge")
+    assert "residual (16.6 M) or tiny (a test network, 22)" in train_cli._arch_help()
+    assert train_cli._variant_help() == ("Loss/graph variant [default: rebalance]; rebalance is "
+                                         "plain/residual only; dropout and l2 are plain only; "
+                                         "tv is tiny only.")
+    assert train_cli._default_variant("tiny") == "no-rebalance"
+    result = CliRunner().invoke(train_cli.train, ["--help"])
+    assert "plain (Zhang, 32.2 M) or residual (16.6 M)." in " ".join(result.output.split())
+
+
+def test_the_registry_does_not_import_torch():
+    """The command line reads the architectures for its help without loading torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vidcolor.models as m; assert 'plain' in m.VARIANTS; "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_cross_entropy_of_uniform_prediction_is_log_q():

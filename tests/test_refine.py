@@ -8,6 +8,8 @@ import pytest
 
 from vidcolor.inference.refine import (
     SEGMENTATIONS,
+    Parameter,
+    Segmentation,
     fill_regions,
     normalize_luminance,
     refine_methods,
@@ -171,6 +173,48 @@ def test_registry_gives_the_choices_and_checks_options() -> None:
                      sigma=0)
     assert labels is not None and sorted(np.unique(labels).tolist()) == [0, 1]
     assert segment(np.zeros((4, 4)), "none") is None
+
+
+def test_parameters_are_declared_and_checked_against_their_declaration() -> None:
+    felzenszwalb = SEGMENTATIONS["felzenszwalb"]
+    assert felzenszwalb.defaults == {"scale": 100.0, "sigma": 0.5, "min_size": 50}
+    assert felzenszwalb.scaling == {"scale": 2, "sigma": 1, "min_size": 2}
+    assert felzenszwalb.integers == frozenset({"min_size"})
+    assert [felzenszwalb.flag(p) for p in felzenszwalb.parameters] == [
+        "--fz-scale", "--fz-sigma", "--fz-min-size"]
+    regiongrow = SEGMENTATIONS["regiongrow"]
+    assert regiongrow.flag(regiongrow.parameters[0]) is None  # no options on the command line
+    assert regiongrow.integers == frozenset({"max_iterations"})
+    for options, message in (({"scale": 0}, "scale must be a number above 0"),
+                             ({"min_size": 0}, "min_size must be a whole number of at least 1"),
+                             ({"min_size": 2.5}, "whole number"),
+                             ({"sigma": -1.0}, "sigma must be a non-negative number"),
+                             ({"sigma": float("nan")}, "sigma"), ({"sigma": True}, "sigma")):
+        with pytest.raises(ValueError, match=message):
+            felzenszwalb.check(options)
+    felzenszwalb.check({"scale": 1e-3, "sigma": 0, "min_size": 3.0})
+
+
+def test_a_registered_segmentation_is_segmented_with_its_parameters(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One function and one registration: a --refine choice whose declared parameters are
+    checked, scaled at a working scale, and passed to the function."""
+    seen: list[dict] = []
+
+    def columns(luminance: np.ndarray, *, width: int = 2) -> np.ndarray:
+        seen.append({"width": width})
+        return np.arange(np.shape(luminance)[1])[None, :].repeat(len(luminance), 0) // width
+
+    monkeypatch.setitem(SEGMENTATIONS, "columns", Segmentation(
+        "columns", columns, (Parameter("width", int, 2, "column width, px", minimum=1,
+                                       scaling=1),), label="Columns", flag_prefix="col"))
+    assert refine_methods()[-1] == "columns"
+    labels = segment(np.zeros((4, 8)), "columns", clean_film=False, width=4)
+    assert labels is not None and labels.max() == 1 and seen[-1] == {"width": 4}
+    segment(np.zeros((4, 8)), "columns", clean_film=False, working_scale=0.5, width=4)
+    assert seen[-1] == {"width": 2}  # a length: halved at half the resolution
+    with pytest.raises(ValueError, match="width must be a whole number of at least 1"):
+        SEGMENTATIONS["columns"].check({"width": 0})
 
 
 def test_region_colours_follow_compact_labels() -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import find_latest, load_checkpoint, load_model
-from vidcolor.errors import CheckpointError, DatasetError, DeviceError
+from vidcolor.errors import CheckpointError, DatasetError, DeviceError, OptionError
 from vidcolor.evaluate import evaluate_runs
 from vidcolor.inference.options import RenderOptions
 from vidcolor.train import Accel, TrainConfig, read_log, train
@@ -488,8 +488,8 @@ def test_cli_usage_errors_are_one_line(dataset, tmp_path):
                                         str(dataset), "-o", str(tmp_path / "r"), *TINY,
                                         "--seed", "-1"])
     assert bad_seed.exit_code == 2 and "--seed" in bad_seed.output, bad_seed.output
-    with pytest.raises(ValueError, match="seed"):
-        _config(seed=-1).validate()
+    with pytest.raises(OptionError, match="seed"):
+        _config(seed=-1)  # checked when made
     bad_decode = CliRunner().invoke(cli, ["-q", "evaluate", str(run), "--dataset", str(dataset),
                                           "--device", "cpu", "--decode", "bogus"])
     assert bad_decode.exit_code == 2, bad_decode.output
@@ -497,6 +497,44 @@ def test_cli_usage_errors_are_one_line(dataset, tmp_path):
     good = CliRunner().invoke(cli, ["-q", "evaluate", str(run), "--dataset", str(dataset),
                                     "--device", "cpu", "--decode", "annealed:0.5"])
     assert good.exit_code == 0 and "PSNR" in good.output, good.output
+
+
+def test_config_is_checked_once_when_made_and_frozen():
+    import dataclasses
+
+    config = _config(device="cuda:1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 5  # type: ignore[misc]
+    for overrides, message in (({"device": "gpu"}, "--device must be auto, cpu, cuda or cuda:N"),
+                               ({"epochs": 2.5}, "--epochs must be an integer"),
+                               ({"variant": "l2"}, "--variant l2 is not available for --arch "
+                                                   "residual"),
+                               ({"arch": "huge"}, "unknown architecture 'huge'"),
+                               ({"width": 0.0}, "--width must be positive")):
+        with pytest.raises(OptionError, match=message):
+            _config(**overrides)
+    with pytest.raises(OptionError, match="unknown training option.*: colour"):
+        TrainConfig.from_dict({"arch": "plain", "colour": "red"})
+    assert TrainConfig.from_dict({"arch": "plain", "width": 0.5}).width == 0.5
+
+
+def test_one_device_parser_for_every_option():
+    """--device of render and evaluate, each of --devices, and the training config's device."""
+    from vidcolor.devices import parse_device
+    from vidcolor.inference.batch import parse_devices
+
+    for name in ("auto", "cpu", "cuda", "cuda:3"):
+        assert parse_device(name) == name
+        assert RenderOptions(device=name).device == name == _config(device=name).device
+    for name in ("gpu", "cuda:x", "cpu\n", "CUDA", "cuda:", ""):
+        for make in (parse_device, lambda n: RenderOptions(device=n),
+                     lambda n: _config(device=n)):
+            with pytest.raises(OptionError, match="--device must be auto, cpu, cuda or cuda:N"):
+                make(name)
+    with pytest.raises(OptionError, match="--devices: each device must be cpu, cuda or cuda:N, "
+                                          "got 'auto'"):
+        parse_devices("cpu,auto")
+    assert parse_devices("cpu, cpu") == ["cpu", "cpu"]
 
 
 @pytest.mark.parametrize("field, value", [

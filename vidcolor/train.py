@@ -58,6 +58,7 @@ from vidcolor.checkpoint import (
     save_checkpoint,
 )
 from vidcolor.color import GreyModel, grey_of_rgb
+from vidcolor.devices import parse_device
 from vidcolor.errors import (
     CheckpointError,
     DatasetError,
@@ -93,13 +94,14 @@ MAX_SEED = 2**63 - 1
 MAX_EPOCHS = 100_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of a training run (defaults: the thesis's).
+    """Hyperparameters of a training run (defaults: the thesis's), checked when made.
 
     Attributes:
-        arch: ``plain`` or ``residual``.
-        variant: ``rebalance``, ``no-rebalance``, ``dropout`` (plain) or ``l2`` (plain).
+        arch: a network of :data:`vidcolor.models.ARCHITECTURES` (``plain``, ``residual``).
+        variant: one of its variants: ``rebalance``, ``no-rebalance``, ``dropout`` (plain) or
+            ``l2`` (plain).
         width: channel multiplier (1.0 = thesis size; 0.125 for CPU demos).
         epochs: total number of epochs.
         batch_size: micro-batch per process.
@@ -110,12 +112,16 @@ class TrainConfig:
         lr_step: epochs between learning-rate drops (``StepLR``'s ``step_size``).
         lr_gamma: learning-rate factor at each drop (``StepLR``'s ``gamma``).
         seed: seed of initialisation, shuffling, augmentation and dropout.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (:func:`vidcolor.devices.parse_device`).
         workers: DataLoader worker processes (0 loads in the main process).
         max_images: use at most this many training frames (evenly spaced), None for all.
         max_test_images: use at most this many test frames for the per-epoch test loss.
         rebalance_lambda: λ of the rebalancing weights.
         keep_checkpoints: epoch checkpoints kept besides the best one (the latest ones).
+
+    Raises:
+        OptionError: an option of the wrong type or out of range, named as on the command line
+            (a usage error; a ``ValueError`` too).
     """
 
     arch: str = "plain"
@@ -136,8 +142,12 @@ class TrainConfig:
     rebalance_lambda: float = 0.5
     keep_checkpoints: int = 2
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        """Check every option's type and range (numbers finite).
+        """Check every option's type and range (numbers finite); run when the config is made
+        (it is frozen: everything downstream trusts it).
 
         Raises:
             OptionError: naming the first bad option (a ``ValueError`` too).
@@ -152,6 +162,7 @@ class TrainConfig:
         if self.variant not in VARIANTS[self.arch]:
             raise OptionError(f"--variant {self.variant} is not available for --arch "
                               f"{self.arch} (choose {', '.join(VARIANTS[self.arch])})")
+        parse_device(self.device)
         checks = [
             (0 < self.width <= MAX_WIDTH, f"--width must be positive, at most {MAX_WIDTH:g}"),
             (1 <= self.epochs <= MAX_EPOCHS, f"--epochs must be from 1 to {MAX_EPOCHS}"),
@@ -175,11 +186,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a stored dict; unknown keys are an error that names them."""
+        """Build from a stored dict; unknown keys are an error that names them.
+
+        Raises:
+            OptionError: an unknown key, or a value :meth:`validate` refuses.
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown training option(s): {', '.join(unknown)}")
+            raise OptionError(f"unknown training option(s): {', '.join(unknown)}")
         return cls(**data)
 
 
@@ -220,8 +235,7 @@ def _checked_config(json_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         return CheckpointError(f"{json_path}: invalid checkpoint descriptor: config {problem}")
 
     try:
-        TrainConfig.from_dict({k: v for k, v in stored.items() if k not in _RECORDED}
-                              ).validate()
+        TrainConfig.from_dict({k: v for k, v in stored.items() if k not in _RECORDED})
     except (TypeError, ValueError) as exc:
         raise bad(f"({exc})") from exc
     for key in _IDENTITY:
@@ -755,7 +769,6 @@ def _prepare_run(config: TrainConfig, run_dir: Path, resume: bool
         options = {k: v for k, v in stored.items() if k not in _RECORDED}
         merged = TrainConfig.from_dict(
             {**options, **{k: getattr(config, k) for k in _RESUMABLE}})
-        merged.validate()
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{ckpt.info.path}: unusable stored configuration ({exc})") from exc
     return merged, ckpt
@@ -1079,9 +1092,7 @@ def train(config: TrainConfig, dataset_dir: str | Path | None = None,
         DeviceError: CUDA requested but absent, or out of GPU memory.
         OutputError: the run directory cannot be written, holds checkpoints already (without
             ``resume``), or another process is training into it.
-        ValueError: invalid options.
     """
-    config.validate()
     run_path = (Path(run_dir) if run_dir is not None
                 else default_run_dir(config.arch, config.variant))
     dist_info = _init_distributed(config.device)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from vidcolor._cli.render import build_options, render_options, split_ensemble_input
+from vidcolor._cli.render import options_from_cli, render_options, split_ensemble_input
 
 
 @click.command("evaluate")
@@ -37,12 +38,8 @@ from vidcolor._cli.render import build_options, render_options, split_ensemble_i
               help="Write a report folder: report.json, error curves, a comparison sheet, a "
                    "per-frame plot and index.html.")
 def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | None, align: bool,
-             dataset_dir: str,
-             split: str, max_images: int | None, refine: str, ensemble: str | None, decode: str,
-             size: int, batch_size: int, device: str, workers: int | None,
-             fz_scale: float | None, fz_sigma: float | None, fz_min_size: int | None,
-             working_scale: float, temporal: bool, palette: bool, neutral: bool, credits: bool,
-             debias: float, as_json: bool, report_dir: Path | None) -> None:
+             dataset_dir: str, split: str, max_images: int | None, as_json: bool,
+             report_dir: Path | None, **render_kwargs: Any) -> None:
     """Score colourisations against the colour truth (SPEC §8, plus temporal measures).
 
     \b
@@ -66,7 +63,7 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
     if season_dir is not None:
         _season(items, season_dir, truth, align, as_json, report_dir)
         return
-    ensemble, items = split_ensemble_input(ensemble, items)
+    ensemble, items = split_ensemble_input(render_kwargs.pop("ensemble"), items)
     if not items:
         raise click.UsageError("give RUNs to render a dataset split, or RESULTs with --truth")
     if truth is not None:
@@ -75,9 +72,7 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
     else:
         if align:
             raise click.UsageError("--align needs --truth")
-        options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
-                                fz_scale, fz_sigma, fz_min_size, working_scale, temporal,
-                                palette, neutral, credits, debias)
+        options = options_from_cli(ensemble=ensemble, **render_kwargs)
         summary = evaluate_runs(list(items), options, dataset_dir=dataset_dir, split=split,
                                 max_images=max_images, report_dir=report_dir, progress=True)
     if as_json:

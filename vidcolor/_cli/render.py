@@ -11,91 +11,82 @@ import click
 
 from vidcolor.color import GREY_MODELS
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
-from vidcolor.inference.options import RenderOptions
+from vidcolor.inference.options import RenderOptions, segmentation_flags
 from vidcolor.inference.refine import refine_methods
 from vidcolor.video import CHROMA, CRF_RANGE
 
-_DEFAULT = RenderOptions()
 
-
-def build_options(refine: str, ensemble: str | None, decode: str, size: int, batch_size: int,
-                  device: str, workers: int | None, fz_scale: float | None,
-                  fz_sigma: float | None, fz_min_size: int | None, working_scale: float,
-                  temporal: bool = False, palette: bool = False, neutral: bool = False,
-                  credits: bool = False, debias: float = _DEFAULT.debias
-                  ):  # noqa: ANN201 - RenderOptions (lazy import)
-    """The :class:`RenderOptions` of the command line; a bad value is a usage error (exit 2)."""
+def options_from_cli(**kwargs: Any) -> RenderOptions:
+    """:meth:`RenderOptions.from_cli`, a refused value made a usage error (exit 2)."""
     from vidcolor.errors import OptionError
 
-    segmentation: dict[str, float] = {}
-    if refine != "none" and working_scale != 1.0:
-        segmentation["working_scale"] = working_scale
-    for name, value in (("scale", fz_scale), ("sigma", fz_sigma), ("min_size", fz_min_size)):
-        if value is not None:
-            if refine != "felzenszwalb":
-                raise click.UsageError(f"--fz-{name.replace('_', '-')} needs --refine "
-                                       "felzenszwalb")
-            segmentation[name] = value
     try:
-        return RenderOptions(refine=refine, refine_options=segmentation, ensemble=ensemble,
-                             decode=decode, size=size, batch_size=batch_size, device=device,
-                             workers=workers,
-                             sequence=("shots", "temporal") if temporal else (),
-                             palette=palette, neutral=neutral, credits=credits,
-                             debias=debias)
+        return RenderOptions.from_cli(**kwargs)
     except OptionError as exc:
         raise click.UsageError(str(exc)) from None
 
 
+def _segmentation_options() -> list[Callable[[Any], Any]]:
+    """An option per parameter of the registered segmentations that has a flag (``--fz-scale``
+    ...), generated from its declaration: type, bounds, help and default."""
+    options = []
+    for flag, segmentation, parameter in segmentation_flags():
+        minimum = parameter.minimum  # shown in the help: [x>0], not [x>0.0]
+        low = {"min": int(minimum) if float(minimum).is_integer() else minimum,
+               "min_open": parameter.min_open}
+        kind = click.IntRange(**low) if parameter.type is int else click.FloatRange(**low)
+        options.append(click.option(
+            flag, type=kind, default=None,
+            help=f"{segmentation.label} {parameter.help} [default: {parameter.default:g}]."))
+    return options
+
+
 def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
-    """The options that decide how frames are colourised (shared by render and evaluate)."""
+    """The options that decide how frames are colourised (shared by render and evaluate); the
+    command gets them as keyword arguments for :func:`options_from_cli`. Defaults are read
+    from the class's fields (making a RenderOptions here would import torch)."""
     options = [
-        click.option("--refine", type=click.Choice(refine_methods()), default=_DEFAULT.refine,
+        click.option("--refine", type=click.Choice(refine_methods()), default=RenderOptions.refine,
                      show_default=True,
                      help="Segment the grey frame and paint each region with one colour."),
         click.option("--ensemble", metavar=f"[{'|'.join(ENSEMBLE_METHODS)}]", is_flag=False,
                      flag_value="mean", default=None,
                      help="Combine several models: mean of their ab (alone: mean) or of their "
                           "colour histograms (same gamut only)."),
-        click.option("--decode", default=_DEFAULT.decode, show_default=True,
+        click.option("--decode", default=RenderOptions.decode, show_default=True,
                      help="expectation, mode, annealed or annealed:T (e.g. annealed:0.38)."),
-        click.option("--size", type=int, default=_DEFAULT.size, show_default=True,
+        click.option("--size", type=int, default=RenderOptions.size, show_default=True,
                      help="Network input size (the whole frame resized to a square, multiple "
                           "of 8)."),
-        click.option("--batch-size", type=int, default=_DEFAULT.batch_size, show_default=True,
+        click.option("--batch-size", type=int, default=RenderOptions.batch_size, show_default=True,
                      help="Frames per network batch."),
-        click.option("--device", default=_DEFAULT.device, show_default=True,
+        click.option("--device", default=RenderOptions.device, show_default=True,
                      help="auto, cpu, cuda or cuda:N."),
         click.option("--workers", type=int, default=None,
                      help="Worker processes for the per-frame stages (default: CPU count - 1 "
                           "when refining; 0: in-process)."),
-        click.option("--fz-scale", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Felzenszwalb scale: higher means larger regions [default: 100]."),
-        click.option("--fz-sigma", type=click.FloatRange(min=0), default=None,
-                     help="Felzenszwalb Gaussian pre-smoothing, px [default: 0.5]."),
-        click.option("--fz-min-size", type=click.IntRange(min=1), default=None,
-                     help="Felzenszwalb smallest region, px [default: 50]."),
+        *_segmentation_options(),
         click.option("--working-scale", type=float, default=1.0, show_default=True,
                      help="Segment at this fraction of the resolution (faster; labels are "
                           "mapped back along the full-resolution lines)."),
-        click.option("--temporal/--no-temporal", default="temporal" in _DEFAULT.sequence,
+        click.option("--temporal/--no-temporal", default="temporal" in RenderOptions.sequence,
                      show_default=True,
                      help="Stabilise colours within each shot: each region's colour is a vote "
                           "over the frames it appears in (tracked by optical flow); nothing "
                           "crosses a cut or a fade."),
-        click.option("--palette/--no-palette", default=_DEFAULT.palette, show_default=True,
+        click.option("--palette/--no-palette", default=RenderOptions.palette, show_default=True,
                      help="Paint each region in the series' palette colour its prediction "
                           "supports best (learnt by build-dataset; regions only)."),
-        click.option("--neutral/--no-neutral", default=_DEFAULT.neutral, show_default=True,
+        click.option("--neutral/--no-neutral", default=RenderOptions.neutral, show_default=True,
                      help="Keep ink, shadows and highlights as neutral as the series keeps "
                           "them (a chroma ceiling per lightness, learnt from the training "
                           "split)."),
-        click.option("--debias", type=float, default=_DEFAULT.debias, show_default=True,
+        click.option("--debias", type=float, default=RenderOptions.debias, show_default=True,
                      metavar="STRENGTH",
                      help="Undo this much (0 to 1) of the class rebalancing's preference for "
                           "rare saturated colours in the network's predictions: fewer tinted "
                           "greys, a little less colour (README, Measured)."),
-        click.option("--credits/--no-credits", default=_DEFAULT.credits, show_default=True,
+        click.option("--credits/--no-credits", default=RenderOptions.credits, show_default=True,
                      help="Paint credit screens detected in the grey input in the series' "
                           "credit colours (learnt from the frames the credit filter dropped)."),
     ]
@@ -108,11 +99,11 @@ def encoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--chroma`` and ``--crf``: how render encodes its videos (not options of evaluate,
     which writes no video; ``scripts/compare_options.py`` parses them too)."""
     command = click.option(
-        "--crf", type=click.IntRange(*CRF_RANGE), default=_DEFAULT.crf, show_default=True,
+        "--crf", type=click.IntRange(*CRF_RANGE), default=RenderOptions.crf, show_default=True,
         help="x264 quality of the output video: lower is better and larger, 0 is lossless "
              "(an archive master).")(command)
     return click.option(
-        "--chroma", type=click.Choice(CHROMA), default=_DEFAULT.chroma, show_default=True,
+        "--chroma", type=click.Choice(CHROMA), default=RenderOptions.chroma, show_default=True,
         help="Output video chroma: 420 plays everywhere; 444 keeps colour at full resolution, "
              "so thin black ink stays black beside coloured fills (needs a player with H.264 "
              "4:4:4: VLC, mpv, ffmpeg).")(command)
@@ -174,14 +165,10 @@ def split_ensemble_input(ensemble: str | None, inputs: tuple[Path, ...]
                    "or bt709 luma): the output keeps the input's grey under it. Overrides "
                    "the run's, with a warning when it differs.  [default: the run's grey "
                    "model, recorded from its dataset]")
-def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | None, refine: str,
-           ensemble: str | None, decode: str, size: int, batch_size: int, device: str,
-           workers: int | None, fz_scale: float | None, fz_sigma: float | None,
-           fz_min_size: int | None, working_scale: float, temporal: bool, palette: bool,
-           neutral: bool, credits: bool, debias: float, chroma: str, crf: int, side_by_side: bool,
-           review: Path | None, truth: Path | None, hints: Path | None,
+def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | None,
+           side_by_side: bool, review: Path | None, truth: Path | None, hints: Path | None,
            shard: str | None, devices: str | None, skip_errors: bool, keep_going: bool,
-           grey: str | None) -> None:
+           **render_kwargs: Any) -> None:
     """Colourise INPUTs: videos, images, folders of images, or season folders (videos
     and/or folders of images).
 
@@ -202,16 +189,13 @@ def render(inputs: tuple[Path, ...], models: tuple[str, ...], output: Path | Non
     from vidcolor.inference import batch
     from vidcolor.inference.render import Renderer
 
-    ensemble, inputs = split_ensemble_input(ensemble, inputs)
+    ensemble, inputs = split_ensemble_input(render_kwargs.pop("ensemble"), inputs)
     if not inputs:
         raise click.UsageError("Missing argument 'INPUT...'.")
-    options = build_options(refine, ensemble, decode, size, batch_size, device, workers,
-                            fz_scale, fz_sigma, fz_min_size, working_scale, temporal, palette,
-                            neutral, credits, debias)
-    options = replace(options, chroma=chroma, crf=crf, grey=grey)
+    options = options_from_cli(ensemble=ensemble, **render_kwargs)
     shard_pair = _usage(batch.parse_shard, shard) if shard else None
     device_list = _usage(batch.parse_devices, devices) if devices else []
-    if device_list and device != "auto":
+    if device_list and options.device != "auto":
         raise click.UsageError("give --device or --devices, not both")
     several = batch.is_batch(inputs, shard_pair)  # a missing input fails before loading
     if review is not None and side_by_side:

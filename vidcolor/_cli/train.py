@@ -7,15 +7,42 @@ from pathlib import Path
 
 import click
 
-_VARIANTS = ("rebalance", "no-rebalance", "dropout", "l2")
+from vidcolor.models import ARCHITECTURES, all_variants  # torch-free: the registry
+
+
+def _either(names: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 2 else names)
+
+
+def _default_variant(arch: str) -> str:
+    """The first variant of ``arch`` (``rebalance``; an unknown arch is refused later)."""
+    return ARCHITECTURES[arch].variants[0] if arch in ARCHITECTURES else all_variants()[0]
+
+
+def _arch_help() -> str:
+    """``--arch``'s help, from the registry: each network and its description."""
+    networks = [f"{arch.name} ({arch.description})" for arch in ARCHITECTURES.values()]
+    return f"Network: {_either(networks)}. Required unless --resume."
+
+
+def _variant_help() -> str:
+    """``--variant``'s help, from the registry: the default and the variants that only some
+    networks have (``dropout and l2 are plain only``)."""
+    default = all_variants()[0]
+    having: dict[tuple[str, ...], list[str]] = {}
+    for variant in all_variants():
+        archs = tuple(a.name for a in ARCHITECTURES.values() if variant in a.variants)
+        if len(archs) < len(ARCHITECTURES):
+            having.setdefault(archs, []).append(variant)
+    only = [f"{' and '.join(variants)} {'are' if len(variants) > 1 else 'is'} "
+            f"{'/'.join(archs)} only" for archs, variants in having.items()]
+    return f"Loss/graph variant [default: {default}]" + "".join(f"; {o}" for o in only) + "."
 
 
 @click.command("train")
-@click.option("--arch", type=click.Choice(["plain", "residual"]), default=None,
-              help="Network: plain (Zhang, 32.2 M) or residual (16.6 M). Required unless "
-                   "--resume.")
-@click.option("--variant", type=click.Choice(_VARIANTS), default=None,
-              help="Loss/graph variant [default: rebalance]; dropout and l2 are plain only.")
+@click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=None, help=_arch_help())
+@click.option("--variant", type=click.Choice(all_variants()), default=None, help=_variant_help())
 @click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), default=None,
               help="Dataset folder from `vidcolor build-dataset` [default: ./dataset; with "
                    "--resume, the dataset the run was trained on].")
@@ -87,13 +114,12 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
     elif switch_dataset:
         raise OptionError("--switch-dataset only applies with --resume")
     if arch is None:
-        raise OptionError("--arch is required (plain or residual)")
+        raise OptionError(f"--arch is required ({_either(list(ARCHITECTURES))})")
     config = train_mod.TrainConfig(
-        arch=arch, variant=variant or "rebalance", width=width, epochs=epochs,
+        arch=arch, variant=variant or _default_variant(arch), width=width, epochs=epochs,
         batch_size=batch_size, accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step,
         lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images,
-        max_test_images=max_test_images, keep_checkpoints=keep_checkpoints)
-    config.validate()  # OptionError: the option, its value and what it must be
+        max_test_images=max_test_images, keep_checkpoints=keep_checkpoints)  # checked: exit 2
     run = train_mod.train(config, dataset_dir, output, resume=resume is not None,
                           switch_dataset=switch_dataset, progress=True)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from vidcolor.devices import parse_device
 from vidcolor.errors import InputError, OptionError, OutputError, VidcolorError
 from vidcolor.fsutil import ensure_writable_dir, write_json_atomic
 from vidcolor.inference.options import RenderOptions
@@ -249,9 +250,7 @@ def parse_devices(text: str) -> list[str]:
                           f"(models loaded, about {DEVICE_WORKER_BYTES >> 20} MiB) does not "
                           "fit in this machine's memory; list fewer")
     for item in devices:
-        if item == "auto" or not _is_device_name(item):
-            raise OptionError(f"--devices: each device must be cpu, cuda or cuda:N, got "
-                              f"{item[:40]!r}")
+        parse_device(item, "--devices: each device", auto=False)
     if any(item != "cpu" for item in devices):
         from vidcolor.checkpoint import resolve_device
 
@@ -261,14 +260,6 @@ def parse_devices(text: str) -> list[str]:
             except DeviceError as exc:
                 raise OptionError(f"--devices: {exc}") from None
     return devices
-
-
-def _is_device_name(name: str) -> bool:
-    try:
-        RenderOptions(device=name)  # the same check as --device
-    except OptionError:
-        return False
-    return True
 
 
 def _device_options(options: RenderOptions, device: str, devices: int) -> RenderOptions:

@@ -9,9 +9,15 @@ from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
 :data:`vidcolor.inference.ensemble.ENSEMBLE_METHODS`, decodings from
 :data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from
 :data:`vidcolor.inference.stages.SEQUENCE_STAGES`, where the built-in ones (``shots``,
-``temporal``) register themselves when this module imports them: whoever makes a
-:class:`RenderOptions` has them registered. (Not the package's ``__init__``: the render's worker
+``temporal``) register themselves when a :class:`RenderOptions` is first made (it imports them):
+whoever makes one has them registered. (Not on importing this module, nor in the package's
+``__init__``: the command line imports this module for its defaults and the render's worker
 processes import the package to run the frame stages, and ``temporal`` imports torch.)
+
+The command line's options are declared once: :meth:`RenderOptions.from_cli` takes render's and
+evaluate's keyword arguments, the options of the segmentations' parameters included (generated
+from their declarations in :data:`~vidcolor.inference.refine.SEGMENTATIONS`, see
+:func:`segmentation_flags`).
 """
 
 from __future__ import annotations
@@ -20,18 +26,16 @@ import contextlib
 import logging
 import math
 import os
-import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vidcolor.color import GREY_MODELS, GreyModel, as_grey_model
+from vidcolor.devices import parse_device
 from vidcolor.errors import OptionError
-from vidcolor.inference import shots, temporal  # noqa: F401 - registration
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
-from vidcolor.inference.refine import SEGMENTATIONS, refine_methods
+from vidcolor.inference.refine import SEGMENTATIONS, Parameter, Segmentation, refine_methods
 from vidcolor.inference.stages import SEQUENCE_STAGES
-from vidcolor.quantize import parse_decode
 from vidcolor.video import CHROMA, CRF_RANGE
 
 if TYPE_CHECKING:
@@ -40,7 +44,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+#: Keywords of :meth:`RenderOptions.from_cli` that are not fields: ``--working-scale`` (goes to
+#: ``refine_options``) and ``--temporal/--no-temporal`` (the sequence stages on or off).
+_CLI_ONLY = ("working_scale", "temporal")
+
+
+def segmentation_flags() -> list[tuple[str, Segmentation, Parameter]]:
+    """The command-line options of the registered segmentations' parameters, in registry order:
+    ``(flag, segmentation, parameter)``, e.g. ``("--fz-scale", felzenszwalb, scale)``; the
+    keyword of :meth:`RenderOptions.from_cli` is the flag's click name (``fz_scale``)."""
+    return [(flag, segmentation, parameter) for segmentation in SEGMENTATIONS.values()
+            for parameter in segmentation.parameters
+            if (flag := segmentation.flag(parameter)) is not None]
+
+
+def _register_sequence_stages() -> None:
+    from vidcolor.inference import shots, temporal  # noqa: F401 - registration
 
 
 def _is_int(value: Any) -> bool:
@@ -102,7 +121,49 @@ class RenderOptions:
     crf: int = 18
     grey: str | GreyModel | None = None
 
+    @classmethod
+    def from_cli(cls, **kwargs: Any) -> RenderOptions:
+        """The options of render's or evaluate's command line, checked once.
+
+        Args:
+            **kwargs: the commands' keyword arguments: the fields (``refine``, ``size`` ...)
+                but ``refine_options`` and ``sequence``; ``working_scale``; ``temporal`` (the
+                sequence stages on or off); each segmentation parameter's option by its click
+                name (``fz_scale`` ..., :func:`segmentation_flags`; None: not given). One not
+                given takes its default.
+
+        Raises:
+            OptionError: an unknown keyword, a segmentation parameter without its ``--refine``,
+                or a value the options refuse (one line naming the option).
+
+        >>> RenderOptions.from_cli(refine="felzenszwalb", fz_scale=50.0).refine_options
+        {'scale': 50.0}
+        """
+        flags = {flag[2:].replace("-", "_"): (flag, segmentation.name, parameter.name)
+                 for flag, segmentation, parameter in segmentation_flags()}
+        names = {item.name for item in fields(cls)} - {"refine_options", "sequence"}
+        unknown = sorted(set(kwargs) - names - set(flags) - set(_CLI_ONLY))
+        if unknown:
+            raise OptionError(f"unknown render option(s) {', '.join(unknown)}")
+        values = {key: value for key, value in kwargs.items() if key in names}
+        refine = values.get("refine", cls.refine)
+        segmentation: dict[str, float] = {}
+        working_scale = kwargs.get("working_scale", 1.0)
+        if refine != "none" and working_scale != 1.0:
+            segmentation["working_scale"] = working_scale
+        for keyword, (flag, method, name) in flags.items():
+            if kwargs.get(keyword) is not None:
+                if refine != method:
+                    raise OptionError(f"{flag} needs --refine {method}")
+                segmentation[name] = kwargs[keyword]
+        if "temporal" in kwargs:
+            values["sequence"] = ("shots", "temporal") if kwargs["temporal"] else ()
+        return cls(refine_options=segmentation, **values)
+
     def __post_init__(self) -> None:
+        from vidcolor.quantize import parse_decode  # torch: not on importing this module
+
+        _register_sequence_stages()
         if self.grey is not None and not isinstance(self.grey, GreyModel) \
                 and self.grey not in GREY_MODELS:
             raise OptionError(f"unknown --grey {self.grey!r}; choose one of "
@@ -134,9 +195,7 @@ class RenderOptions:
             raise OptionError(f"--size must be a positive multiple of 8, got {self.size}")
         if not _is_int(self.batch_size) or self.batch_size < 1:
             raise OptionError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if not _DEVICE.match(str(self.device)):
-            raise OptionError(f"--device must be auto, cpu, cuda or cuda:N, got "
-                              f"{self.device!r}")
+        parse_device(self.device)
         if not (isinstance(self.debias, (int, float)) and 0 <= self.debias <= 1):
             raise OptionError(f"--debias must be between 0 and 1, got {self.debias!r}")
         if self.chroma not in CHROMA:

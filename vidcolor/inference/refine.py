@@ -19,9 +19,11 @@ clean digital grey has none, and is segmented exactly as before). Only the label
 cleaned grey; the output keeps the input's own grey, grain included.
 
 Segmentations are registered in :data:`SEGMENTATIONS` (name -> :class:`Segmentation`: the
-function, its parameters' defaults, and how each parameter scales when segmenting at reduced
-resolution); ``--refine`` choices come from that registry. Adding one is a function plus one
-:func:`register` call.
+function and its typed :class:`Parameter` s: type, default, bounds, help, and how each scales
+when segmenting at reduced resolution); ``--refine`` choices and the render and evaluate options
+of the parameters (``--fz-scale`` ...) come from that registry, and
+:class:`~vidcolor.inference.options.RenderOptions` checks values against it. Adding one is a
+function plus one :func:`register` call.
 
 Everything here is numpy in, numpy out, no torch and no I/O, so it runs in worker processes.
 """
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -331,23 +333,91 @@ def _labels_to_full(labels: np.ndarray, small: np.ndarray, full: np.ndarray) -> 
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A typed parameter of a registered segmentation: a keyword of its function.
+
+    The command line's option for it (``--<flag_prefix>-<name>``) is generated from this
+    declaration (type, bounds, help, default shown); :meth:`Segmentation.check` validates a
+    value against it.
+
+    Attributes:
+        name: the function's keyword (``min_size``; its flag ``--fz-min-size``).
+        type: ``int`` or ``float``.
+        default: the value when not given (full-resolution pixels where it is a size).
+        help: what it does, after the segmentation's label (``"smallest region, px"``).
+        minimum: the lowest value accepted.
+        min_open: ``minimum`` itself is refused (``scale`` must be above 0).
+        scaling: for a size, the power of the working scale it scales with when segmenting
+            at reduced resolution (1: a length, 2: an area); 0: it stays.
+    """
+
+    name: str
+    type: type[int] | type[float]
+    default: float
+    help: str
+    minimum: float = 0.0
+    min_open: bool = False
+    scaling: int = 0
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` for this parameter (None: nothing).
+
+        >>> Parameter("min_size", int, 50, "smallest region", minimum=1).problem(0.5)
+        'must be a whole number of at least 1'
+        """
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value)):
+            return f"must be {self._kind()}"
+        low_ok = value > self.minimum if self.min_open else value >= self.minimum
+        whole_ok = self.type is not int or float(value).is_integer()
+        return None if low_ok and whole_ok else f"must be {self._kind()}"
+
+    def _kind(self) -> str:
+        noun = "a whole number" if self.type is int else "a number"
+        if self.minimum == 0 and not self.min_open:
+            return "a non-negative " + noun.removeprefix("a ")
+        return f"{noun} {'above' if self.min_open else 'of at least'} {self.minimum:g}"
+
+
+@dataclass(frozen=True)
 class Segmentation:
     """A registered segmentation of the grey frame.
 
     Attributes:
         name: the ``--refine`` value.
         function: ``function(luminance, **params) -> (H, W) int labels``.
-        defaults: every parameter's default (full-resolution pixels where it is a size).
-        scaling: for parameters that are sizes, the power of the working scale they scale with
-            when segmenting at reduced resolution (1: a length, 2: an area); others stay.
-        integers: parameters that must stay integers after scaling.
+        parameters: its typed parameters (every keyword ``function`` takes besides the grey).
+        label: how the help of its options names it (``"Felzenszwalb"``).
+        flag_prefix: its parameters are the options ``--<flag_prefix>-<name>`` of render and
+            evaluate (``fz``: ``--fz-scale``); None: not on the command line.
     """
 
     name: str
     function: Callable[..., np.ndarray]
-    defaults: Mapping[str, float]
-    scaling: Mapping[str, int] = field(default_factory=dict)
-    integers: frozenset[str] = frozenset()
+    parameters: tuple[Parameter, ...]
+    label: str = ""
+    flag_prefix: str | None = None
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        """Every parameter's default."""
+        return {parameter.name: parameter.default for parameter in self.parameters}
+
+    @property
+    def scaling(self) -> dict[str, int]:
+        """The parameters that are sizes, and the power of the working scale they scale with."""
+        return {p.name: p.scaling for p in self.parameters if p.scaling}
+
+    @property
+    def integers(self) -> frozenset[str]:
+        """The parameters that must stay integers after scaling."""
+        return frozenset(p.name for p in self.parameters if p.type is int)
+
+    def flag(self, parameter: Parameter) -> str | None:
+        """The command-line option of ``parameter`` (``--fz-min-size``), None if it has none."""
+        if self.flag_prefix is None:
+            return None
+        return f"--{self.flag_prefix}-{parameter.name.replace('_', '-')}"
 
     def check(self, options: Mapping[str, Any]) -> None:
         """Raise ValueError naming an option this segmentation does not take, or a bad value."""
@@ -355,12 +425,14 @@ class Segmentation:
         if unknown:
             raise ValueError(f"segmentation option(s) {', '.join(unknown)} do not apply to "
                              f"--refine {self.name} (it takes {', '.join(self.defaults)})")
-        for key, value in options.items():
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"segmentation option {key} must be a non-negative number, "
-                                 f"got {value!r}")
+        for parameter in self.parameters:
+            if parameter.name in options:
+                problem = parameter.problem(options[parameter.name])
+                if problem:
+                    raise ValueError(f"segmentation option {parameter.name} {problem}, got "
+                                     f"{options[parameter.name]!r}")
         working_scale = options.get("working_scale", 1.0)
-        if not 0 < working_scale <= 1:
+        if not (isinstance(working_scale, (int, float)) and 0 < working_scale <= 1):
             raise ValueError(f"--working-scale must be in (0, 1], got {working_scale}")
 
 
@@ -368,20 +440,25 @@ SEGMENTATIONS: dict[str, Segmentation] = {}
 
 
 def register(segmentation: Segmentation) -> Segmentation:
-    """Add a segmentation to :data:`SEGMENTATIONS` (its name becomes a ``--refine`` choice)."""
+    """Add a segmentation to :data:`SEGMENTATIONS` (its name becomes a ``--refine`` choice,
+    its parameters with a ``flag_prefix`` options of render and evaluate)."""
     SEGMENTATIONS[segmentation.name] = segmentation
     return segmentation
 
 
-register(Segmentation("regiongrow", segment_regiongrow,
-                      {"threshold": REGION_THRESHOLD, "min_distance": REGION_MIN_DISTANCE,
-                       "max_iterations": 8},
-                      scaling={"min_distance": 1}, integers=frozenset({"max_iterations"})))
-register(Segmentation("felzenszwalb", segment_felzenszwalb,
-                      {"scale": FELZENSZWALB_SCALE, "sigma": FELZENSZWALB_SIGMA,
-                       "min_size": FELZENSZWALB_MIN_SIZE},
-                      scaling={"scale": 2, "sigma": 1, "min_size": 2},
-                      integers=frozenset({"min_size"})))
+register(Segmentation("regiongrow", segment_regiongrow, (
+    Parameter("threshold", float, REGION_THRESHOLD, "joining threshold on normalised L"),
+    Parameter("min_distance", float, REGION_MIN_DISTANCE,
+              "stop when no pixel is farther than this from a region, px", scaling=1),
+    Parameter("max_iterations", int, 8, "mean-shift iterations per region")),
+    label="Region growing"))
+register(Segmentation("felzenszwalb", segment_felzenszwalb, (
+    Parameter("scale", float, FELZENSZWALB_SCALE, "scale: higher means larger regions",
+              min_open=True, scaling=2),
+    Parameter("sigma", float, FELZENSZWALB_SIGMA, "Gaussian pre-smoothing, px", scaling=1),
+    Parameter("min_size", int, FELZENSZWALB_MIN_SIZE, "smallest region, px", minimum=1,
+              scaling=2)),
+    label="Felzenszwalb", flag_prefix="fz"))
 
 
 def refine_methods() -> tuple[str, ...]:
