@@ -525,3 +525,29 @@ def test_an_episode_name_in_meta_json_never_becomes_a_path_outside(tmp_path: Pat
     with pytest.raises(DatasetError, match="victim.*not a plain folder name"):
         build_dataset(episodes[:1], out, params=DatasetParams(size=32))
     assert [p.name for p in victim.iterdir()] == ["keep.txt"]
+
+
+def test_credit_signatures_are_measured_on_the_grey_models_grey(tmp_path: Path,
+                                                                 episodes: list[Path]) -> None:
+    """A series whose black and white is BT.601 luma: a credit frame's grey signature is that
+    of its luma grey (the blue background is darker in luma), as render will measure it on
+    the grey twin; with luminance, that of the colour's own L."""
+    from vidcolor.color import grey_lightness, grey_of_rgb, lightness
+    from vidcolor.extract import credit_signature
+    from vidcolor.video import iter_frames
+
+    frames = {f.index: f.rgb for f in iter_frames(episodes[0], size=(32, 32))}
+    for grey in ("bt601", "luminance"):
+        out = tmp_path / grey
+        build_dataset(episodes[:1], out, params=DatasetParams(size=32), grey=grey)
+        for row in rows_of(out / "excluded.csv"):
+            rgb = frames[int(row["frame_index"])]
+            light = lightness(rgb) if grey == "luminance" else \
+                grey_lightness()[grey_of_rgb(rgb, grey)]
+            want = credit_signature(light)
+            assert want is not None
+            assert float(row["grey_background_y"]) == pytest.approx(want.background, abs=2e-6)
+            assert float(row["grey_text_y"]) == pytest.approx(want.text, abs=2e-6)
+    first = rows_of(tmp_path / "bt601" / "excluded.csv")[0]
+    assert float(first["grey_background_y"]) < float(
+        rows_of(tmp_path / "luminance" / "excluded.csv")[0]["grey_background_y"])

@@ -58,7 +58,14 @@ import cv2
 import numpy as np
 
 from vidcolor import __version__, progress
-from vidcolor.color import GreyModel, as_grey_model, grey_model_from_dict, lightness
+from vidcolor.color import (
+    GreyModel,
+    as_grey_model,
+    grey_lightness,
+    grey_model_from_dict,
+    grey_of_rgb,
+    lightness,
+)
 from vidcolor.errors import DatasetError, InputError, OutputError, VidcolorError
 from vidcolor.extract import (
     DEDUP_THRESHOLD,
@@ -723,7 +730,8 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
         try:
             check_episode_file(path)  # with --skip-errors, not checked before
             episode, rows, dropped = _extract_episode(path, name, frames_root, params,
-                                                      credit_rule, skip_errors, progress_bar)
+                                                      credit_rule, skip_errors, progress_bar,
+                                                      _grey_of_meta(meta))
         except InputError as exc:
             if not skip_errors:
                 raise
@@ -764,7 +772,9 @@ def _record_grey(output: Path, meta: dict, grey: GreyModel | None) -> bool:
     recorded = _grey_of_meta(meta)
     if grey != recorded and meta.get("episodes"):
         log.warning("%s: the grey model changes from %s to %s (runs trained before keep "
-                    "theirs)", output, recorded.describe(), grey.describe())
+                    "theirs; the credit screens' grey signatures of the episodes already "
+                    "extracted stay the old model's: build a new dataset to learn them again)",
+                    output, recorded.describe(), grey.describe())
     meta["grey"] = grey.to_dict()
     return meta["grey"] != before
 
@@ -838,16 +848,11 @@ def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
     credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
                             [f.text_rgb for f in excluded])  # type: ignore[misc]
     model = read_grey_model(dataset_dir) if grey is None else grey
-    if model.name == "luminance":  # each credit frame's measured signature
-        signed = [f for f in excluded if f.grey_background_y is not None
-                  and f.grey_text_y is not None]
-        credit_grey = learn_credit_grey(
-            [f.grey_background_y for f in signed],  # type: ignore[misc]
-            [f.grey_text_y for f in signed])  # type: ignore[misc]
-    else:  # the signature was measured on the colour's L: the model's grey of its colours
-        credit_grey = learn_credit_grey(
-            _grey_luminance([f.background_rgb for f in excluded], model),  # type: ignore[misc]
-            _grey_luminance([f.text_rgb for f in excluded], model))  # type: ignore[misc]
+    # each credit frame's signature, measured at extraction on the model's grey of it
+    signed = [f for f in excluded if f.grey_background_y is not None
+              and f.grey_text_y is not None]
+    credit_grey = learn_credit_grey([f.grey_background_y for f in signed],  # type: ignore[misc]
+                                    [f.grey_text_y for f in signed])  # type: ignore[misc]
     with progress_mod.bar(total=len(paths), desc="series look", unit="frame",
                           enabled=progress) as bar:
         frames = (read_image(path)[0] for path in paths)
@@ -856,18 +861,6 @@ def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
     log.info("series look: %d palette colours, %s", len(look.palette),
              "credit colours learnt" if credits else "no credit colours")
     return look
-
-
-def _grey_luminance(colours: Sequence[Sequence[float]], model: GreyModel) -> list[float]:
-    """The luminance Y of the grey ``model`` gives each RGB colour (what a credit signature
-    measures on a black-and-white frame)."""
-    from vidcolor.color import grey_lightness, grey_of_rgb, luminance_of_lightness
-
-    rgb = np.clip(np.rint(np.asarray(colours, np.float64)), 0, 255).astype(np.uint8)
-    if not len(rgb):
-        return []
-    levels = grey_of_rgb(rgb.reshape(-1, 1, 3), model).ravel()
-    return [float(v) for v in luminance_of_lightness(grey_lightness()[levels])]
 
 
 def _counted(frames: Iterable[np.ndarray], bar: Any) -> Iterable[np.ndarray]:
@@ -1027,8 +1020,12 @@ def _why_empty(report: BuildReport) -> str:
 
 
 def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetParams,
-                     rule: CreditRule, skip_errors: bool, progress_bar: bool
+                     rule: CreditRule, skip_errors: bool, progress_bar: bool,
+                     grey: GreyModel | None = None
                      ) -> tuple[EpisodeReport, list[dict], list[dict]]:
+    """Extract one episode's frames; a credit frame is dropped and its signature recorded as
+    a black and white made with ``grey`` shows it (None: luminance, the colour's own L)."""
+    grey_light = None if grey is None or grey.name == "luminance" else grey_lightness()
     info = probe(path)
     staging = frames_root / f".{name}.partial"
     final = frames_root / name
@@ -1063,7 +1060,9 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
                 colours = credit_colours(small, rule) if params.credit_filter else None
                 if colours is not None:
                     report.credits += 1
-                    signature = credit_signature(lightness(small))
+                    signature = credit_signature(
+                        lightness(small) if grey_light is None or grey is None
+                        else grey_light[grey_of_rgb(small, grey)])
                     dropped.append({**where, "reason": "credits",
                                     "background_rgb": _rgb_text(colours[0]),
                                     "text_rgb": _rgb_text(colours[1]),
