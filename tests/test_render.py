@@ -296,7 +296,7 @@ def test_interrupted_render_leaves_no_output_and_resumes_exactly(
     encoded: list[tuple[int, str]] = []  # (frame, digest of the RGB) handed to the encoder
 
     def encoding(self: sinks.VideoSink, work: FrameWork, rgb: np.ndarray) -> None:
-        if work.index >= self.resume_at:
+        if self.wants(work.index):
             encoded.append((work.index, hashlib.sha256(rgb.tobytes()).hexdigest()))
         write(self, work, rgb)
 

@@ -395,7 +395,7 @@ def test_malformed_segment_record_starts_over(tmp_path: Path, media: dict[str, P
     (tmp_path / "clip.mkv").write_bytes(b"x")  # not a segment, though it exists
     (staging / "segments.json").write_text(json.dumps(record))
     sink = VideoSink(tmp_path / "out.mkv", open_source(media["clip"]), staging, 1, True)
-    assert (sink.resume_at, sink.warmup_from, sink.segments) == (0, 0, [])
+    assert (sink.todo, sink.segments) == ([(0, 0, None)], [])
 
 
 @pytest.mark.parametrize("shots", ['{"2": "x"}', '{"2": [1]}', '{"2": 5}', "[[", '{"2": -1}'])
@@ -409,7 +409,7 @@ def test_damaged_shot_record_of_a_folder_warms_up_from_the_start(tmp_path: Path,
         cv2.imwrite(str(staging / name), _frames(1)[0])
     (staging / "shots.json").write_text(shots)
     sink = FolderSink(tmp_path / "out", staging, ["a.png", "b.png", "c.png"], stateless=False)
-    assert (sink.resume_at, sink.warmup_from) == (2, 0)
+    assert sink.todo == [(0, 2, None)]  # frames 0-1 warm up, frame 2 on is written
 
 
 # ------------------------------------------------------------------ two renders, one output

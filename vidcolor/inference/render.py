@@ -289,11 +289,12 @@ class Renderer:
         images = [p.name for p in source.images] if source.kind == "folder" else []
         targets = []
         for path, count, shown_truth in wanted:
+            key = self.key(source, count, shown_truth, hint_key)
             # a video's staging folder does not depend on the hints: its segments record the
             # hints that made them, so a change of hints re-renders only the shots it touches
-            targets.append(_Target(path, count, self.key(source, count, shown_truth, hint_key),
-                                   self.key(source, count, shown_truth,
-                                            None if source.kind == "video" else hint_key)))
+            staging_key = self.key(source, count, shown_truth) \
+                if hint_key is not None and source.kind == "video" else key
+            targets.append(_Target(path, count, key, staging_key))
             check_output(path, source.kind, protected, images)
         return views, targets
 

@@ -119,24 +119,19 @@ class Sink:
     todo: list[Todo] = [(0, 0, None)]
     kept_frames = 0
 
-    @property
-    def resume_at(self) -> int:
-        """The first frame to write."""
-        return self.todo[0][1] if self.todo else 0
-
-    @property
-    def warmup_from(self) -> int:
-        """Where the pipeline starts to reproduce :attr:`resume_at` exactly."""
-        return self.todo[0][0] if self.todo else 0
+    def piece_of(self, index: int) -> Todo | None:
+        """The piece of :attr:`todo` that frame ``index`` is written in; None: the frame only
+        warms the stages up."""
+        return next((piece for piece in self.todo if piece[1] <= index
+                     and (piece[2] is None or index < piece[2])), None)
 
     def wants(self, index: int) -> bool:
-        """Whether frame ``index`` is to be written (else it only warms the stages up)."""
-        return any(first <= index and (end is None or index < end)
-                   for _, first, end in self.todo)
+        """Whether frame ``index`` is to be written."""
+        return self.piece_of(index) is not None
 
     def write(self, work: FrameWork, rgb: np.ndarray) -> None:  # pragma: no cover
         """Take every frame the pipeline produces, in order (those it does not
-        :meth:`want` only tell where shots start)."""
+        :meth:`wants` only tell where shots start)."""
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -307,7 +302,7 @@ class VideoSink(Sink):
         self.boundary_frames = 1 if self.keep else self.segment_frames
         self._writer: Any = None
         self._first = self._count = 0
-        self._shot_start = self.warmup_from
+        self._shot_start = self.todo[0][0]
 
     @staticmethod
     def _reusable(segments: list[Any], staging: Path, hints: Callable[[int, int], str]
@@ -342,8 +337,7 @@ class VideoSink(Sink):
     def write(self, work: FrameWork, rgb: np.ndarray) -> None:
         if work.shot_start:
             self._shot_start = work.index
-        piece = next((t for t in self.todo if t[1] <= work.index
-                      and (t[2] is None or work.index < t[2])), None)
+        piece = self.piece_of(work.index)
         if piece is None:
             return
         if self._writer is not None:
