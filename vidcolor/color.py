@@ -54,6 +54,7 @@ __all__ = [
     "grey_model_from_dict",
     "grey_of_rgb",
     "grey_lightness",
+    "model_lightness",
     "colour_on_grey",
     "luminance_of_lightness",
     "lightness_of_luminance",
@@ -404,6 +405,20 @@ def grey_lightness() -> np.ndarray:
     [0.0, 53.59, 100.0]
     """
     return _GREY_LIGHTNESS.copy()
+
+
+def model_lightness(rgb: np.ndarray, model: str | GreyModel) -> np.ndarray:
+    """L ``(H, W)`` of the black and white ``model`` makes of a colour frame: what render reads
+    from such a grey. For ``luminance``, the frame's own L (:func:`lightness`).
+
+    >>> blue = np.array([[[30, 60, 220]]], np.uint8)
+    >>> [round(float(model_lightness(blue, m)[0, 0]), 1) for m in ("luminance", "bt601")]
+    [35.3, 29.3]
+    """
+    model = as_grey_model(model)
+    if model.name == "luminance":
+        return lightness(rgb)
+    return _GREY_LIGHTNESS[grey_of_rgb(rgb, model)]
 
 
 _GREY_LIGHTNESS = lightness(np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2))[0]

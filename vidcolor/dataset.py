@@ -61,10 +61,8 @@ from vidcolor import __version__, progress
 from vidcolor.color import (
     GreyModel,
     as_grey_model,
-    grey_lightness,
     grey_model_from_dict,
-    grey_of_rgb,
-    lightness,
+    model_lightness,
 )
 from vidcolor.errors import DatasetError, InputError, OutputError, VidcolorError
 from vidcolor.extract import (
@@ -1025,7 +1023,6 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
                      ) -> tuple[EpisodeReport, list[dict], list[dict]]:
     """Extract one episode's frames; a credit frame is dropped and its signature recorded as
     a black and white made with ``grey`` shows it (None: luminance, the colour's own L)."""
-    grey_light = None if grey is None or grey.name == "luminance" else grey_lightness()
     info = probe(path)
     staging = frames_root / f".{name}.partial"
     final = frames_root / name
@@ -1060,9 +1057,7 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
                 colours = credit_colours(small, rule) if params.credit_filter else None
                 if colours is not None:
                     report.credits += 1
-                    signature = credit_signature(
-                        lightness(small) if grey_light is None or grey is None
-                        else grey_light[grey_of_rgb(small, grey)])
+                    signature = credit_signature(model_lightness(small, grey or "luminance"))
                     dropped.append({**where, "reason": "credits",
                                     "background_rgb": _rgb_text(colours[0]),
                                     "text_rgb": _rgb_text(colours[1]),

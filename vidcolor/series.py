@@ -35,11 +35,10 @@ from vidcolor.color import (
     AB_LIMIT,
     XYZ_FROM_RGB,
     GreyModel,
-    grey_lightness,
-    grey_of_rgb,
     lightness_of_luminance,
     linear_to_srgb,
     luminance_of_lightness,
+    model_lightness,
     rgb_to_lab_frame,
     srgb_to_linear,
 )
@@ -307,7 +306,7 @@ class _Accumulator:
     def add(self, rgb: np.ndarray) -> None:
         lab = rgb_to_lab_frame(rgb)
         if self.grey is not None:  # the lightness render sees: that of the model's grey
-            lab[..., 0] = grey_lightness()[grey_of_rgb(rgb, self.grey)]
+            lab[..., 0] = model_lightness(rgb, self.grey)
         mask = flat_mask(lab)
         flat = lab[mask]
         if len(flat):
