@@ -7,17 +7,14 @@ soon as they are open, before any frame: :func:`check_memory` (the working memor
 input's resolution). The choice lists come from the registries: refinements
 from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
 :data:`vidcolor.inference.ensemble.ENSEMBLE_METHODS`, decodings from
-:data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from
-:data:`vidcolor.inference.stages.SEQUENCE_STAGES`, where the built-in ones (``shots``,
-``temporal``) register themselves when a :class:`RenderOptions` is first made (it imports them):
-whoever makes one has them registered. (Not on importing this module, nor in the package's
-``__init__``: the command line imports this module for its defaults and the render's worker
-processes import the package to run the frame stages, and ``temporal`` imports torch.)
+:data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from their declarations in
+:data:`vidcolor.inference.stages.SEQUENCE_STAGES` (which import nothing: the command line
+imports this module for its defaults, and ``temporal`` imports torch).
 
 The command line's options are declared once: :meth:`RenderOptions.from_cli` takes render's and
-evaluate's keyword arguments, the options of the segmentations' parameters included (generated
-from their declarations in :data:`~vidcolor.inference.refine.SEGMENTATIONS`, see
-:func:`segmentation_flags`).
+evaluate's keyword arguments, the options of the segmentations' parameters (generated from their
+declarations in :data:`~vidcolor.inference.refine.SEGMENTATIONS`, see :func:`segmentation_flags`)
+and the sequence stages' on/off flags (:func:`sequence_flags`) included.
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ from vidcolor.devices import parse_device
 from vidcolor.errors import OptionError
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.refine import SEGMENTATIONS, Parameter, Segmentation, refine_methods
-from vidcolor.inference.stages import SEQUENCE_STAGES
+from vidcolor.inference.stages import SEQUENCE_STAGES, SequenceEntry, sequence_of
 from vidcolor.video import CHROMA, CRF_RANGE
 
 if TYPE_CHECKING:
@@ -44,9 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Keywords of :meth:`RenderOptions.from_cli` that are not fields: ``--working-scale`` (goes to
-#: ``refine_options``) and ``--temporal/--no-temporal`` (the sequence stages on or off).
-_CLI_ONLY = ("working_scale", "temporal")
+#: The keyword of :meth:`RenderOptions.from_cli` that is not a field nor a generated flag:
+#: ``--working-scale`` (goes to ``refine_options``).
+_CLI_ONLY = ("working_scale",)
 
 
 def segmentation_flags() -> list[tuple[str, Segmentation, Parameter]]:
@@ -58,8 +55,11 @@ def segmentation_flags() -> list[tuple[str, Segmentation, Parameter]]:
             if (flag := segmentation.flag(parameter)) is not None]
 
 
-def _register_sequence_stages() -> None:
-    from vidcolor.inference import shots, temporal  # noqa: F401 - registration
+def sequence_flags() -> list[SequenceEntry]:
+    """The sequence stages with a command-line flag (``--temporal/--no-temporal`` ...), in
+    declaration order; the keyword of :meth:`RenderOptions.from_cli` is the flag's click name
+    (``-`` as ``_``)."""
+    return [entry for entry in SEQUENCE_STAGES.values() if entry.flag is not None]
 
 
 def _is_int(value: Any) -> bool:
@@ -112,7 +112,7 @@ class RenderOptions:
     batch_size: int = 8
     device: str = "auto"
     workers: int | None = None
-    sequence: tuple[str, ...] = ("shots", "temporal")
+    sequence: tuple[str, ...] = sequence_of({})
     palette: bool = True
     neutral: bool = True
     credits: bool = True
@@ -127,8 +127,9 @@ class RenderOptions:
 
         Args:
             **kwargs: the commands' keyword arguments: the fields (``refine``, ``size`` ...)
-                but ``refine_options`` and ``sequence``; ``working_scale``; ``temporal`` (the
-                sequence stages on or off); each segmentation parameter's option by its click
+                but ``refine_options`` and ``sequence``; ``working_scale``; each sequence
+                stage's flag (``temporal`` ..., :func:`sequence_flags`: on or off, with what it
+                needs; None: its default); each segmentation parameter's option by its click
                 name (``fz_scale`` ..., :func:`segmentation_flags`; None: not given). One not
                 given takes its default.
 
@@ -142,7 +143,8 @@ class RenderOptions:
         flags = {flag[2:].replace("-", "_"): (flag, segmentation.name, parameter.name)
                  for flag, segmentation, parameter in segmentation_flags()}
         names = {item.name for item in fields(cls)} - {"refine_options", "sequence"}
-        unknown = sorted(set(kwargs) - names - set(flags) - set(_CLI_ONLY))
+        switches = {entry.flag.replace("-", "_"): entry.flag for entry in sequence_flags()}
+        unknown = sorted(set(kwargs) - names - set(flags) - set(switches) - set(_CLI_ONLY))
         if unknown:
             raise OptionError(f"unknown render option(s) {', '.join(unknown)}")
         values = {key: value for key, value in kwargs.items() if key in names}
@@ -156,14 +158,15 @@ class RenderOptions:
                 if refine != method:
                     raise OptionError(f"{flag} needs --refine {method}")
                 segmentation[name] = kwargs[keyword]
-        if "temporal" in kwargs:
-            values["sequence"] = ("shots", "temporal") if kwargs["temporal"] else ()
+        if set(switches) & set(kwargs):
+            values["sequence"] = sequence_of({flag: kwargs[keyword]
+                                              for keyword, flag in switches.items()
+                                              if kwargs.get(keyword) is not None})
         return cls(refine_options=segmentation, **values)
 
     def __post_init__(self) -> None:
         from vidcolor.quantize import parse_decode  # torch: not on importing this module
 
-        _register_sequence_stages()
         if self.grey is not None and not isinstance(self.grey, GreyModel) \
                 and self.grey not in GREY_MODELS:
             raise OptionError(f"unknown --grey {self.grey!r}; choose one of "

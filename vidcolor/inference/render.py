@@ -339,7 +339,7 @@ class Renderer:
         from vidcolor.inference.stages import SEQUENCE_STAGES, active_sequence
 
         names = active_sequence(self.options, self.colorizer.bins)
-        views = (getattr(SEQUENCE_STAGES[name], "view", None) for name in names)
+        views = (getattr(SEQUENCE_STAGES[name].load(), "view", None) for name in names)
         return [view for view in views if view]
 
     def pipeline(self, views: bool = False, hints: HintMaps | None = None) -> Pipeline:

@@ -32,7 +32,6 @@ from vidcolor.inference.stages import (
     FrameWork,
     SequenceStage,
     StageContext,
-    register_sequence_stage,
     thumbnail,
 )
 
@@ -79,8 +78,6 @@ class Shots(SequenceStage):
         self._previous_dark = dark
         return [work]
 
-
-register_sequence_stage("shots", Shots)
 
 
 def shot_frames(source: Source) -> Iterator[FrameWork]:

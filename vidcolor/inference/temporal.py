@@ -53,7 +53,6 @@ from vidcolor.inference.stages import (
     FrameWork,
     SequenceStage,
     StageContext,
-    register_sequence_stage,
 )
 from vidcolor.quantize import decode_rows, parse_decode
 
@@ -441,5 +440,3 @@ class Temporal(SequenceStage):
         keep = (tracked >= 0.5) & (np.linalg.norm(colours - inherited, axis=1) < HYSTERESIS)
         return np.where(keep[:, None], inherited, colours).astype(np.float32)
 
-
-register_sequence_stage("temporal", Temporal)
