@@ -24,7 +24,7 @@ from vidcolor.errors import InputError, OptionError, OutputError
 from vidcolor.evaluate import evaluate_results, evaluate_season, grey_input
 from vidcolor.inference import batch, options, sinks
 from vidcolor.inference.colorizer import Colorizer, load_models
-from vidcolor.report import write_files_atomic
+from vidcolor.report.writer import write_files_atomic
 from vidcolor.video import iter_frames
 
 FAST = ["--refine", "none", "--no-temporal", "--size", "32", "--workers", "0"]

@@ -12,7 +12,7 @@ Two modes, one scorer (:class:`vidcolor.metrics.SequenceScorer`):
 * :func:`evaluate_results` — rendered videos, images or folders against their colour original.
 
 Both return the scorer's summary (plus a ``meta`` entry saying what was scored) and can write a
-report folder (:func:`vidcolor.report.write_report`).
+report folder (:func:`vidcolor.report.writer.write_report`).
 
 :func:`evaluate_season` reports on a whole season render (``vidcolor render ... -o FOLDER``):
 every episode's frames, render time and frames/s from the render's ``season.json``, and each
@@ -228,7 +228,8 @@ def _score(frames: Iterator[tuple[np.ndarray, dict[str, np.ndarray]]], names: Se
            count: int, meta: dict[str, Any], report_dir: str | os.PathLike[str] | None,
            progress: bool, title: str) -> dict[str, Any]:
     from vidcolor.metrics import SequenceScorer
-    from vidcolor.report import SheetCollector, write_report
+    from vidcolor.report.sheet_collector import SheetCollector
+    from vidcolor.report.writer import write_report
 
     scorer = SequenceScorer(names)
     # the report's comparison sheet is chosen after scoring (worst, best shot, ...)
@@ -422,7 +423,7 @@ def evaluate_season(folder: str | os.PathLike[str], truth_dir: str | os.PathLike
         truth_dir: the folder of colour originals; None: the render columns only.
         align: as in :func:`evaluate_results`.
         report_dir: write ``report.json``, ``season.txt``, ``index.html`` and one report folder
-            per scored episode (:func:`vidcolor.report.write_report`) there.
+            per scored episode (:func:`vidcolor.report.writer.write_report`) there.
         progress: show progress bars.
 
     Returns:
@@ -494,7 +495,7 @@ def _unique_episode_names(inputs: Sequence[str]) -> list[str]:
 def _report_folder_name(name: str, index: int) -> str:
     """The folder of an episode's report inside the season report: its name where that is a
     plain visible name that no file of the season report uses, else ``episode-NNN``."""
-    from vidcolor.report import INDEX_HTML, REPORT_JSON
+    from vidcolor.report.writer import INDEX_HTML, REPORT_JSON
 
     reserved = (INDEX_HTML, REPORT_JSON, SEASON_TEXT)
     if name and not name.startswith(".") and "/" not in name and "\0" not in name \
@@ -528,7 +529,7 @@ def season_columns() -> list[tuple[str, str, str]]:
     :data:`SEASON_KEYS`: the result's, then the one it is read against (the truth's for
     temporal figures and those without a direction, else grey's)."""
     from vidcolor.metrics import metric_named
-    from vidcolor.report import ARROWS
+    from vidcolor.report.table import ARROWS
 
     columns = []
     for key in SEASON_KEYS:
@@ -541,7 +542,7 @@ def season_columns() -> list[tuple[str, str, str]]:
 
 def season_rows(report: dict[str, Any]) -> list[list[str]]:
     """The season table as text cells: a header, one row per episode, the season's row."""
-    from vidcolor.report import format_value
+    from vidcolor.report.table import format_value
 
     columns = season_columns()
 
@@ -607,7 +608,7 @@ def _write_season_report(folder: Path, report: dict[str, Any]) -> None:
     from urllib.parse import quote
 
     from vidcolor.fsutil import ensure_writable_dir
-    from vidcolor.report import INDEX_HTML, REPORT_JSON, json_bytes, write_files_atomic
+    from vidcolor.report.writer import INDEX_HTML, REPORT_JSON, json_bytes, write_files_atomic
 
     ensure_writable_dir(folder)
     rows = season_rows(report)

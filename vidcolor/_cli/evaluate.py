@@ -58,7 +58,7 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
     code is 1 when an episode that has a colour original cannot be scored.
     """
     from vidcolor.evaluate import evaluate_results, evaluate_runs
-    from vidcolor.report import format_table
+    from vidcolor.report.table import format_table
 
     if season_dir is not None:
         _season(items, season_dir, truth, align, as_json, report_dir)
