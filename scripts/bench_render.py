@@ -242,7 +242,7 @@ def main() -> None:
                           f"{'default' if args.workers is None else args.workers}"
                           + (f", best of {args.repeat}" if args.repeat > 1 else ""))
             if truth is not None and variants and not variants[-1][1]:  # the defaults ran
-                from vidcolor.evaluate import evaluate_results
+                from vidcolor.evaluation.results import evaluate_results
 
                 start = time.perf_counter()
                 evaluate_results([out], truth)

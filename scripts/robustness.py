@@ -1139,7 +1139,8 @@ def _leftovers(folders: set[Path], success: bool) -> list[str]:
 # is seen; its own exit code; killed on timeout), started in milliseconds instead of seconds.
 _FORK_SERVER = r"""
 import json, os, signal, sys, time, traceback
-import vidcolor._cli.main, vidcolor.train, vidcolor.dataset, vidcolor.evaluate
+import vidcolor._cli.main, vidcolor.train, vidcolor.dataset, vidcolor.evaluation.runs
+import vidcolor.evaluation.season
 import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video
 for line in sys.stdin:
     job = json.loads(line)

@@ -15,7 +15,7 @@ import torch
 
 from vidcolor.dataset import build_dataset, load_split
 from vidcolor.demo import generate_series
-from vidcolor.evaluate import evaluate_runs
+from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions
 from vidcolor.train import TrainConfig, read_log, train
 

@@ -1,4 +1,4 @@
-"""Tests of vidcolor.evaluate and ``vidcolor evaluate``: both modes score what render writes."""
+"""Tests of vidcolor.evaluation and ``vidcolor evaluate``: both modes score what render writes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from conftest import SAME_FIGURE_REL, assert_same_figures, save_tiny_run, write_
 
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError
-from vidcolor.evaluate import evaluate_results, evaluate_runs, grey_input
+from vidcolor.evaluation.results import evaluate_results
+from vidcolor.evaluation.runs import evaluate_runs, grey_input
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.render import render
 

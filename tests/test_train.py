@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import find_latest, load_checkpoint, load_model
 from vidcolor.errors import CheckpointError, DatasetError, DeviceError, OptionError
-from vidcolor.evaluate import evaluate_runs
+from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions
 from vidcolor.train import Accel, TrainConfig, read_log, train
 

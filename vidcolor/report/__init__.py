@@ -30,5 +30,7 @@ The modules, in the order they build on each other:
 - :mod:`~vidcolor.report.writer`: the report folder, made in memory, written and synced under
   temporary names, and renamed only when all of it is on disk
   (:func:`~vidcolor.report.writer.write_files_atomic`): a full disk leaves the earlier report
-  whole, and ``index.html``, renamed last, never points at pictures that are not there.
+  whole, and ``index.html``, renamed last, never points at pictures that are not there;
+- :mod:`~vidcolor.report.season`: the season report's table, notes and page
+  (``vidcolor evaluate --season``).
 """
