@@ -117,7 +117,7 @@ def main() -> None:
     import cv2
 
     from vidcolor.checkpoint import resolve_device
-    from vidcolor.color import lightness as frame_luminance
+    from vidcolor.color.frames import lightness as frame_luminance
     from vidcolor.inference.colorizer import Colorizer, load_models
     from vidcolor.inference.ensemble import mean_ab
     from vidcolor.inference.options import RenderOptions

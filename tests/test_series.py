@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 from conftest import write_clip
 
-from vidcolor.color import (
-    lightness,
-    linear_to_srgb,
-    rgb_to_lab_frame,
-    srgb_to_linear,
-)
+from vidcolor.color import linear_to_srgb, srgb_to_linear
+from vidcolor.color.frames import lightness, rgb_to_lab_frame
 from vidcolor.dataset import learn_look
 from vidcolor.errors import DatasetError
 from vidcolor.series import (
@@ -233,7 +229,7 @@ def test_demo_credits_are_found_in_grey_when_the_learnt_text_colour_is_off() -> 
     Y_t/Y_b 8.6 where the grey frames show 10.9) misses no credit frame, faded or not."""
     from fractions import Fraction
 
-    from vidcolor.color import lab_to_rgb_uint8
+    from vidcolor.color.frames import lab_to_rgb_uint8
     from vidcolor.demo import CREDIT_BLUE, bw_frame, iter_episode_frames
     from vidcolor.extract import credit_signature
 
@@ -326,7 +322,7 @@ def test_the_look_is_learnt_in_the_lightness_of_the_grey_model() -> None:
     """A series whose black and white is BT.601 luma: the palette is keyed by the lightness
     render reads from such a grey (pure-ish blue is darker in luma than in L), so a blue
     region of the grey finds the blue palette colour at its own lightness."""
-    from vidcolor.color import GreyModel, grey_lightness, grey_of_rgb
+    from vidcolor.color.grey import GreyModel, grey_lightness, grey_of_rgb
     from vidcolor.series import look_of_frames
 
     blue, yellow = (30, 60, 220), (235, 215, 60)

@@ -58,12 +58,7 @@ import cv2
 import numpy as np
 
 from vidcolor import __version__, progress
-from vidcolor.color import (
-    GreyModel,
-    as_grey_model,
-    grey_model_from_dict,
-    model_lightness,
-)
+from vidcolor.color.grey import GreyModel, as_grey_model, grey_model_from_dict, model_lightness
 from vidcolor.errors import DatasetError, InputError, OutputError, VidcolorError
 from vidcolor.extract import (
     DEDUP_THRESHOLD,

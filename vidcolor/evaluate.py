@@ -32,7 +32,7 @@ import numpy as np
 
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
-from vidcolor.color import grey_rgb, lightness
+from vidcolor.color.frames import grey_rgb, lightness
 from vidcolor.errors import InputError
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.pipeline import SourceFrame

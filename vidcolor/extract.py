@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vidcolor.color import luminance_of_lightness
+from vidcolor.color.frames import luminance_of_lightness
 
 #: Default duplicate threshold: accept a frame when its MSE to the last accepted one exceeds it.
 DEDUP_THRESHOLD = 20.0

@@ -31,17 +31,9 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from vidcolor.color import (
-    AB_LIMIT,
-    XYZ_FROM_RGB,
-    GreyModel,
-    lightness_of_luminance,
-    linear_to_srgb,
-    luminance_of_lightness,
-    model_lightness,
-    rgb_to_lab_frame,
-    srgb_to_linear,
-)
+from vidcolor.color import AB_LIMIT, XYZ_FROM_RGB, linear_to_srgb, srgb_to_linear
+from vidcolor.color.frames import lightness_of_luminance, luminance_of_lightness, rgb_to_lab_frame
+from vidcolor.color.grey import GreyModel, model_lightness
 from vidcolor.errors import DatasetError
 from vidcolor.extract import credit_signature
 from vidcolor.fsutil import read_json, write_json_atomic

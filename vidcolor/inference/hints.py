@@ -134,7 +134,7 @@ def read_hint(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarra
     Raises:
         InputError: unreadable or damaged image.
     """
-    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.color.frames import rgb_to_lab_frame
     from vidcolor.inference.sources import read_image
 
     rgb, alpha = read_image(path)

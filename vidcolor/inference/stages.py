@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from vidcolor.color import GreyModel, colour_on_grey, upsample_ab
+from vidcolor.color.frames import upsample_ab
+from vidcolor.color.grey import GreyModel, colour_on_grey
 from vidcolor.inference.ensemble import mean_ab
 from vidcolor.inference.refine import region_colours, segment
 
@@ -392,7 +393,7 @@ class Credits(FrameStage):
 @dataclass
 class ToRGB(FrameStage):
     """The output: the frame's colours solved onto its own grey under the grey model the
-    input was made with (:func:`vidcolor.color.colour_on_grey`), so the model gives the
+    input was made with (:func:`vidcolor.color.grey.colour_on_grey`), so the model gives the
     input's grey back."""
 
     grey: GreyModel = field(default_factory=lambda: GreyModel.named("luminance"))

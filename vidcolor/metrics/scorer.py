@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vidcolor.color import grey_rgb, lightness
+from vidcolor.color.frames import grey_rgb, lightness
 from vidcolor.flow import dis_flow
 from vidcolor.metrics.image import (
     AB_ERROR_HIST_BINS,

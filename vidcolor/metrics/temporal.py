@@ -122,7 +122,7 @@ def truth_flow(
 
     Args:
         previous_light, current_light: CIE L ``(H, W)`` (0–100) of truth frames t-1 and t, e.g.
-            :func:`vidcolor.color.lightness`.
+            :func:`vidcolor.color.frames.lightness`.
         scale: fraction of the frame size the flow is computed at (0 < scale <= 1).
         dis: a ``cv2.DISOpticalFlow`` to reuse (default: a new :func:`vidcolor.flow.dis_flow`).
 
