@@ -64,7 +64,8 @@ def _save_models(work: Path, count: int, arch: str, width: float) -> list[Path]:
 
 def _save_look(colour: Path, runs: list[Path]) -> None:
     """A series look learnt from every 4th frame of the colour clip, beside each model."""
-    from vidcolor.series import SERIES_FILE, look_of_frames
+    from vidcolor.series import SERIES_FILE
+    from vidcolor.series.learn import look_of_frames
     from vidcolor.video import iter_frames
 
     frames = (frame.rgb for frame in iter_frames(colour) if frame.index % 4 == 0)

@@ -254,7 +254,7 @@ def credit_signature(light: np.ndarray) -> CreditSignature | None:
 
     The one measurement of a credit screen in grey: build-dataset records it for every credit
     frame it drops (from the colour frame's L), and render compares a grey frame's with what
-    the series learnt from them (:func:`vidcolor.series.credit_fade`).
+    the series learnt from them (:func:`vidcolor.series.apply.credit_fade`).
 
     >>> light = np.full((32, 32), 30.0, np.float32); light[12:20, 4:28] = 95.0
     >>> signature = credit_signature(light)

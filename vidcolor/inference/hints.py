@@ -409,7 +409,7 @@ def frame_kind(thumb: np.ndarray, look: SeriesLook | None) -> str:
     if float(thumb.mean()) < DARK_LIGHTNESS:
         return "dark"
     if look is not None and look.credit_background is not None:
-        from vidcolor.series import credit_fade
+        from vidcolor.series.apply import credit_fade
 
         if credit_fade(thumb, look) is not None:
             return "credits"
