@@ -115,6 +115,8 @@ def _row_shares(counts: sparse.spmatrix, size: np.ndarray) -> sparse.csr_matrix:
 
 
 def _grey(light: np.ndarray) -> np.ndarray:
+    # Rounds half up: not metrics.temporal._grey_u8 (half to even, |L|), which differs on exact
+    # ties (L = 39.411766: 101 here, 100 there); sharing one would move render's output.
     return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 

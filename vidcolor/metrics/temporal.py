@@ -68,6 +68,8 @@ class TruthFlow:
 
 
 def _grey_u8(light: np.ndarray) -> np.ndarray:
+    # Rounds half to even and takes |L|: not inference.temporal._grey (half up, clipped at 0),
+    # which differs on exact ties (L = 39.411766: 100 here, 101 there); one would move figures.
     return cv2.convertScaleAbs(np.asarray(light, dtype=np.float32), alpha=2.55)
 
 
