@@ -73,7 +73,7 @@ class SequenceScorer:
     """Streaming scorer of result videos against a truth video, frame by frame, in lockstep.
 
     Scores the named results plus two implicit candidates: ``"grey"``, the all-grey baseline
-    (the truth's own L with a = b = 0, :func:`vidcolor.color.grey_rgb`), and ``"truth"``, the
+    (the truth's own L with a = b = 0, :func:`vidcolor.color.frames.grey_rgb`), and ``"truth"``, the
     truth against itself (per-frame figures trivially perfect; its temporal figures are the
     floor every result's are read against: a still truth gives 0, a moving one does not, since
     the flow and histograms change with the content).
