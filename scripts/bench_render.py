@@ -64,7 +64,8 @@ def _save_models(work: Path, count: int, arch: str, width: float) -> list[Path]:
 
 def _save_look(colour: Path, runs: list[Path]) -> None:
     """A series look learnt from every 4th frame of the colour clip, beside each model."""
-    from vidcolor.series import SERIES_FILE, look_of_frames
+    from vidcolor.series import SERIES_FILE
+    from vidcolor.series.learn import look_of_frames
     from vidcolor.video import iter_frames
 
     frames = (frame.rgb for frame in iter_frames(colour) if frame.index % 4 == 0)
@@ -117,7 +118,7 @@ def main() -> None:
     import cv2
 
     from vidcolor.checkpoint import resolve_device
-    from vidcolor.color import lightness as frame_luminance
+    from vidcolor.color.frames import lightness as frame_luminance
     from vidcolor.inference.colorizer import Colorizer, load_models
     from vidcolor.inference.ensemble import mean_ab
     from vidcolor.inference.options import RenderOptions

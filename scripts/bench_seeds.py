@@ -115,7 +115,7 @@ def _middle_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
 
 def _decisions(truth: np.ndarray, result: np.ndarray, palette: np.ndarray) -> list[str]:
     """The truth fills painted as another palette colour of their lightness: ``"k→j"``."""
-    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.color.frames import rgb_to_lab_frame
 
     truth_lab, result_lab = rgb_to_lab_frame(truth), rgb_to_lab_frame(result)
     flips = []

@@ -10,7 +10,7 @@ damage (the frames before it are kept, as ``--skip-errors`` does).
 The twins are made like the demo series' (:func:`vidcolor.demo.bw_frame`: by default each
 pixel's luminance as grey), at the source's size, frame rate and timestamps. ``--grey bt601``
 (or ``bt709``) makes them as an archive's copy is made instead (luma of the encoded values, as
-``ffmpeg -vf format=gray``); see :data:`vidcolor.color.GREY_MODELS`. ``--film`` wears the twins
+``ffmpeg -vf format=gray``); see :data:`vidcolor.color.grey.GREY_MODELS`. ``--film`` wears the twins
 like a film print (:func:`vidcolor.film.film_frame`: grain, flicker, weave, dust, scratches,
 seeded by ``--film-seed`` and the frame's index in the whole clip); the colour parts stay clean.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 from vidcolor.film import WEAR_KINDS
 
 

@@ -532,7 +532,8 @@ def test_credit_signatures_are_measured_on_the_grey_models_grey(tmp_path: Path,
     """A series whose black and white is BT.601 luma: a credit frame's grey signature is that
     of its luma grey (the blue background is darker in luma), as render will measure it on
     the grey twin; with luminance, that of the colour's own L."""
-    from vidcolor.color import grey_lightness, grey_of_rgb, lightness
+    from vidcolor.color.frames import lightness
+    from vidcolor.color.grey import grey_lightness, grey_of_rgb
     from vidcolor.extract import credit_signature
     from vidcolor.video import iter_frames
 

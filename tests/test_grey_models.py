@@ -1,5 +1,5 @@
-"""Tests of the grey models (:func:`vidcolor.color.grey_of_rgb`) and of the twins made with them
-(``vidcolor demo-data --grey``): how an archive's black-and-white copy is made (issue 20)."""
+"""Tests of the grey models (:func:`vidcolor.color.grey.grey_of_rgb`) and of the twins made with
+them (``vidcolor demo-data --grey``): how an archive's black-and-white copy is made (issue 20)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from vidcolor import demo
-from vidcolor.color import GREY_MODELS, XYZ_FROM_RGB, grey_of_rgb, srgb_to_linear
+from vidcolor.color import XYZ_FROM_RGB, srgb_to_linear
+from vidcolor.color.grey import GREY_MODELS, grey_of_rgb
 from vidcolor.video import iter_frames
 
 #: (colour, {model: grey level}); luma by hand: 0.299 * 255 = 76.2, 0.587 * 255 = 149.7, ...

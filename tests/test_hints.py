@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import save_tiny_run
 
 from vidcolor._cli.main import cli
-from vidcolor.color import rgb_to_lab_frame
+from vidcolor.color.frames import rgb_to_lab_frame
 from vidcolor.errors import InputError
 from vidcolor.inference.hints import find_hints, plan_hints
 from vidcolor.inference.options import RenderOptions

@@ -18,7 +18,7 @@ from conftest import assert_same_video_frames, cartoon_frames, write_clip
 
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
-from vidcolor.color import rgb_to_lab
+from vidcolor.color.tensors import rgb_to_lab
 from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.outputs import default_output
@@ -346,8 +346,9 @@ def test_interrupted_render_leaves_no_output_and_resumes_exactly(
 
 
 def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
-    from vidcolor.color import lab_to_rgb, lab_to_rgb_uint8, upsample_ab
-    from vidcolor.color import lightness as frame_luminance
+    from vidcolor.color.frames import lab_to_rgb_uint8, upsample_ab
+    from vidcolor.color.frames import lightness as frame_luminance
+    from vidcolor.color.tensors import lab_to_rgb
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)

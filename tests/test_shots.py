@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import VIDEO_MEAN_LEVELS, save_tiny_run
 
 from vidcolor._cli.main import cli
-from vidcolor.color import lightness
+from vidcolor.color.frames import lightness
 from vidcolor.demo import CREDIT_BLUE, CREDIT_TEXT, generate_episode, iter_episode_frames
 from vidcolor.inference.hints import find_hints, plan_hints
 from vidcolor.inference.options import RenderOptions

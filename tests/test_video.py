@@ -68,7 +68,7 @@ def test_odd_size_keeps_exact_resolution(tmp_path: Path) -> None:
 def test_444_chroma_keeps_thin_ink_black_beside_colour(tmp_path: Path) -> None:
     """4:2:0 spreads a red fill's colour over the one-pixel black line beside it; 4:4:4 keeps
     the line black (the reason for ``render --chroma 444``)."""
-    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.color.frames import rgb_to_lab_frame
 
     frame = np.full((32, 32, 3), 255, np.uint8)
     frame[:, :15] = (220, 20, 20)  # a red fill, then a 1-px ink line at column 15

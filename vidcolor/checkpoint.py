@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from vidcolor import __version__
-from vidcolor.color import GreyModel, grey_model_from_dict
+from vidcolor.color.grey import GreyModel, grey_model_from_dict
 from vidcolor.errors import CheckpointError, DeviceError
 from vidcolor.fsutil import atomic_path, read_regular, write_json_atomic
 

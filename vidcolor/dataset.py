@@ -58,12 +58,7 @@ import cv2
 import numpy as np
 
 from vidcolor import __version__, progress
-from vidcolor.color import (
-    GreyModel,
-    as_grey_model,
-    grey_model_from_dict,
-    model_lightness,
-)
+from vidcolor.color.grey import GreyModel, as_grey_model, grey_model_from_dict, model_lightness
 from vidcolor.errors import DatasetError, InputError, OutputError, VidcolorError
 from vidcolor.extract import (
     DEDUP_THRESHOLD,
@@ -836,7 +831,7 @@ def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
     """
     from vidcolor import progress as progress_mod
     from vidcolor.inference.sources import read_image
-    from vidcolor.series import learn_credit_grey, learn_credits, look_of_frames
+    from vidcolor.series.learn import learn_credit_grey, learn_credits, look_of_frames
 
     paths = load_split(dataset_dir, "train")
     if len(paths) > max_frames:

@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 
 from vidcolor import fsutil, progress
-from vidcolor.color import check_grey_model, grey_of_rgb
+from vidcolor.color.grey import check_grey_model, grey_of_rgb
 from vidcolor.errors import OutputError
 from vidcolor.extract import frame_mse
 from vidcolor.film import FilmWear, film_frame

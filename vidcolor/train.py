@@ -57,7 +57,7 @@ from vidcolor.checkpoint import (
     restore_training_state,
     save_checkpoint,
 )
-from vidcolor.color import GreyModel, grey_of_rgb
+from vidcolor.color.grey import GreyModel, grey_of_rgb
 from vidcolor.devices import parse_device
 from vidcolor.errors import (
     CheckpointError,
@@ -451,7 +451,9 @@ def lab_batch(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     A fourth channel is each pixel's grey level under the dataset's grey model
     (:class:`FrameDataset`): the input is then the L of that grey, as render computes it.
     """
-    from vidcolor.color import L_SCALE, grey_lightness, rgb_to_lab
+    from vidcolor.color import L_SCALE
+    from vidcolor.color.grey import grey_lightness
+    from vidcolor.color.tensors import rgb_to_lab
 
     lab = rgb_to_lab(rgb_uint8[:, :3].float() / 255.0)
     if rgb_uint8.shape[1] == 4:

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 
 log = logging.getLogger("vidcolor")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 from vidcolor.film import WEAR_KINDS
 
 

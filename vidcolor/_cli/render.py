@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.options import RenderOptions, segmentation_flags, sequence_flags
 from vidcolor.inference.refine import refine_methods

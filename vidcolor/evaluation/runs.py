@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from vidcolor.background import prefetch
-from vidcolor.color import grey_rgb, lightness
+from vidcolor.color.frames import grey_rgb, lightness
 from vidcolor.evaluation.scoring import check_report_dir, score_frames
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.pipeline import SourceFrame

@@ -18,7 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vidcolor.color import XYZ_FROM_RGB, lab_to_linear, linear_to_lab
+from vidcolor.color import XYZ_FROM_RGB
+from vidcolor.color.frames import lab_to_linear, linear_to_lab
 
 #: Ramps are looked for within this many pixels of a region boundary.
 RADIUS = 2

@@ -134,7 +134,7 @@ def read_hint(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarra
     Raises:
         InputError: unreadable or damaged image.
     """
-    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.color.frames import rgb_to_lab_frame
     from vidcolor.inference.sources import read_image
 
     rgb, alpha = read_image(path)
@@ -409,7 +409,7 @@ def frame_kind(thumb: np.ndarray, look: SeriesLook | None) -> str:
     if float(thumb.mean()) < DARK_LIGHTNESS:
         return "dark"
     if look is not None and look.credit_background is not None:
-        from vidcolor.series import credit_fade
+        from vidcolor.series.apply import credit_fade
 
         if credit_fade(thumb, look) is not None:
             return "credits"

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidcolor.color import GREY_MODELS, GreyModel, as_grey_model
+from vidcolor.color.grey import GREY_MODELS, GreyModel, as_grey_model
 from vidcolor.devices import parse_device
 from vidcolor.errors import OptionError
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
@@ -93,9 +93,10 @@ class RenderOptions:
             (:class:`vidcolor.video.VideoWriter`).
         crf: the output video's x264 constant rate factor (0 lossless ... 51).
         grey: the grey model the input was made with (a name of
-            :data:`vidcolor.color.GREY_MODELS` or a :class:`~vidcolor.color.GreyModel`): the
-            output's colours are solved onto the input's grey under it. None: the run's
-            (:meth:`with_run_grey`; luminance until then).
+            :data:`vidcolor.color.grey.GREY_MODELS` or a
+            :class:`~vidcolor.color.grey.GreyModel`): the output's colours are solved onto the
+            input's grey under it. None: the run's (:meth:`with_run_grey`; luminance until
+            then).
         debias: how much of the class rebalancing's bias to undo in the predicted
             distributions, 0 (none) to 1 (all; see
             :class:`~vidcolor.inference.colorizer.Colorizer`).

@@ -32,7 +32,7 @@ import numpy as np
 from vidcolor import __version__
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
-from vidcolor.color import grey_rgb
+from vidcolor.color.frames import grey_rgb
 from vidcolor.errors import InputError, OptionError
 from vidcolor.fsutil import exclusive, write_json_atomic
 from vidcolor.inference.colorizer import Colorizer, find_runs, load_models

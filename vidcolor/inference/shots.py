@@ -83,7 +83,7 @@ class Shots(SequenceStage):
 def shot_frames(source: Source) -> Iterator[FrameWork]:
     """Every frame of ``source`` with its L, its thumbnail and ``shot_start`` marked by the
     render's own :class:`Shots` (the same boundaries as a render of it)."""
-    from vidcolor.color import lightness
+    from vidcolor.color.frames import lightness
 
     detector = Shots()
     for index, frame in enumerate(source.frames()):

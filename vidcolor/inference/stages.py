@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from vidcolor.color import GreyModel, colour_on_grey, upsample_ab
+from vidcolor.color.frames import upsample_ab
+from vidcolor.color.grey import GreyModel, colour_on_grey
 from vidcolor.inference.ensemble import mean_ab
 from vidcolor.inference.refine import region_colours, segment
 
@@ -278,7 +279,7 @@ class Regions(FrameStage):
     cluster's centroid), then the models' region colours are averaged (``--ensemble mean``).
     With ``statistics`` the regions' mean predicted distributions and lightness are kept (for
     the palette and for temporal voting); with ``palette`` each region then takes the palette
-    colour its distribution supports best (:func:`vidcolor.series.choose_palette`).
+    colour its distribution supports best (:func:`vidcolor.series.apply.choose_palette`).
     """
 
     method: str
@@ -304,7 +305,7 @@ class Regions(FrameStage):
             cells = work.probs.reshape(grid[0] * grid[1], -1).astype(np.float32)
             work.region_probs = np.asarray(region_cells(labels, grid) @ cells, np.float32)
             if self.palette is not None and self.bins is not None:
-                from vidcolor.series import choose_palette, region_bands
+                from vidcolor.series.apply import choose_palette, region_bands
 
                 bands = None if self.look is None else region_bands(labels,
                                                                     len(work.region_light))
@@ -356,14 +357,14 @@ class Paint(FrameStage):
 
 @dataclass
 class Neutral(FrameStage):
-    """Keep what the series keeps neutral neutral (:func:`vidcolor.series.apply_look`): ink and
-    highlights take the series' own tint there, and no pixel gets more chroma than the training
-    frames show at its lightness."""
+    """Keep what the series keeps neutral neutral (:func:`vidcolor.series.apply.apply_look`): ink
+    and highlights take the series' own tint there, and no pixel gets more chroma than the
+    training frames show at its lightness."""
 
     look: SeriesLook
 
     def apply(self, work: FrameWork) -> FrameWork:
-        from vidcolor.series import apply_look
+        from vidcolor.series.apply import apply_look
 
         assert work.ab is not None
         work.ab = apply_look(work.lightness, work.ab, self.look)
@@ -380,7 +381,7 @@ class Credits(FrameStage):
     look: SeriesLook
 
     def apply(self, work: FrameWork) -> FrameWork:
-        from vidcolor.series import credit_fade, paint_credits
+        from vidcolor.series.apply import credit_fade, paint_credits
 
         fade = credit_fade(work.lightness, self.look)
         if fade is not None:
@@ -392,7 +393,7 @@ class Credits(FrameStage):
 @dataclass
 class ToRGB(FrameStage):
     """The output: the frame's colours solved onto its own grey under the grey model the
-    input was made with (:func:`vidcolor.color.colour_on_grey`), so the model gives the
+    input was made with (:func:`vidcolor.color.grey.colour_on_grey`), so the model gives the
     input's grey back."""
 
     grey: GreyModel = field(default_factory=lambda: GreyModel.named("luminance"))

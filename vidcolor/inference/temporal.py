@@ -20,7 +20,7 @@ whose vote its own prediction contradicts (:meth:`Temporal._gate`).
 At a shot start the first :data:`WINDOW` frames are held and a backward pass adds their future
 (``B_t = E_t + γ N_t B_{t+1}``, N the links read the other way), so the first frames of a shot
 are as well informed as the later ones. With ``--palette`` the evidence ``E_t`` is each palette
-colour's log-support in the frame (:func:`vidcolor.series.palette_support`): summed, it is a
+colour's log-support in the frame (:func:`vidcolor.series.apply.palette_support`): summed, it is a
 product of the frames' opinions, so a colour every frame supports beats one that only an
 average of conflicting frames would (a red-or-green character never turns brown); the unit
 takes the colour of highest mean log-support. Without a palette (or when no palette colour is
@@ -115,6 +115,8 @@ def _row_shares(counts: sparse.spmatrix, size: np.ndarray) -> sparse.csr_matrix:
 
 
 def _grey(light: np.ndarray) -> np.ndarray:
+    # Rounds half up: not metrics.temporal._grey_u8 (half to even, |L|), which differs on exact
+    # ties (L = 39.411766: 101 here, 100 there); sharing one would move render's output.
     return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -210,13 +212,13 @@ class Temporal(SequenceStage):
         unit = _Unit(work, probs, np.asarray(colours, np.float32),
                      np.asarray(light, np.float32), labels, size)
         if self.palette is not None:
-            from vidcolor.series import palette_support
+            from vidcolor.series.apply import palette_support
 
             support = palette_support(unit.probs, unit.light, self.bins, self.palette)
             unit.fits = support >= 0
             unit.log_support = np.log(np.maximum(support, _SUPPORT_FLOOR)).astype(np.float32)
             if self.layout is not None:
-                from vidcolor.series import region_bands
+                from vidcolor.series.apply import region_bands
 
                 unit.bands = region_bands(labels, units)
         return unit
@@ -295,7 +297,7 @@ class Temporal(SequenceStage):
                              share: sparse.csr_matrix) -> np.ndarray:
         """Units whose own frame picks a palette colour and does not support the one the
         inherited vote picks (broad distributions of two colours can agree by Bhattacharyya)."""
-        from vidcolor.series import PALETTE_MIN_SUPPORT
+        from vidcolor.series.apply import PALETTE_MIN_SUPPORT
 
         assert unit.fits is not None and unit.log_support is not None
         assert previous.forward_log is not None and previous.weight is not None
@@ -396,13 +398,13 @@ class Temporal(SequenceStage):
         """The palette colour of each unit (-1: none), sticky when the unit is tracked.
 
         A colour is eligible when it fits the unit's lightness and the pooled vote gives it
-        the support a single frame would need (:data:`vidcolor.series.PALETTE_MIN_SUPPORT`);
+        the support a single frame would need (:data:`vidcolor.series.apply.PALETTE_MIN_SUPPORT`);
         among those the highest mean log-support wins. With a learnt layout both are weighed
-        by the frame's :func:`vidcolor.series.layout_prior` (where the unit lies, what the
+        by the frame's :func:`vidcolor.series.apply.layout_prior` (where the unit lies, what the
         other units show). A tracked unit keeps its colour while that colour still fits and no
         eligible one is :data:`SWITCH_RATIO` times better.
         """
-        from vidcolor.series import (
+        from vidcolor.series.apply import (
             PALETTE_MIN_SUPPORT,
             layout_prior,
             palette_support,

@@ -68,6 +68,8 @@ class TruthFlow:
 
 
 def _grey_u8(light: np.ndarray) -> np.ndarray:
+    # Rounds half to even and takes |L|: not inference.temporal._grey (half up, clipped at 0),
+    # which differs on exact ties (L = 39.411766: 100 here, 101 there); one would move figures.
     return cv2.convertScaleAbs(np.asarray(light, dtype=np.float32), alpha=2.55)
 
 
@@ -122,7 +124,7 @@ def truth_flow(
 
     Args:
         previous_light, current_light: CIE L ``(H, W)`` (0–100) of truth frames t-1 and t, e.g.
-            :func:`vidcolor.color.lightness`.
+            :func:`vidcolor.color.frames.lightness`.
         scale: fraction of the frame size the flow is computed at (0 < scale <= 1).
         dis: a ``cv2.DISOpticalFlow`` to reuse (default: a new :func:`vidcolor.flow.dis_flow`).
 

@@ -124,7 +124,7 @@ class SheetCollector:
 
     def add(self, truth_rgb: np.ndarray, results: Mapping[str, np.ndarray]) -> None:
         """Watch the next frame: the truth and the results (as given to the scorer)."""
-        from vidcolor.color import lightness
+        from vidcolor.color.frames import lightness
         from vidcolor.extract import credit_colours
         from vidcolor.inference.stages import FrameWork, thumbnail
 
