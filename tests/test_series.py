@@ -16,7 +16,7 @@ from vidcolor.color import (
     rgb_to_lab_frame,
     srgb_to_linear,
 )
-from vidcolor.dataset import learn_look
+from vidcolor.dataset.look import learn_look
 from vidcolor.errors import DatasetError
 from vidcolor.series import (
     SeriesLook,
@@ -54,7 +54,7 @@ def _lab(colours: list[tuple[int, int, int]]) -> np.ndarray:
 
 
 def test_palette_is_found_in_a_built_dataset(tmp_path: Path) -> None:
-    from vidcolor.dataset import build_dataset
+    from vidcolor.dataset.build import build_dataset
 
     episodes = [write_clip(tmp_path / f"ep{e}.mkv", [_series_frame(i + 7 * e) for i in range(14)],
                            audio=False) for e in range(3)]
