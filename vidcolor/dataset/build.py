@@ -220,6 +220,63 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
            test_episodes: Sequence[str] | None, skip_errors: bool, credit_rule: CreditRule,
            progress_bar: bool, grey: GreyModel | None = None) -> BuildReport:
     """:func:`build_dataset` once the folder is locked and its arguments checked."""
+    meta, tests = _open_meta(output, params, given, test_episodes)
+    regrey = _record_grey(output, meta, grey)
+
+    manifest = _read_csv(output / "manifest.csv")
+    excluded = _read_csv(output / "excluded.csv")
+    work, repairs = _plan_repairs(output, meta, manifest, excluded, given)
+    listed = len(manifest) + len(excluded)
+    manifest = [r for r in manifest if r.get("episode") in meta["episodes"]]
+    excluded = [r for r in excluded if r.get("episode") in meta["episodes"]]
+    rewrite = bool(repairs) or regrey or len(manifest) + len(excluded) != listed
+    frames_root = _frames_folder(output)
+    _remove_strays(frames_root, meta["episodes"])
+
+    report = BuildReport(output=output)
+    for name, path in work.items():
+        known = _known_episode(name, path, meta)
+        if known is not None:
+            report.episodes.append(known)
+            continue
+        episode, rows, dropped = _extract_or_skip(path, name, frames_root, params, credit_rule,
+                                                  skip_errors, progress_bar, meta)
+        report.episodes.append(episode)
+        if episode.status == "skipped-error":
+            continue
+        if episode.status == "skipped-greyscale":  # remembered, so a re-run does not decode it
+            meta.setdefault("greyscale", {})[name] = _source_identity(path)
+            write_json_atomic(output / "meta.json", meta)
+            continue
+        if name in repairs:
+            episode.status, episode.message = "repaired", repairs[name]
+        split = "test" if name in tests else "train"
+        for row in rows:
+            row["split"] = split
+        manifest = [r for r in manifest if r["episode"] != name] + rows
+        excluded = [r for r in excluded if r["episode"] != name] + dropped
+        meta["episodes"][name] = {**_source_identity(path), "stored": episode.stored,
+                                  "decoded": episode.decoded, "credits": episode.credits,
+                                  "split": split}
+        _commit(output, excluded, manifest, meta)
+    if not meta["episodes"]:
+        raise DatasetError(f"{output}: no colour frames stored: {_why_empty(report)}")
+    if rewrite or not (output / "meta.json").exists():
+        _commit(output, excluded, manifest, meta)
+    _learn_look(output, meta, progress_bar)
+    return report
+
+
+def _open_meta(output: Path, params: DatasetParams, given: dict[str, Path],
+               test_episodes: Sequence[str] | None) -> tuple[dict, list[str]]:
+    """The dataset's ``meta.json`` (a new record for a new dataset), checked against the
+    build's arguments, and the test episodes.
+
+    Raises:
+        OutputError: a folder without ``meta.json`` holds something a build did not write.
+        DatasetError: the dataset was built with other parameters or test episodes, or a
+            given episode's name differs only in case from one it holds.
+    """
     meta = _read_meta(output)
     if meta is None:
         _check_new_folder(output)
@@ -245,68 +302,48 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
         meta = {"format": 1, "params": asdict(params), "test_episodes": tests, "episodes": {}}
     meta.setdefault("episodes", {})
     meta["vidcolor_version"] = __version__
-    regrey = _record_grey(output, meta, grey)
+    return meta, tests
 
-    manifest = _read_csv(output / "manifest.csv")
-    excluded = _read_csv(output / "excluded.csv")
-    work, repairs = _plan_repairs(output, meta, manifest, excluded, given)
-    listed = len(manifest) + len(excluded)
-    manifest = [r for r in manifest if r.get("episode") in meta["episodes"]]
-    excluded = [r for r in excluded if r.get("episode") in meta["episodes"]]
-    rewrite = bool(repairs) or regrey or len(manifest) + len(excluded) != listed
-    frames_root = _frames_folder(output)
-    _remove_strays(frames_root, meta["episodes"])
 
-    report = BuildReport(output=output)
-    for name, path in work.items():
-        done = meta["episodes"].get(name)
-        if done is not None and _same_source(path, done):
-            report.episodes.append(EpisodeReport(name, str(path), status="unchanged",
-                                                 stored=done["stored"]))
-            continue
-        if _same_source(path, meta.get("greyscale", {}).get(name)):
-            message = f"{path}: greyscale episode (no chroma), skipped as before"
-            log.warning("%s", message)
-            report.episodes.append(EpisodeReport(name, str(path), status="skipped-greyscale",
-                                                 message=message))
-            continue
-        if done is not None:
-            raise DatasetError(f"{_printable(path)}: the dataset already holds a different "
-                               f"episode {name!r} (from {done['source']}); rename the file")
-        try:
-            check_episode_file(path)  # with --skip-errors, not checked before
-            episode, rows, dropped = _extract_episode(path, name, frames_root, params,
-                                                      credit_rule, skip_errors, progress_bar,
-                                                      _grey_of_meta(meta))
-        except InputError as exc:
-            if not skip_errors:
-                raise
-            log.warning("skipping %s", exc)
-            report.episodes.append(EpisodeReport(name, _printable(path),
-                                                 status="skipped-error", message=str(exc)))
-            continue
-        report.episodes.append(episode)
-        if episode.status == "skipped-greyscale":  # remembered, so a re-run does not decode it
-            meta.setdefault("greyscale", {})[name] = _source_identity(path)
-            write_json_atomic(output / "meta.json", meta)
-            continue
-        if name in repairs:
-            episode.status, episode.message = "repaired", repairs[name]
-        split = "test" if name in tests else "train"
-        for row in rows:
-            row["split"] = split
-        manifest = [r for r in manifest if r["episode"] != name] + rows
-        excluded = [r for r in excluded if r["episode"] != name] + dropped
-        meta["episodes"][name] = {**_source_identity(path), "stored": episode.stored,
-                                  "decoded": episode.decoded, "credits": episode.credits,
-                                  "split": split}
-        _commit(output, excluded, manifest, meta)
-    if not meta["episodes"]:
-        raise DatasetError(f"{output}: no colour frames stored: {_why_empty(report)}")
-    if rewrite or not (output / "meta.json").exists():
-        _commit(output, excluded, manifest, meta)
-    _learn_look(output, meta, progress_bar)
-    return report
+def _known_episode(name: str, path: Path, meta: dict) -> EpisodeReport | None:
+    """The report of an episode the dataset already holds from this very file, or skipped
+    before as greyscale; None when it is to be extracted.
+
+    Raises:
+        DatasetError: the dataset holds another episode of that name.
+    """
+    done = meta["episodes"].get(name)
+    if done is not None and _same_source(path, done):
+        return EpisodeReport(name, str(path), status="unchanged", stored=done["stored"])
+    if _same_source(path, meta.get("greyscale", {}).get(name)):
+        message = f"{path}: greyscale episode (no chroma), skipped as before"
+        log.warning("%s", message)
+        return EpisodeReport(name, str(path), status="skipped-greyscale", message=message)
+    if done is not None:
+        raise DatasetError(f"{_printable(path)}: the dataset already holds a different "
+                           f"episode {name!r} (from {done['source']}); rename the file")
+    return None
+
+
+def _extract_or_skip(path: Path, name: str, frames_root: Path, params: DatasetParams,
+                     credit_rule: CreditRule, skip_errors: bool, progress_bar: bool, meta: dict
+                     ) -> tuple[EpisodeReport, list[dict], list[dict]]:
+    """:func:`~vidcolor.dataset.episode._extract_episode` of a file checked first; with
+    ``skip_errors`` a bad file is a ``skipped-error`` report with no rows, and a warning.
+
+    Raises:
+        InputError: a bad episode file (unless ``skip_errors``).
+    """
+    try:
+        check_episode_file(path)  # with --skip-errors, not checked before
+        return _extract_episode(path, name, frames_root, params, credit_rule, skip_errors,
+                                progress_bar, _grey_of_meta(meta))
+    except InputError as exc:
+        if not skip_errors:
+            raise
+        log.warning("skipping %s", exc)
+        return EpisodeReport(name, _printable(path), status="skipped-error",
+                             message=str(exc)), [], []
 
 
 def _record_grey(output: Path, meta: dict, grey: GreyModel | None) -> bool:

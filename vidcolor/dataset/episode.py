@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from vidcolor import progress
 from vidcolor.color import GreyModel, model_lightness
@@ -94,14 +95,54 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
     """Extract one episode's frames; a credit frame is dropped and its signature recorded as
     a black and white made with ``grey`` shows it (None: luminance, the colour's own L)."""
     info = probe(path)
-    staging = frames_root / f".{name}.partial"
+    staging = _new_staging_folder(frames_root, name)
     final = frames_root / name
+    report = EpisodeReport(name, str(path))
+    rows, dropped, chroma = _write_frames(path, name, staging, params, rule, skip_errors,
+                                          progress_bar, info.frame_count or None, grey, report)
+    report.stored = len(rows)
+    if rows and chroma < GREYSCALE_CHROMA:
+        _discard(staging)
+        report.status = "skipped-greyscale"
+        report.message = (f"{path}: greyscale episode (no chroma); it cannot teach colours "
+                          "and is not used")
+        log.warning("%s", report.message)
+        return report, [], []
+    if not rows:
+        _discard(staging)
+        raise InputError(f"{path}: no story frames left after filtering")
+    _move_into_place(staging, final)
+    return report, rows, dropped
+
+
+def _new_staging_folder(frames_root: Path, name: str) -> Path:
+    """An empty hidden folder ``.<name>.partial`` for an episode's frames (one left by a
+    crash is removed first).
+
+    Raises:
+        OutputError: it cannot be created, or the old one holds anything but frames.
+    """
+    staging = frames_root / f".{name}.partial"
     _remove_frames_folder(staging)
     try:
         staging.mkdir()
     except OSError as exc:
         raise _write_error(staging, exc) from None
-    report = EpisodeReport(name, str(path))
+    return staging
+
+
+def _write_frames(path: Path, name: str, staging: Path, params: DatasetParams,
+                  rule: CreditRule, skip_errors: bool, progress_bar: bool, total: int | None,
+                  grey: GreyModel | None, report: EpisodeReport
+                  ) -> tuple[list[dict], list[dict], float]:
+    """Decode an episode and write the frames it keeps into ``staging`` as PNG, counting the
+    decoded, duplicate and credit frames in ``report``; on any error ``staging`` is removed.
+
+    Returns:
+        The manifest rows of the stored frames, the ``excluded.csv`` rows of the credit
+        frames, and the chroma level seen (it stops growing once it reaches
+        :data:`GREYSCALE_CHROMA`).
+    """
     rows: list[dict] = []
     dropped: list[dict] = []
     dedup = DuplicateFilter(params.dedup_threshold)
@@ -109,8 +150,7 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
     pending: list[Future] = []
     # PNG encoding releases the GIL: two writer threads overlap it with decoding.
     with ThreadPoolExecutor(max_workers=2) as writers, progress.bar(
-            total=info.frame_count or None, desc=name, unit="frame",
-            enabled=progress_bar) as bar:
+            total=total, desc=name, unit="frame", enabled=progress_bar) as bar:
         try:
             for frame in iter_frames(path, skip_errors=skip_errors,
                                      size=(params.size, params.size)):
@@ -127,14 +167,7 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
                 colours = credit_colours(small, rule) if params.credit_filter else None
                 if colours is not None:
                     report.credits += 1
-                    signature = credit_signature(model_lightness(small, grey or "luminance"))
-                    dropped.append({**where, "reason": "credits",
-                                    "background_rgb": _rgb_text(colours[0]),
-                                    "text_rgb": _rgb_text(colours[1]),
-                                    "grey_background_y": "" if signature is None
-                                    else f"{signature.background:.6f}",
-                                    "grey_text_y": "" if signature is None
-                                    else f"{signature.text:.6f}"})
+                    dropped.append(_credit_row(where, small, colours, grey))
                     continue
                 if chroma < GREYSCALE_CHROMA:  # once colour is seen, the answer is known
                     chroma = max(chroma, chroma_level(small))
@@ -153,17 +186,27 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
             writers.shutdown(wait=True)
             _discard(staging)
             raise
-    report.stored = len(rows)
-    if rows and chroma < GREYSCALE_CHROMA:
-        _discard(staging)
-        report.status = "skipped-greyscale"
-        report.message = (f"{path}: greyscale episode (no chroma); it cannot teach colours "
-                          "and is not used")
-        log.warning("%s", report.message)
-        return report, [], []
-    if not rows:
-        _discard(staging)
-        raise InputError(f"{path}: no story frames left after filtering")
+    return rows, dropped, chroma
+
+
+def _credit_row(where: dict, rgb: np.ndarray, colours: tuple[np.ndarray, np.ndarray],
+                grey: GreyModel | None) -> dict:
+    """The ``excluded.csv`` row of a credit frame at ``where``: its two colours and its grey
+    signature as a black and white made with ``grey`` shows it (None: luminance)."""
+    signature = credit_signature(model_lightness(rgb, grey or "luminance"))
+    return {**where, "reason": "credits", "background_rgb": _rgb_text(colours[0]),
+            "text_rgb": _rgb_text(colours[1]),
+            "grey_background_y": "" if signature is None else f"{signature.background:.6f}",
+            "grey_text_y": "" if signature is None else f"{signature.text:.6f}"}
+
+
+def _move_into_place(staging: Path, final: Path) -> None:
+    """Rename a complete staging folder to the episode's folder, replacing its old frames;
+    on failure the staging folder is removed.
+
+    Raises:
+        OutputError: the old frames cannot be removed or the rename fails.
+    """
     try:
         _remove_frames_folder(final)
         os.replace(staging, final)
@@ -173,7 +216,6 @@ def _extract_episode(path: Path, name: str, frames_root: Path, params: DatasetPa
     except BaseException:
         _discard(staging)
         raise
-    return report, rows, dropped
 
 
 #: Lossless PNG settings chosen by measurement on 256×256 frames (real and cartoon): the "up"
