@@ -45,6 +45,8 @@ The modules, in the order they depend on each other:
 - :mod:`~vidcolor.dataset.episode`: one episode's frames decoded, filtered and written to a
   staging folder, renamed into place when complete;
 - :mod:`~vidcolor.dataset.look`: the series' look learnt from a dataset (``series.json``);
+- :mod:`~vidcolor.dataset.repair`: the episodes that disagree with ``meta.json`` planned for
+  extraction again, stray folders of a crashed build removed;
 - :mod:`~vidcolor.dataset.build`: ``build_dataset``, the locked, incremental build that
   repairs what disagrees.
 """

@@ -1,10 +1,11 @@
 """Building a dataset (:func:`build_dataset`): locked, incremental and resumable by episode,
 split by episode, repairing what disagrees with ``meta.json``.
 
-The build holds an exclusive lock beside the folder, extracts each new or damaged episode
-(:mod:`vidcolor.dataset.episode`), then rewrites ``excluded.csv``, ``manifest.csv`` and
-``meta.json`` together (:func:`_commit`), and finally learns the series' look again when its
-training episodes changed (:mod:`vidcolor.dataset.look`).
+The build holds an exclusive lock beside the folder, plans the repair of the episodes that
+disagree with ``meta.json`` (:mod:`vidcolor.dataset.repair`), extracts each new or damaged
+episode (:mod:`vidcolor.dataset.episode`) and after each rewrites ``excluded.csv``,
+``manifest.csv`` and ``meta.json`` together (:func:`_commit`), and finally learns the series'
+look again when its training episodes changed (:mod:`vidcolor.dataset.look`).
 """
 
 from __future__ import annotations
@@ -24,18 +25,15 @@ from vidcolor.color import GreyModel, as_grey_model
 from vidcolor.dataset.episode import (
     EpisodeReport,
     _extract_episode,
-    _remove_frames_folder,
     _write_error,
     check_episode_file,
 )
 from vidcolor.dataset.look import _learn_look
-from vidcolor.dataset.reader import dataset_problems
 from vidcolor.dataset.records import (
     _DATASET_ENTRIES,
     EXCLUDED_FIELDS,
     MANIFEST_FIELDS,
     DatasetParams,
-    _excluded_frame,
     _grey_of_meta,
     _is_folder,
     _printable,
@@ -47,6 +45,7 @@ from vidcolor.dataset.records import (
     _write_csv,
     episode_name,
 )
+from vidcolor.dataset.repair import _plan_repairs, _remove_strays
 from vidcolor.errors import DatasetError, InputError, OutputError
 from vidcolor.extract import CreditRule
 from vidcolor.fsutil import ensure_writable_dir, exclusive, write_json_atomic
@@ -405,46 +404,6 @@ def _commit(output: Path, excluded: list[dict], manifest: list[dict], meta: dict
                 backup.unlink()
 
 
-def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],
-                  excluded: list[dict[str, str]], given: dict[str, Path]
-                  ) -> tuple[dict[str, Path], dict[str, str]]:
-    """Drop the episodes that disagree with ``meta.json``, or whose records are damaged, from
-    it, to extract them again.
-
-    Returns:
-        The episodes to process (the given ones, then damaged ones that were not given, from
-        the source recorded for them) and ``{episode: what was wrong}`` for the damaged ones.
-
-    Raises:
-        DatasetError: a damaged episode's recorded source is gone or has changed.
-    """
-    problems = dataset_problems(output, meta, manifest)
-    for number, row in enumerate(excluded, start=1):
-        name = row.get("episode")
-        if name in meta["episodes"] and name not in problems:
-            try:
-                _excluded_frame(row)
-            except ValueError as exc:
-                problems[name] = f"excluded.csv: row {number} is damaged ({exc})"
-    work = dict(given)
-    repairs = {}
-    for name, problem in problems.items():
-        record = meta["episodes"].pop(name, None)
-        if record is None:  # rows without a record: dropped, nothing to re-extract
-            log.warning("%s: %s; dropping them", output, problem)
-            continue
-        repairs[name] = problem
-        if name not in work:
-            source = Path(str(record.get("source", "")))
-            if not _same_source(source, record):
-                raise DatasetError(f"{output}: {problem}, and its source {source} "
-                                   "is gone or has changed; give the episode's file again to "
-                                   "repair it")
-            work[name] = source
-        log.warning("%s: %s; extracting it again", output, problem)
-    return work, repairs
-
-
 def _frames_folder(output: Path) -> Path:
     """``output/frames``, created if missing.
 
@@ -463,21 +422,6 @@ def _frames_folder(output: Path) -> Path:
         raise DatasetError(f"{frames_root}: not a folder (a file or a link); a dataset keeps its "
                            "frames in a folder of its own")
     return frames_root
-
-
-def _remove_strays(frames_root: Path, episodes: dict) -> None:
-    """Remove staging folders and frame folders no finished episode owns (left by a crash)."""
-    try:
-        children = list(frames_root.iterdir())
-    except OSError as exc:
-        raise OutputError(f"{frames_root}: cannot list the folder ({exc.strerror or exc})"
-                          ) from None
-    for child in children:
-        if _is_folder(child) and (child.name.startswith(".") or child.name not in episodes):
-            try:
-                _remove_frames_folder(child)
-            except OutputError as exc:
-                log.warning("%s; left as it is", exc)
 
 
 def _why_empty(report: BuildReport) -> str:
