@@ -66,7 +66,7 @@ def build(paths: list[Path], output: Path) -> tuple[int | None, float, float, di
     A greyscale input (a black-and-white film) is decoded whole, then refused: the frames are
     None and the seconds are the time to the refusal.
     """
-    from vidcolor.dataset import build_dataset
+    from vidcolor.dataset.build import build_dataset
     from vidcolor.errors import DatasetError
 
     started, cpu = time.perf_counter(), _cpu_seconds()
@@ -86,7 +86,7 @@ def peak_rss_of_build(video: Path, output: Path) -> float:
     """Peak resident memory (MiB) of a fresh process that builds a dataset from ``video``."""
     code = (
         "import resource, sys\n"
-        "from vidcolor.dataset import build_dataset\n"
+        "from vidcolor.dataset.build import build_dataset\n"
         "build_dataset([sys.argv[1]], sys.argv[2])\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )

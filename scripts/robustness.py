@@ -269,7 +269,8 @@ def make_inputs(work: Path) -> dict[str, Path]:
     """Every input file the cases use, in ``work``."""
     import cv2
 
-    from vidcolor.dataset import DatasetParams, build_dataset
+    from vidcolor.dataset.build import build_dataset
+    from vidcolor.dataset.records import DatasetParams
     from vidcolor.demo import bw_frame, generate_episode, iter_episode_frames
 
     paths: dict[str, Path] = {}
@@ -1058,7 +1059,8 @@ def _hostile_cases(p: dict[str, Path], work: Path, folder: Callable[[str], Path]
 
 
 def _build(target: Path, episodes: list[Path]) -> None:
-    from vidcolor.dataset import DatasetParams, build_dataset
+    from vidcolor.dataset.build import build_dataset
+    from vidcolor.dataset.records import DatasetParams
 
     build_dataset(episodes, target, params=DatasetParams(size=32))
 
@@ -1108,7 +1110,7 @@ def _check_output(path: Path, kind: str, frames: int | None) -> str | None:
             for image in folder_images(path):
                 read_image(image)
         elif kind == "dataset":
-            from vidcolor.dataset import verify_dataset
+            from vidcolor.dataset.reader import verify_dataset
 
             verify_dataset(path)
         elif kind == "run":
@@ -1139,7 +1141,7 @@ def _leftovers(folders: set[Path], success: bool) -> list[str]:
 # is seen; its own exit code; killed on timeout), started in milliseconds instead of seconds.
 _FORK_SERVER = r"""
 import json, os, signal, sys, time, traceback
-import vidcolor._cli.main, vidcolor.train, vidcolor.dataset, vidcolor.evaluation.runs
+import vidcolor._cli.main, vidcolor.train, vidcolor.dataset.build, vidcolor.evaluation.runs
 import vidcolor.evaluation.season
 import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video
 for line in sys.stdin:

@@ -17,7 +17,9 @@ import pytest
 
 from tests.conftest import moving_square_frames, write_clip
 from tests.test_extract import credit_screen
-from vidcolor.dataset import DatasetParams, build_dataset, load_split, read_manifest
+from vidcolor.dataset.build import build_dataset
+from vidcolor.dataset.reader import load_split, read_manifest
+from vidcolor.dataset.records import DatasetParams
 from vidcolor.errors import DatasetError, InputError, OutputError
 
 
@@ -100,12 +102,12 @@ def test_incremental_and_parameter_guard(tmp_path: Path, episodes: list[Path]) -
 
 def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes: list[Path],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import vidcolor.dataset as dataset_module
+    import vidcolor.dataset.episode as episode_module
 
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
     before = (out / "manifest.csv").read_bytes()
-    real = dataset_module.credit_colours
+    real = episode_module.credit_colours
     calls = {"n": 0}
 
     def interrupt_midway(*args, **kwargs):
@@ -114,12 +116,12 @@ def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "credit_colours", interrupt_midway)
+    monkeypatch.setattr(episode_module, "credit_colours", interrupt_midway)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(episodes, out, params=DatasetParams(size=32))
     assert (out / "manifest.csv").read_bytes() == before
     assert sorted(p.name for p in (out / "frames").iterdir()) == ["ep0"]
-    monkeypatch.setattr(dataset_module, "credit_colours", real)
+    monkeypatch.setattr(episode_module, "credit_colours", real)
     report = build_dataset(episodes, out, params=DatasetParams(size=32))
     assert [e.status for e in report.episodes] == ["unchanged", "added", "added"]
     assert len(read_manifest(out)) == 60
@@ -368,7 +370,7 @@ def test_all_greyscale_input_is_an_error(tmp_path: Path) -> None:
 
 def test_excluded_frames_record_the_credit_colours(tmp_path: Path,
                                                    episodes: list[Path]) -> None:
-    from vidcolor.dataset import read_excluded
+    from vidcolor.dataset.records import read_excluded
 
     out = _built(tmp_path, episodes[:1])
     rows = rows_of(out / "excluded.csv")
@@ -393,7 +395,7 @@ def test_excluded_frames_record_the_credit_colours(tmp_path: Path,
 
 def test_old_excluded_csv_without_colours_is_read_and_extended(tmp_path: Path,
                                                                episodes: list[Path]) -> None:
-    from vidcolor.dataset import read_excluded
+    from vidcolor.dataset.records import read_excluded
 
     out = _built(tmp_path, episodes[:1])
     rows = rows_of(out / "excluded.csv")
@@ -442,7 +444,7 @@ def _wait_for(condition, process: subprocess.Popen, seconds: float = 60.0) -> No
 
 
 def _complete(out: Path, stored: int) -> None:
-    from vidcolor.dataset import verify_dataset
+    from vidcolor.dataset.reader import verify_dataset
 
     rows = verify_dataset(out)
     assert len(rows) == stored and all((out / r["path"]).is_file() for r in rows)
@@ -476,7 +478,7 @@ def test_killed_build_resumes_complete(tmp_path: Path, episodes: list[Path]) -> 
     _wait_for(lambda: (out / "frames" / ".ep1.partial").is_dir(), build)
     build.send_signal(signal.SIGKILL)
     build.communicate()
-    from vidcolor.dataset import verify_dataset
+    from vidcolor.dataset.reader import verify_dataset
 
     # what the killed build finished is a consistent dataset; its staging folder is left over
     assert {r["episode"] for r in verify_dataset(out)} == {"ep0"}
@@ -493,7 +495,7 @@ def test_dot_named_episodes_never_touch_the_dataset_or_each_other(tmp_path: Path
     for a staging folder and deleted on the next build. Leading dots are dropped."""
     import shutil
 
-    from vidcolor.dataset import load_split, read_meta
+    from vidcolor.dataset.reader import load_split, read_meta
 
     out = _built(tmp_path, episodes[:2])
     odd = tmp_path / "odd"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidcolor.dataset import build_dataset, load_split
+from vidcolor.dataset.build import build_dataset
+from vidcolor.dataset.reader import load_split
 from vidcolor.demo import generate_series
 from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions

@@ -31,7 +31,8 @@ def _scene(index: int, hue: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from vidcolor.dataset import DatasetParams, build_dataset
+    from vidcolor.dataset.build import build_dataset
+    from vidcolor.dataset.records import DatasetParams
 
     root = tmp_path_factory.mktemp("evaluate")
     episodes = [write_clip(root / f"ep{e}.mkv", [_scene(i, 60 * e) for i in range(10)],
@@ -45,7 +46,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_run_mode_equals_rendering_the_grey_split_and_comparing(setup: dict[str, Path],
                                                                 tmp_path: Path) -> None:
-    from vidcolor.dataset import load_split
+    from vidcolor.dataset.reader import load_split
     from vidcolor.inference.sources import read_image
 
     options = RenderOptions(refine="felzenszwalb", ensemble="mean", size=SIZE, workers=0)

@@ -12,7 +12,7 @@ from conftest import write_clip
 
 from vidcolor.color import linear_to_srgb, srgb_to_linear
 from vidcolor.color.frames import lightness, rgb_to_lab_frame
-from vidcolor.dataset import learn_look
+from vidcolor.dataset.look import learn_look
 from vidcolor.errors import DatasetError
 from vidcolor.series import SeriesLook
 from vidcolor.series.apply import apply_ceiling, choose_palette, credit_fade, paint_credits
@@ -42,7 +42,7 @@ def _lab(colours: list[tuple[int, int, int]]) -> np.ndarray:
 
 
 def test_palette_is_found_in_a_built_dataset(tmp_path: Path) -> None:
-    from vidcolor.dataset import build_dataset
+    from vidcolor.dataset.build import build_dataset
 
     episodes = [write_clip(tmp_path / f"ep{e}.mkv", [_series_frame(i + 7 * e) for i in range(14)],
                            audio=False) for e in range(3)]

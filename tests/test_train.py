@@ -43,7 +43,7 @@ def _frame(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def make_dataset(root: Path, train: int = 8, test: int = 3, size: int = 48) -> Path:
-    """Write the dataset layout vidcolor.dataset.load_split reads (meta, manifest, PNGs).
+    """Write the dataset layout vidcolor.dataset.reader.load_split reads (meta, manifest, PNGs).
 
     Training frames belong to episode ``ep``, test frames to ``eptest``; ``meta.json`` records
     both with their frame counts, as a build does.

@@ -810,7 +810,7 @@ def _split_paths(dataset: Path, config: TrainConfig, ckpt: Checkpoint | None, sw
 
     On resume the test episodes must be those the run was trained with, unless ``switch``.
     """
-    from vidcolor.dataset import load_split, read_meta
+    from vidcolor.dataset.reader import load_split, read_meta
 
     train_paths = _even_subset(load_split(dataset, "train"), config.max_images)
     _check_crop(train_paths, config.crop)
@@ -834,7 +834,7 @@ def _grey_model(dataset: Path, ckpt: Checkpoint | None, switch: bool) -> GreyMod
     Raises:
         DatasetError: on resume, the dataset's grey model is not the run's.
     """
-    from vidcolor.dataset import read_grey_model
+    from vidcolor.dataset.reader import read_grey_model
 
     grey = read_grey_model(dataset)
     if ckpt is not None and ckpt.info.grey != grey:

@@ -70,7 +70,7 @@ def evaluate_runs(runs: Sequence[str | os.PathLike[str]], options: RenderOptions
     Raises:
         DatasetError, CheckpointError, DeviceError, OptionError.
     """
-    from vidcolor.dataset import load_split
+    from vidcolor.dataset.reader import load_split
     from vidcolor.inference.render import Renderer
 
     if report_dir is not None:
