@@ -239,6 +239,17 @@ def grey_rgb(light: np.ndarray) -> np.ndarray:
     return lab_to_rgb_uint8(light, None)
 
 
+def grey_u8(light: np.ndarray) -> np.ndarray:
+    """L (0–100) as an 8-bit grey image (``round(2.55 L)``, halves up, clipped to 0–255): what
+    optical flow and shot detection look at. Not a display conversion (that is
+    :func:`grey_rgb`): L is linear in the 0–255 code here, not sRGB-encoded.
+
+    >>> grey_u8(np.array([0.0, 50.0, 100.0, 101.0], np.float32)).tolist()
+    [0, 128, 255, 255]
+    """
+    return np.clip(np.asarray(light) * 2.55 + 0.5, 0, 255).astype(np.uint8)
+
+
 def upsample_ab(ab: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bicubic upsampling of ab ``(h, w, C)`` to the frame's ``(H, W)`` (half-pixel centres).
 

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from vidcolor.color.frames import grey_u8
 from vidcolor.errors import InputError
 from vidcolor.flow import dis_flow, flow_between, source_maps, warp
 from vidcolor.inference.stages import FrameWork, SequenceStage, StageContext
@@ -215,9 +216,6 @@ class HintMaps:
 
         shutil.rmtree(self._folder, ignore_errors=True)
 
-
-def _grey(light: np.ndarray) -> np.ndarray:
-    return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -396,7 +394,7 @@ def _carry(thumbs: list[np.ndarray], hints: dict[int, tuple[np.ndarray, np.ndarr
     """Every frame's map in one shot (``thumbs``: its L thumbnails; ``hints``: by position in
     the shot), packed as int8 ``(n, h, w, 3)``: a, b, cover."""
     flow = dis_flow()
-    greys = [_grey(t) for t in thumbs]
+    greys = [grey_u8(t) for t in thumbs]
     packed = np.zeros((len(thumbs), *thumbs[0].shape, 3), np.int8)
     frames = sorted(hints)
     for number, at in enumerate(frames):

@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 from scipy import sparse
 
+from vidcolor.color.frames import grey_u8
 from vidcolor.flow import dis_flow, flow_between, source_maps, warp
 from vidcolor.inference.ensemble import mean_ab
 from vidcolor.inference.stages import (
@@ -113,11 +114,6 @@ def _row_shares(counts: sparse.spmatrix, size: np.ndarray) -> sparse.csr_matrix:
     """Pixel counts ``(R, S)`` as shares of each row unit's ``size`` pixels."""
     return (sparse.diags(1.0 / np.maximum(size, 1.0)) @ counts).tocsr()
 
-
-def _grey(light: np.ndarray) -> np.ndarray:
-    # Rounds half up: not metrics.temporal._grey_u8 (half to even, |L|), which differs on exact
-    # ties (L = 39.411766: 101 here, 100 there); sharing one would move render's output.
-    return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _cell_labels(shape: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
@@ -243,7 +239,7 @@ class Temporal(SequenceStage):
         assert now is not None and before is not None
         if now.shape != before.shape:
             return sparse.csr_matrix((len(current.size), len(previous.size)), dtype=np.float32)
-        map_x, map_y = source_maps(flow_between(self.flow, _grey(now), _grey(before)))
+        map_x, map_y = source_maps(flow_between(self.flow, grey_u8(now), grey_u8(before)))
         source = warp(previous.labels.astype(np.float32), map_x, map_y, nearest=True, fill=-1.0)
         warped = warp(before, map_x, map_y)
         ok = (source >= 0) & (np.abs(warped - now) < LIGHT_TOLERANCE)
