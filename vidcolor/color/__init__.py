@@ -64,6 +64,10 @@ XYZ_FROM_RGB = (
     (0.212671, 0.715160, 0.072169),
     (0.019334, 0.119193, 0.950227),
 )
+Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], np.float64)
+"""Luminance Y of linear sRGB: the middle row of :data:`XYZ_FROM_RGB`."""
+Y_WEIGHTS_F32 = Y_WEIGHTS.astype(np.float32)
+""":data:`Y_WEIGHTS` for float32 products."""
 # D65 reference white, 2° observer (skimage xyz_tristimulus_values("D65", "2")).
 D65_WHITE = (0.95047, 1.0, 1.08883)
 

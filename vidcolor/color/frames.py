@@ -21,6 +21,7 @@ from vidcolor.color import (
     LAB_OFFSET,
     LINEAR_LUT,
     XYZ_FROM_RGB,
+    Y_WEIGHTS_F32,
     lab_f,
     lab_f_inverse,
     linear_to_srgb,
@@ -145,7 +146,7 @@ def clipped_linear(fy: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
 def _y_of(channels: list[np.ndarray]) -> np.ndarray:
     """Y of linear RGB channels. Clipping sRGB to [0, 1] is clipping linear RGB to [0, 1] (the
     companding is monotone and fixes 0 and 1), so a clipped colour's lightness needs no gamma."""
-    weights = np.asarray(XYZ_FROM_RGB[1], np.float32)
+    weights = Y_WEIGHTS_F32
     return weights[0] * channels[0] + weights[1] * channels[1] + weights[2] * channels[2]
 
 

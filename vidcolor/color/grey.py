@@ -20,7 +20,8 @@ import numpy as np
 
 from vidcolor.color import (
     LINEAR_LUT,
-    XYZ_FROM_RGB,
+    Y_WEIGHTS,
+    Y_WEIGHTS_F32,
     lab_f_inverse,
     linear_to_srgb,
     srgb_to_linear,
@@ -56,7 +57,6 @@ MAX_TONE_KNOTS = 257
 
 # Linear luminance at which the encoded grey level steps from g to g + 1 (rounding thresholds).
 _GREY_STEPS = srgb_to_linear((np.arange(255, dtype=np.float64) + 0.5) / 255.0).astype(np.float32)
-_LUMINANCE_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], dtype=np.float32)
 #: Luma weights of R', G', B' (the encoded, gamma values), per grey model.
 _LUMA_WEIGHTS = {
     "bt601": np.asarray((0.299, 0.587, 0.114), dtype=np.float64),
@@ -95,7 +95,7 @@ class GreyModel:
         """
         check_grey_model(name)
         if name == "luminance":
-            return cls(name, "linear", tuple(float(w) for w in XYZ_FROM_RGB[1]))
+            return cls(name, "linear", tuple(float(w) for w in Y_WEIGHTS))
         return cls(name, "encoded", tuple(float(w) for w in _LUMA_WEIGHTS[name]))
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,7 +249,7 @@ def grey_of_rgb(rgb: np.ndarray, model: str | GreyModel) -> np.ndarray:
     if rgb.dtype != np.uint8:
         raise TypeError(f"expected uint8 RGB values, got {rgb.dtype}")
     if model.name == "luminance":
-        luminance = LINEAR_LUT[rgb] @ _LUMINANCE_WEIGHTS
+        luminance = LINEAR_LUT[rgb] @ Y_WEIGHTS_F32
         return np.searchsorted(_GREY_STEPS, luminance).astype(np.uint8)
     if model.name in _LUMA_WEIGHTS:
         luma = np.floor(rgb @ _LUMA_WEIGHTS[model.name] + 0.5)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from vidcolor.color import XYZ_FROM_RGB, srgb_to_linear
+from vidcolor.color import Y_WEIGHTS, srgb_to_linear
 from vidcolor.errors import DatasetError
 from vidcolor.fsutil import read_json, write_json_atomic
 
@@ -41,7 +41,6 @@ LOOK_VERSION = 3
 #: The layout of the palette (:func:`~vidcolor.series.learn.palette_layout`): bands of the
 #: frame's height.
 PALETTE_ROWS = 8
-_Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], np.float64)
 
 
 def height_band(height: np.ndarray) -> np.ndarray:
@@ -56,7 +55,7 @@ def luminance_of_codes(rgb: Any) -> np.ndarray:
     >>> float(luminance_of_codes((255, 255, 255)))
     1.0
     """
-    return srgb_to_linear(np.asarray(rgb) / 255.0) @ _Y_WEIGHTS
+    return srgb_to_linear(np.asarray(rgb) / 255.0) @ Y_WEIGHTS
 
 
 @dataclass
