@@ -134,7 +134,7 @@ def kmeans_costs(tmp: Path, repeats: int = 3) -> None:
     """
     from vidcolor import extract
     from vidcolor.demo import generate_series
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     rule = extract.CreditRule()
     series = generate_series(tmp / "demo")

@@ -65,7 +65,7 @@ def _save_models(work: Path, count: int, arch: str, width: float) -> list[Path]:
 def _save_look(colour: Path, runs: list[Path]) -> None:
     """A series look learnt from every 4th frame of the colour clip, beside each model."""
     from vidcolor.series import SERIES_FILE, look_of_frames
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     frames = (frame.rgb for frame in iter_frames(colour) if frame.index % 4 == 0)
     look = look_of_frames(frames, ((0.0, 30.0, 255.0), (238.0, 242.0, 255.0)))
@@ -124,7 +124,9 @@ def main() -> None:
     from vidcolor.inference.refine import fill_regions, segment
     from vidcolor.inference.render import render
     from vidcolor.inference.stages import FrameWork, Paint, ToRGB
-    from vidcolor.video import VideoWriter, iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
+    from vidcolor.video.writer import VideoWriter
 
     cv2.setNumThreads(1)
     device = resolve_device(args.device)

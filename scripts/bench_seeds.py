@@ -108,7 +108,7 @@ def _shots(manifest: dict) -> list[tuple[int, int, bool]]:
 
 
 def _middle_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     return {f.index: f.rgb for f in iter_frames(path) if f.index in wanted}
 

@@ -46,7 +46,9 @@ def main() -> None:
 
     from vidcolor.demo import bw_frame
     from vidcolor.film import FilmWear, film_frame
-    from vidcolor.video import VideoWriter, iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
+    from vidcolor.video.writer import VideoWriter
 
     info = probe(args.clip)
     frames = [(frame.pts, frame.rgb) for frame in iter_frames(args.clip, skip_errors=True)]

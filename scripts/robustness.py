@@ -1093,7 +1093,7 @@ def _check_output(path: Path, kind: str, frames: int | None) -> str | None:
 
     try:
         if kind == "video":
-            from vidcolor.video import iter_frames
+            from vidcolor.video.decode import iter_frames
 
             count = sum(1 for _ in iter_frames(path, prefetch=0))
             if frames is not None and count != frames:
@@ -1140,7 +1140,8 @@ def _leftovers(folders: set[Path], success: bool) -> list[str]:
 _FORK_SERVER = r"""
 import json, os, signal, sys, time, traceback
 import vidcolor._cli.main, vidcolor.train, vidcolor.dataset, vidcolor.evaluate
-import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video
+import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video.decode
+import vidcolor.video.writer
 for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()

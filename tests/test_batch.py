@@ -30,7 +30,7 @@ from vidcolor.evaluate import (
 )
 from vidcolor.inference import batch
 from vidcolor.inference.options import RenderOptions
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 SIZE = 32
 FAST = ["--size", str(SIZE), "--workers", "0"]

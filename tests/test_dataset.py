@@ -71,7 +71,7 @@ def test_build_stores_one_frame_per_drawing_and_drops_credits(tmp_path: Path,
 
 
 def test_pngs_are_lossless(tmp_path: Path, episodes: list[Path]) -> None:
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
@@ -534,7 +534,7 @@ def test_credit_signatures_are_measured_on_the_grey_models_grey(tmp_path: Path,
     the grey twin; with luminance, that of the colour's own L."""
     from vidcolor.color import grey_lightness, grey_of_rgb, lightness
     from vidcolor.extract import credit_signature
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     frames = {f.index: f.rgb for f in iter_frames(episodes[0], size=(32, 32))}
     for grey in ("bt601", "luminance"):

@@ -154,7 +154,8 @@ def test_audio_is_quiet_deterministic_float32() -> None:
 
 
 def test_generate_series_writes_decodable_episodes_with_audio(tmp_path) -> None:
-    from vidcolor.video import iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
 
     info = demo.generate_series(tmp_path / "series", seed=1, episodes=2, seconds=2.0, width=64,
                                 height=48, fps=Fraction(12))
@@ -221,7 +222,7 @@ def test_cli_demo_data(tmp_path) -> None:
 def test_cli_demo_data_film_wears_the_twin_and_keeps_the_colour(tmp_path) -> None:
     from vidcolor._cli.main import cli
     from vidcolor.film import FilmWear
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     runner = CliRunner()
     small = ["--episodes", "1", "--seconds", "1", "--width", "64", "--height", "48", "--fps",

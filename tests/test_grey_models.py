@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from vidcolor import demo
 from vidcolor.color import GREY_MODELS, XYZ_FROM_RGB, grey_of_rgb, srgb_to_linear
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 #: (colour, {model: grey level}); luma by hand: 0.299 * 255 = 76.2, 0.587 * 255 = 149.7, ...
 HAND_MADE = [

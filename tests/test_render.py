@@ -26,7 +26,8 @@ from vidcolor.inference.refine import segment_regiongrow
 from vidcolor.inference.render import render as render_with
 from vidcolor.models import build_model
 from vidcolor.quantize import ab_gamut
-from vidcolor.video import iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
 
 SIZE = 32  # network input size: tiny and fast
 
@@ -463,7 +464,7 @@ def test_alpha_16_bit_and_odd_sized_images(tmp_path: Path, runs: Path) -> None:
 def test_variable_frame_rate_odd_size_and_rotation_are_kept(tmp_path: Path, runs: Path) -> None:
     from fractions import Fraction
 
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     frames = cartoon_frames(7, 63, 47)
     clip = tmp_path / "vfr.mkv"
@@ -596,7 +597,7 @@ def test_segments_shorter_than_the_b_frame_delay_join(tmp_path: Path, suffix: st
     from fractions import Fraction
 
     from vidcolor.inference.sinks import assemble
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     frames = cartoon_frames(14)
     pieces, first = [], 0

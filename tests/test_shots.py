@@ -31,7 +31,7 @@ from vidcolor.shotlist import (
     run_look,
     still_name,
 )
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 #: The demo episode of these tests (small and short: the whole file runs in seconds).
 EPISODE = {"seed": 3, "episode": 1, "seconds": 4.0, "width": 64, "height": 48,

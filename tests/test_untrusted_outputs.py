@@ -25,7 +25,7 @@ from vidcolor.evaluate import evaluate_results, evaluate_season, grey_input
 from vidcolor.inference import batch, options, sinks
 from vidcolor.inference.colorizer import Colorizer, load_models
 from vidcolor.report import write_files_atomic
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 FAST = ["--refine", "none", "--no-temporal", "--size", "32", "--workers", "0"]
 

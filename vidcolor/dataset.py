@@ -83,7 +83,8 @@ from vidcolor.fsutil import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from vidcolor.video import iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
 
 if TYPE_CHECKING:
     from vidcolor.series import SeriesLook

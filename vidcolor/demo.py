@@ -624,7 +624,7 @@ def generate_episode(colour_path: str | os.PathLike[str],
         OutputError: a file cannot be written.
         ValueError: invalid size, length, frame rate or grey model.
     """
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     fps = _check_args(seconds, width, height, fps)
     check_grey_model(grey)

@@ -33,7 +33,7 @@ from vidcolor.errors import OptionError
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.refine import SEGMENTATIONS, Parameter, Segmentation, refine_methods
 from vidcolor.inference.stages import SEQUENCE_STAGES, SequenceEntry, sequence_of
-from vidcolor.video import CHROMA, CRF_RANGE
+from vidcolor.video.writer import CHROMA, CRF_RANGE
 
 if TYPE_CHECKING:
     from vidcolor.inference.colorizer import Colorizer
@@ -90,7 +90,7 @@ class RenderOptions:
             shadows and highlights stay neutral).
         credits: credit screens detected in the grey input get the series' credit colours.
         chroma: the output video's chroma sampling, ``420`` or ``444``
-            (:class:`vidcolor.video.VideoWriter`).
+            (:class:`vidcolor.video.writer.VideoWriter`).
         crf: the output video's x264 constant rate factor (0 lossless ... 51).
         grey: the grey model the input was made with (a name of
             :data:`vidcolor.color.GREY_MODELS` or a :class:`~vidcolor.color.GreyModel`): the
