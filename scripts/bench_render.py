@@ -121,7 +121,8 @@ def main() -> None:
     from vidcolor.inference.colorizer import Colorizer, load_models
     from vidcolor.inference.ensemble import mean_ab
     from vidcolor.inference.options import RenderOptions
-    from vidcolor.inference.refine import fill_regions, segment
+    from vidcolor.inference.refine.fill import fill_regions
+    from vidcolor.inference.refine.registry import segment
     from vidcolor.inference.render import render
     from vidcolor.inference.stages import FrameWork, Paint, ToRGB
     from vidcolor.video.decode import iter_frames

@@ -22,7 +22,7 @@ from vidcolor.color import rgb_to_lab
 from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.outputs import default_output
-from vidcolor.inference.refine import segment_regiongrow
+from vidcolor.inference.refine.regiongrow import segment_regiongrow
 from vidcolor.inference.render import render as render_with
 from vidcolor.models import build_model
 from vidcolor.quantize import ab_gamut
@@ -107,7 +107,7 @@ def test_refined_regions_are_single_coloured(tmp_path: Path, runs: Path) -> None
         lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[0].numpy()
         labels = segment_regiongrow(_lightness(grey)) if method == "regiongrow" else None
         if labels is None:
-            from vidcolor.inference.refine import segment_felzenszwalb
+            from vidcolor.inference.refine.felzenszwalb import segment_felzenszwalb
 
             labels = segment_felzenszwalb(_lightness(grey))
         checked = 0
@@ -374,7 +374,7 @@ def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
 
 
 def test_working_scale_follows_the_lines() -> None:
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     grey = _lightness(cartoon_frames(1, 160, 120)[0])
     full = segment(grey, "felzenszwalb")

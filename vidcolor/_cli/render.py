@@ -12,7 +12,7 @@ import click
 from vidcolor.color import GREY_MODELS
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.options import RenderOptions, segmentation_flags, sequence_flags
-from vidcolor.inference.refine import refine_methods
+from vidcolor.inference.refine.registry import refine_methods
 from vidcolor.video.writer import CHROMA, CRF_RANGE
 
 

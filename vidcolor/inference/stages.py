@@ -38,7 +38,8 @@ from scipy import sparse
 
 from vidcolor.color import GreyModel, colour_on_grey, upsample_ab
 from vidcolor.inference.ensemble import mean_ab
-from vidcolor.inference.refine import region_colours, segment
+from vidcolor.inference.refine.fill import region_colours
+from vidcolor.inference.refine.registry import segment
 
 if TYPE_CHECKING:
     from vidcolor.inference.hints import HintMaps
