@@ -18,10 +18,10 @@ Measures on the same clip:
 
     python scripts/bench_render.py [CLIP] --seconds 10 --models 2 --width 0.25
 
-Without CLIP a 704×528 demo episode is generated (:func:`vidcolor.demo.generate_episode`). The
-models are untrained networks of the given width built with :func:`vidcolor.models.build_model`
-and saved with the training stage's checkpoint writer (speed does not depend on the weights;
-their parameters are scaled up so that the colours, and so the gamut work, are not all grey).
+Without CLIP a 704×528 demo episode is generated (:func:`vidcolor.demo.generate.generate_episode`).
+The models are untrained networks of the given width built with :func:`vidcolor.models.build_model`
+and saved with the training stage's checkpoint writer (speed does not depend on the weights; their
+parameters are scaled up so that the colours, and so the gamut work, are not all grey).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def main() -> None:
         work = Path(tmp)
         clip = args.clip
         if clip is None:
-            from vidcolor.demo import generate_episode
+            from vidcolor.demo.generate import generate_episode
 
             clip = work / "bw.mkv"
             generate_episode(work / "colour.mkv", clip, seconds=args.seconds, width=704,

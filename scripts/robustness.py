@@ -148,7 +148,7 @@ def _write_rip(path: Path, frames: list[np.ndarray], subtitles_until: int = 8) -
     """An MKV like a disc rip: video, then audio and subtitles that outlast it."""
     import av
 
-    from vidcolor.demo import AUDIO_RATE, episode_audio
+    from vidcolor.demo.generate import AUDIO_RATE, episode_audio
 
     srt = path.with_suffix(".srt")
     srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
@@ -186,7 +186,7 @@ def _write_rip(path: Path, frames: list[np.ndarray], subtitles_until: int = 8) -
 def _write_audio_only(path: Path) -> Path:
     import av
 
-    from vidcolor.demo import AUDIO_RATE, episode_audio
+    from vidcolor.demo.generate import AUDIO_RATE, episode_audio
 
     samples = np.ascontiguousarray(episode_audio(seconds=1.0), np.float32)
     with av.open(str(path), "w") as out:
@@ -270,7 +270,9 @@ def make_inputs(work: Path) -> dict[str, Path]:
     import cv2
 
     from vidcolor.dataset import DatasetParams, build_dataset
-    from vidcolor.demo import bw_frame, generate_episode, iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.generate import generate_episode
+    from vidcolor.demo.twins import bw_frame
 
     paths: dict[str, Path] = {}
     inputs = work / "inputs"

@@ -188,7 +188,8 @@ def test_demo_series_dedup_and_credit_filter(tmp_path: Path) -> None:
     """On the demo series: one frame per held drawing, >= 90 % of credits dropped, no story."""
     from fractions import Fraction
 
-    from vidcolor.demo import generate_series, iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.generate import generate_series
 
     settings = {"seconds": 8.0, "width": 256, "height": 192, "fps": Fraction(24)}
     series = generate_series(tmp_path / "demo", seed=3, episodes=2, **settings)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from vidcolor.dataset import build_dataset, load_split
-from vidcolor.demo import generate_series
+from vidcolor.demo.generate import generate_series
 from vidcolor.evaluate import evaluate_runs
 from vidcolor.inference.options import RenderOptions
 from vidcolor.train import TrainConfig, read_log, train

@@ -14,7 +14,9 @@ from conftest import VIDEO_MEAN_LEVELS, save_tiny_run
 
 from vidcolor._cli.main import cli
 from vidcolor.color import lightness
-from vidcolor.demo import CREDIT_BLUE, CREDIT_TEXT, generate_episode, iter_episode_frames
+from vidcolor.demo.drawing import CREDIT_BLUE, CREDIT_TEXT
+from vidcolor.demo.episode import iter_episode_frames
+from vidcolor.demo.generate import generate_episode
 from vidcolor.inference.hints import find_hints, plan_hints
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.shots import DARK_LIGHTNESS, shot_frames
