@@ -16,7 +16,6 @@ from vidcolor.video.inputs import open_input
 
 log = logging.getLogger(__name__)
 
-
 #: Audio codecs each container family takes as a stream copy; anything else is re-encoded.
 _COPYABLE_AUDIO = {
     ".mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
@@ -27,7 +26,6 @@ _COPYABLE_AUDIO = {
     ".avi": {"mp3", "ac3", "pcm_s16le"},
 }
 _REENCODE_AUDIO = {".webm": "libopus", ".avi": "mp3"}  # default: aac
-
 
 
 class AudioCarrier:
@@ -120,6 +118,7 @@ class AudioCarrier:
         self._done = True
 
     def close(self) -> None:
+        """Close the source file the audio comes from, if any."""
         if self._in is not None:
             self._in.close()
 

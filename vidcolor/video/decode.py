@@ -35,8 +35,6 @@ class Frame:
     rgb: np.ndarray
 
 
-
-
 def iter_frames(path: str | os.PathLike[str], *, skip_errors: bool = False,
                 size: tuple[int, int] | None = None, prefetch: int = 8) -> Iterator[Frame]:
     """Decode a video's frames one at a time as RGB.

@@ -57,6 +57,12 @@ def check_input_file(path: str | os.PathLike[str], *, folder_ok: bool = False) -
 
 
 def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    """Open an input file with PyAV, after :func:`check_input_file`.
+
+    Raises:
+        InputError: the file cannot be read, is empty or cut off before any frame, or is not
+            a format FFmpeg reads.
+    """
     path = Path(path)
     check_input_file(path)
     try:
@@ -68,11 +74,18 @@ def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
 
 
 def error_reason(exc: BaseException) -> str:
+    """The first clause of an error's message (FFmpeg's, or the OS's ``strerror``), for a
+    one-line error; the exception's type name where it says nothing."""
     text = getattr(exc, "strerror", None) or str(exc)
     return text.split(";")[0].strip() or type(exc).__name__
 
 
 def first_video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
+    """The container's first video stream.
+
+    Raises:
+        InputError: the file has no video stream (the container is closed first).
+    """
     if not container.streams.video:
         what = "an audio-only file" if container.streams.audio else "a file without video"
         container.close()

@@ -43,7 +43,6 @@ class VideoInfo:
     pix_fmt: str
 
 
-
 def _tag(stream: av.stream.Stream, name: str) -> str | None:
     """A stream's metadata tag ``name``, also as Matroska's ``NAME-<language>`` variant."""
     for key, value in stream.metadata.items():

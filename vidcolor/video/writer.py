@@ -24,7 +24,6 @@ from vidcolor.video.inputs import error_reason
 
 log = logging.getLogger(__name__)
 
-
 #: Chroma samplings a written video can have (:class:`VideoWriter`).
 CHROMA = ("420", "444")
 #: x264's constant rate factor range: 0 is lossless, 51 the smallest file.
