@@ -133,8 +133,8 @@ def kmeans_costs(tmp: Path, repeats: int = 3) -> None:
     checks that both give the same credit decision on every demo frame.
     """
     from vidcolor import extract
-    from vidcolor.demo import generate_series
-    from vidcolor.video import iter_frames
+    from vidcolor.demo.generate import generate_series
+    from vidcolor.video.decode import iter_frames
 
     rule = extract.CreditRule()
     series = generate_series(tmp / "demo")
@@ -189,7 +189,7 @@ def main() -> None:
                         help="only measure the credit test's k-means (scikit-learn vs NumPy)")
     args = parser.parse_args()
 
-    from vidcolor.demo import generate_episode
+    from vidcolor.demo.generate import generate_episode
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -91,7 +91,7 @@ def _run_seed(seed: int, folder: Path, epochs: int, render_only: bool) -> float:
 
 def _shots(manifest: dict) -> list[tuple[int, int, bool]]:
     """The held-out episode's shots ``(first, last, is_credit)`` as the generator made them."""
-    from vidcolor.demo import iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
 
     scenes, credits = [], []
     for frame in iter_episode_frames(seed=manifest["seed"], episode=0,
@@ -108,7 +108,7 @@ def _shots(manifest: dict) -> list[tuple[int, int, bool]]:
 
 
 def _middle_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     return {f.index: f.rgb for f in iter_frames(path) if f.index in wanted}
 

@@ -148,7 +148,7 @@ def _write_rip(path: Path, frames: list[np.ndarray], subtitles_until: int = 8) -
     """An MKV like a disc rip: video, then audio and subtitles that outlast it."""
     import av
 
-    from vidcolor.demo import AUDIO_RATE, episode_audio
+    from vidcolor.demo.generate import AUDIO_RATE, episode_audio
 
     srt = path.with_suffix(".srt")
     srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
@@ -186,7 +186,7 @@ def _write_rip(path: Path, frames: list[np.ndarray], subtitles_until: int = 8) -
 def _write_audio_only(path: Path) -> Path:
     import av
 
-    from vidcolor.demo import AUDIO_RATE, episode_audio
+    from vidcolor.demo.generate import AUDIO_RATE, episode_audio
 
     samples = np.ascontiguousarray(episode_audio(seconds=1.0), np.float32)
     with av.open(str(path), "w") as out:
@@ -271,7 +271,9 @@ def make_inputs(work: Path) -> dict[str, Path]:
 
     from vidcolor.dataset.build import build_dataset
     from vidcolor.dataset.records import DatasetParams
-    from vidcolor.demo import bw_frame, generate_episode, iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.generate import generate_episode
+    from vidcolor.demo.twins import bw_frame
 
     paths: dict[str, Path] = {}
     inputs = work / "inputs"
@@ -1095,7 +1097,7 @@ def _check_output(path: Path, kind: str, frames: int | None) -> str | None:
 
     try:
         if kind == "video":
-            from vidcolor.video import iter_frames
+            from vidcolor.video.decode import iter_frames
 
             count = sum(1 for _ in iter_frames(path, prefetch=0))
             if frames is not None and count != frames:
@@ -1143,7 +1145,8 @@ _FORK_SERVER = r"""
 import json, os, signal, sys, time, traceback
 import vidcolor._cli.main, vidcolor.train, vidcolor.dataset.build, vidcolor.evaluation.runs
 import vidcolor.evaluation.season
-import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video
+import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video.decode
+import vidcolor.video.writer
 for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()

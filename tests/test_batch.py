@@ -26,7 +26,7 @@ from vidcolor.evaluation.runs import grey_input
 from vidcolor.evaluation.season import colour_name, evaluate_season, truth_for
 from vidcolor.inference import batch
 from vidcolor.inference.options import RenderOptions
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 SIZE = 32
 FAST = ["--size", str(SIZE), "--workers", "0"]

@@ -73,7 +73,7 @@ def test_build_stores_one_frame_per_drawing_and_drops_credits(tmp_path: Path,
 
 
 def test_pngs_are_lossless(tmp_path: Path, episodes: list[Path]) -> None:
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
@@ -190,7 +190,8 @@ def test_demo_series_dedup_and_credit_filter(tmp_path: Path) -> None:
     """On the demo series: one frame per held drawing, >= 90 % of credits dropped, no story."""
     from fractions import Fraction
 
-    from vidcolor.demo import generate_series, iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.generate import generate_series
 
     settings = {"seconds": 8.0, "width": 256, "height": 192, "fps": Fraction(24)}
     series = generate_series(tmp_path / "demo", seed=3, episodes=2, **settings)
@@ -537,7 +538,7 @@ def test_credit_signatures_are_measured_on_the_grey_models_grey(tmp_path: Path,
     from vidcolor.color.frames import lightness
     from vidcolor.color.grey import grey_lightness, grey_of_rgb
     from vidcolor.extract import credit_signature
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     frames = {f.index: f.rgb for f in iter_frames(episodes[0], size=(32, 32))}
     for grey in ("bt601", "luminance"):

@@ -15,7 +15,7 @@ import torch
 
 from vidcolor.dataset.build import build_dataset
 from vidcolor.dataset.reader import load_split
-from vidcolor.demo import generate_series
+from vidcolor.demo.generate import generate_series
 from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions
 from vidcolor.train import TrainConfig, read_log, train

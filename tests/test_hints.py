@@ -196,7 +196,7 @@ def test_changing_one_hint_renders_only_its_shot_again(tmp_path, monkeypatch) ->
     from conftest import write_clip
 
     from vidcolor.inference.colorizer import Colorizer
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     clip = write_clip(tmp_path / "bw.mkv", _three_shots(), fps=8, audio=True)
     run = save_tiny_run(tmp_path / "run")

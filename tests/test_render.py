@@ -22,11 +22,12 @@ from vidcolor.color.tensors import rgb_to_lab
 from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.outputs import default_output
-from vidcolor.inference.refine import segment_regiongrow
+from vidcolor.inference.refine.regiongrow import segment_regiongrow
 from vidcolor.inference.render import render as render_with
 from vidcolor.models import build_model
 from vidcolor.quantize import ab_gamut
-from vidcolor.video import iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
 
 SIZE = 32  # network input size: tiny and fast
 
@@ -106,7 +107,7 @@ def test_refined_regions_are_single_coloured(tmp_path: Path, runs: Path) -> None
         lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[0].numpy()
         labels = segment_regiongrow(_lightness(grey)) if method == "regiongrow" else None
         if labels is None:
-            from vidcolor.inference.refine import segment_felzenszwalb
+            from vidcolor.inference.refine.felzenszwalb import segment_felzenszwalb
 
             labels = segment_felzenszwalb(_lightness(grey))
         checked = 0
@@ -374,7 +375,7 @@ def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
 
 
 def test_working_scale_follows_the_lines() -> None:
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     grey = _lightness(cartoon_frames(1, 160, 120)[0])
     full = segment(grey, "felzenszwalb")
@@ -464,7 +465,7 @@ def test_alpha_16_bit_and_odd_sized_images(tmp_path: Path, runs: Path) -> None:
 def test_variable_frame_rate_odd_size_and_rotation_are_kept(tmp_path: Path, runs: Path) -> None:
     from fractions import Fraction
 
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     frames = cartoon_frames(7, 63, 47)
     clip = tmp_path / "vfr.mkv"
@@ -597,7 +598,7 @@ def test_segments_shorter_than_the_b_frame_delay_join(tmp_path: Path, suffix: st
     from fractions import Fraction
 
     from vidcolor.inference.sinks import assemble
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     frames = cartoon_frames(14)
     pieces, first = [], 0

@@ -118,7 +118,7 @@ def _credit_card(fade: float, width: int = 96, height: int = 72) -> np.ndarray:
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
-    from vidcolor.demo import bw_frame
+    from vidcolor.demo.twins import bw_frame
 
     return bw_frame(rgb)
 
@@ -223,7 +223,9 @@ def test_demo_credits_are_found_in_grey_when_the_learnt_text_colour_is_off() -> 
     from fractions import Fraction
 
     from vidcolor.color.frames import lab_to_rgb_uint8
-    from vidcolor.demo import CREDIT_BLUE, bw_frame, iter_episode_frames
+    from vidcolor.demo.drawing import CREDIT_BLUE
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.twins import bw_frame
     from vidcolor.extract import credit_signature
 
     frames = list(iter_episode_frames(seconds=4.0, fps=Fraction(12)))

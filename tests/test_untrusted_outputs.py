@@ -27,7 +27,7 @@ from vidcolor.evaluation.season import evaluate_season
 from vidcolor.inference import batch, options, sinks
 from vidcolor.inference.colorizer import Colorizer, load_models
 from vidcolor.report.writer import write_files_atomic
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 FAST = ["--refine", "none", "--no-temporal", "--size", "32", "--workers", "0"]
 

@@ -313,7 +313,8 @@ def fit_grey_pair(colour_path: str | os.PathLike[str], bw_path: str | os.PathLik
             correlate at any offset, or the best fit leaves a residual over
             :data:`MAX_RESIDUAL` levels); one line naming both files.
     """
-    from vidcolor.video import iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
 
     colour_info = probe(colour_path)
     size = (colour_info.width, colour_info.height)

@@ -344,7 +344,7 @@ def stroke_hint(light: np.ndarray, truth: np.ndarray, seed: int | Sequence[int] 
     """
     from scipy import ndimage
 
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     height, width = light.shape
     if truth.shape[:2] != (height, width):

@@ -12,8 +12,8 @@ import click
 from vidcolor.color.grey import GREY_MODELS
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
 from vidcolor.inference.options import RenderOptions, segmentation_flags, sequence_flags
-from vidcolor.inference.refine import refine_methods
-from vidcolor.video import CHROMA, CRF_RANGE
+from vidcolor.inference.refine.registry import refine_methods
+from vidcolor.video.writer import CHROMA, CRF_RANGE
 
 
 def options_from_cli(**kwargs: Any) -> RenderOptions:

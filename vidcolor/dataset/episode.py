@@ -41,7 +41,8 @@ from vidcolor.extract import (
     credit_signature,
 )
 from vidcolor.fsutil import STORAGE_ERRNOS, storage_error
-from vidcolor.video import iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
 
 log = logging.getLogger(__name__)
 

@@ -248,7 +248,7 @@ def _region_median(labels: np.ndarray, values: np.ndarray, mask: np.ndarray, cou
 
 def _regions(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The flat regions of a thumbnail (the render's region growing) and their median L."""
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     labels = segment(thumb, "regiongrow")
     assert labels is not None

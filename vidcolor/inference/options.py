@@ -5,7 +5,7 @@ made; everything downstream trusts it. What only the models or the input can tel
 soon as they are open, before any frame: :func:`check_memory` (the working memory of --size,
 --batch-size and --workers against the machine's) and :func:`check_upscale` (--size against the
 input's resolution). The choice lists come from the registries: refinements
-from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
+from :data:`vidcolor.inference.refine.registry.SEGMENTATIONS`, ensembles from
 :data:`vidcolor.inference.ensemble.ENSEMBLE_METHODS`, decodings from
 :data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from their declarations in
 :data:`vidcolor.inference.stages.SEQUENCE_STAGES` (which import nothing: the command line
@@ -13,8 +13,9 @@ imports this module for its defaults, and ``temporal`` imports torch).
 
 The command line's options are declared once: :meth:`RenderOptions.from_cli` takes render's and
 evaluate's keyword arguments, the options of the segmentations' parameters (generated from their
-declarations in :data:`~vidcolor.inference.refine.SEGMENTATIONS`, see :func:`segmentation_flags`)
-and the sequence stages' on/off flags (:func:`sequence_flags`) included.
+declarations in :data:`~vidcolor.inference.refine.registry.SEGMENTATIONS`, see
+:func:`segmentation_flags`) and the sequence stages' on/off flags (:func:`sequence_flags`)
+included.
 """
 
 from __future__ import annotations
@@ -31,9 +32,14 @@ from vidcolor.color.grey import GREY_MODELS, GreyModel, as_grey_model
 from vidcolor.devices import parse_device
 from vidcolor.errors import OptionError
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
-from vidcolor.inference.refine import SEGMENTATIONS, Parameter, Segmentation, refine_methods
+from vidcolor.inference.refine.registry import (
+    SEGMENTATIONS,
+    Parameter,
+    Segmentation,
+    refine_methods,
+)
 from vidcolor.inference.stages import SEQUENCE_STAGES, SequenceEntry, sequence_of
-from vidcolor.video import CHROMA, CRF_RANGE
+from vidcolor.video.writer import CHROMA, CRF_RANGE
 
 if TYPE_CHECKING:
     from vidcolor.inference.colorizer import Colorizer
@@ -90,7 +96,7 @@ class RenderOptions:
             shadows and highlights stay neutral).
         credits: credit screens detected in the grey input get the series' credit colours.
         chroma: the output video's chroma sampling, ``420`` or ``444``
-            (:class:`vidcolor.video.VideoWriter`).
+            (:class:`vidcolor.video.writer.VideoWriter`).
         crf: the output video's x264 constant rate factor (0 lossless ... 51).
         grey: the grey model the input was made with (a name of
             :data:`vidcolor.color.grey.GREY_MODELS` or a

@@ -39,7 +39,8 @@ from scipy import sparse
 from vidcolor.color.frames import upsample_ab
 from vidcolor.color.grey import GreyModel, colour_on_grey
 from vidcolor.inference.ensemble import mean_ab
-from vidcolor.inference.refine import region_colours, segment
+from vidcolor.inference.refine.fill import region_colours
+from vidcolor.inference.refine.registry import segment
 
 if TYPE_CHECKING:
     from vidcolor.inference.hints import HintMaps
