@@ -45,8 +45,12 @@ def test_short_cpu_training_beats_grey_on_held_out_episode(tmp_path: Path):
     assert [entry["epoch"] for entry in log] == list(range(1, 9))
     assert log[-1]["train_loss"] < log[0]["train_loss"]
 
-    result = evaluate_runs([run], RenderOptions(device="cpu", workers=0),
-                           dataset_dir=tmp_path / "dataset")
+    # The thesis's decoding (expectation, no debiasing), not render's defaults: those are tuned
+    # on the README's 20-epoch model, and on a model this weak (its distributions close to the
+    # rebalanced prior) annealed decoding with --debias 0.6 paints the prior's commonest colour:
+    # measured 16.7 dB against grey's 17.4 (expectation 19.7, debias 0 20.0).
+    options = RenderOptions(device="cpu", workers=0, decode="expectation", debias=0.0)
+    result = evaluate_runs([run], options, dataset_dir=tmp_path / "dataset")
     assert result["frames"] == len(test_frames)
     model, grey = result["metrics"][str(run)], result["metrics"]["grey"]
     # measured (seed 0): about 19.7 dB vs 17.4 dB grey, αβ RMSE about 0.40 vs 0.48
