@@ -17,7 +17,9 @@ from vidcolor.dataset import build_dataset, load_split
 from vidcolor.demo import generate_series
 from vidcolor.evaluate import evaluate_runs
 from vidcolor.inference.options import RenderOptions
-from vidcolor.train import TrainConfig, read_log, train
+from vidcolor.training.config import TrainConfig
+from vidcolor.training.loop import train
+from vidcolor.training.run_log import read_log
 
 pytestmark = pytest.mark.slow
 

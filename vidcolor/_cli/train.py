@@ -1,4 +1,5 @@
-"""``vidcolor train``: train a colourisation network on a dataset (one call to vidcolor.train)."""
+"""``vidcolor train``: train a colourisation network on a dataset (one call to
+:func:`vidcolor.training.loop.train`)."""
 
 from __future__ import annotations
 
@@ -96,11 +97,13 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
       vidcolor train --resume runs/residual                # continue it, on its dataset
       torchrun --nproc_per_node=4 -m vidcolor train --arch plain   # multi-GPU
     """
-    from vidcolor import train as train_mod
     from vidcolor.errors import OptionError  # a usage error in one line
+    from vidcolor.training.config import TrainConfig
+    from vidcolor.training.loop import train as train_run
+    from vidcolor.training.resume import stored_config
 
     if resume is not None:
-        stored = train_mod.stored_config(resume)
+        stored = stored_config(resume)
         arch = arch or stored.get("arch")
         variant = variant or stored.get("variant")
         ctx = click.get_current_context()
@@ -115,12 +118,12 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
         raise OptionError("--switch-dataset only applies with --resume")
     if arch is None:
         raise OptionError(f"--arch is required ({_either(list(ARCHITECTURES))})")
-    config = train_mod.TrainConfig(
+    config = TrainConfig(
         arch=arch, variant=variant or _default_variant(arch), width=width, epochs=epochs,
         batch_size=batch_size, accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step,
         lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images,
         max_test_images=max_test_images, keep_checkpoints=keep_checkpoints)  # checked: exit 2
-    run = train_mod.train(config, dataset_dir, output, resume=resume is not None,
-                          switch_dataset=switch_dataset, progress=True)
+    run = train_run(config, dataset_dir, output, resume=resume is not None,
+                    switch_dataset=switch_dataset, progress=True)
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(str(run))

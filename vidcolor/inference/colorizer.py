@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor import checkpoint
+from vidcolor.checkpoint.layout import CheckpointInfo, find_latest
+from vidcolor.checkpoint.model import load_model
 from vidcolor.color import GreyModel, network_input, upsample_ab
 from vidcolor.errors import CheckpointError, InputError
 from vidcolor.inference.ensemble import check_histogram_ensemble, mean_ab, mean_histogram
@@ -39,7 +40,7 @@ class ColorModel:
 
     name: str
     model: torch.nn.Module
-    info: checkpoint.CheckpointInfo
+    info: CheckpointInfo
     bins: torch.Tensor | None
 
     @property
@@ -69,7 +70,7 @@ def find_runs(runs_dir: str | Path = "runs") -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(path for path in root.iterdir()
-                  if path.is_dir() and checkpoint.find_latest(path) is not None)
+                  if path.is_dir() and find_latest(path) is not None)
 
 
 def _common_grey(names: Sequence[str], greys: Sequence[GreyModel]) -> GreyModel:
@@ -92,7 +93,7 @@ def load_models(paths: Sequence[str | Path], device: torch.device) -> list[Color
     """
     loaded = []
     for path in paths:
-        model, info = checkpoint.load_model(path, device)
+        model, info = load_model(path, device)
         bins = None if info.bins is None else torch.as_tensor(info.bins, dtype=torch.float32,
                                                               device=device)
         loaded.append(ColorModel(name=str(path), model=model, info=info, bins=bins))
@@ -103,7 +104,7 @@ def wrap_model(model: torch.nn.Module, bins: np.ndarray | None, name: str = "mod
                ) -> ColorModel:
     """Wrap an in-memory network (e.g. a freshly trained one) for a :class:`Colorizer`."""
     device = next(model.parameters()).device
-    info = checkpoint.CheckpointInfo(
+    info = CheckpointInfo(
         arch=str(getattr(model, "arch", "")), variant=str(getattr(model, "variant", "")),
         width=float(getattr(model, "width", 1.0)), bins=bins, prior=None, weights=None,
         epoch=0, config={}, version="", path=Path(name),
