@@ -3,12 +3,15 @@ from, and the dataset it trains on.
 
 A resumed run keeps the options that define its network (``arch``, ``variant``, ``width``) and
 its other stored options; only ``epochs``, ``device``, ``workers`` and ``keep_checkpoints`` may
-change.
+change. :func:`resume_config` is that merge for a caller that names only the options it sets
+(the command line); :func:`~vidcolor.training.loop.train` applies it again to the checkpoint
+it loads, under the run's lock.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +70,45 @@ def _checked_config(json_path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
+def resume_config(run_dir: str | Path, given: Mapping[str, Any]) -> TrainConfig:
+    """The configuration that continues the run in ``run_dir``, from the options a caller sets
+    (what ``vidcolor train --resume`` trains with; pass it to
+    :func:`~vidcolor.training.loop.train` with ``resume``).
+
+    The run keeps its stored options; ``given`` may change ``epochs``, ``device``,
+    ``workers`` and ``keep_checkpoints`` (the last three default as for a new run, ``epochs``
+    to the run's own). A ``given`` ``arch``, ``variant`` or ``width`` other than the run's is
+    kept, for :func:`~vidcolor.training.loop.train` to refuse with the checkpoint's name.
+
+    Args:
+        run_dir: the run folder.
+        given: :class:`TrainConfig` fields the caller sets (the command line: those given).
+
+    Raises:
+        CheckpointError: nothing to resume, or a corrupt checkpoint descriptor.
+        OptionError: a ``given`` option of the wrong type or out of range.
+    """
+    stored = stored_config(run_dir)
+    continued = {key: stored[key] for key in (*_IDENTITY, "epochs") if key in stored}
+    asked = TrainConfig(**{**continued, **given})
+    network = {key: getattr(asked, key) for key in _IDENTITY}  # the run's, unless given
+    return _merged(asked, {**stored, **network}, Path(run_dir))
+
+
+def _merged(config: TrainConfig, stored: dict[str, Any], where: Path) -> TrainConfig:
+    """The stored options with ``config``'s resumable ones.
+
+    Raises:
+        CheckpointError: the stored options cannot be combined (naming ``where``).
+    """
+    try:
+        options = {k: v for k, v in stored.items() if k not in _RECORDED}
+        return TrainConfig.from_dict(
+            {**options, **{k: getattr(config, k) for k in _RESUMABLE}})
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{where}: unusable stored configuration ({exc})") from exc
+
+
 def prepare_run(config: TrainConfig, run_dir: Path, resume: bool
                 ) -> tuple[TrainConfig, Checkpoint | None]:
     """Check the run directory; on resume load its latest checkpoint and merge configs.
@@ -91,13 +133,7 @@ def prepare_run(config: TrainConfig, run_dir: Path, resume: bool
             raise CheckpointError(
                 f"{ckpt.info.path}: run was trained with --{key} {stored.get(key)}, not "
                 f"{getattr(config, key)}; resume it with the same --{key} or start a new run")
-    try:
-        options = {k: v for k, v in stored.items() if k not in _RECORDED}
-        merged = TrainConfig.from_dict(
-            {**options, **{k: getattr(config, k) for k in _RESUMABLE}})
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{ckpt.info.path}: unusable stored configuration ({exc})") from exc
-    return merged, ckpt
+    return _merged(config, stored, ckpt.info.path), ckpt
 
 
 def resolve_dataset(given: str | Path | None, ckpt: Checkpoint | None,
