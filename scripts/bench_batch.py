@@ -7,12 +7,11 @@ models loaded, the worker pool spawned (once instead of N times).
 
     python scripts/bench_batch.py --episodes 4 --seconds 5 --repeat 2
 
-The episodes are demo episodes (:func:`vidcolor.demo.generate_episode`, their black-and-white
-twins are rendered); the model is an untrained network of the demo's size saved with the
-training stage's checkpoint writer (speed does not depend on the weights). ``--devices cpu,cpu``
-adds a third run: the batch with two device worker processes (a stand-in for two GPUs; on a CPU
-it only helps where cores are idle). Extra render options go after ``--``, e.g.
-``-- --refine none``.
+The episodes are demo episodes (:func:`vidcolor.demo.generate.generate_episode`, their
+black-and-white twins are rendered); the model is an untrained network of the demo's size saved with
+the training stage's checkpoint writer (speed does not depend on the weights). ``--devices cpu,cpu``
+adds a third run: the batch with two device worker processes (a stand-in for two GPUs; on a CPU it
+only helps where cores are idle). Extra render options go after ``--``, e.g. ``-- --refine none``.
 """
 
 from __future__ import annotations
@@ -93,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from vidcolor.demo import generate_episode
+    from vidcolor.demo.generate import generate_episode
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -66,7 +66,7 @@ def build(paths: list[Path], output: Path) -> tuple[int | None, float, float, di
     A greyscale input (a black-and-white film) is decoded whole, then refused: the frames are
     None and the seconds are the time to the refusal.
     """
-    from vidcolor.dataset import build_dataset
+    from vidcolor.dataset.build import build_dataset
     from vidcolor.errors import DatasetError
 
     started, cpu = time.perf_counter(), _cpu_seconds()
@@ -86,7 +86,7 @@ def peak_rss_of_build(video: Path, output: Path) -> float:
     """Peak resident memory (MiB) of a fresh process that builds a dataset from ``video``."""
     code = (
         "import resource, sys\n"
-        "from vidcolor.dataset import build_dataset\n"
+        "from vidcolor.dataset.build import build_dataset\n"
         "build_dataset([sys.argv[1]], sys.argv[2])\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
@@ -133,8 +133,8 @@ def kmeans_costs(tmp: Path, repeats: int = 3) -> None:
     checks that both give the same credit decision on every demo frame.
     """
     from vidcolor import extract
-    from vidcolor.demo import generate_series
-    from vidcolor.video import iter_frames
+    from vidcolor.demo.generate import generate_series
+    from vidcolor.video.decode import iter_frames
 
     rule = extract.CreditRule()
     series = generate_series(tmp / "demo")
@@ -189,7 +189,7 @@ def main() -> None:
                         help="only measure the credit test's k-means (scikit-learn vs NumPy)")
     args = parser.parse_args()
 
-    from vidcolor.demo import generate_episode
+    from vidcolor.demo.generate import generate_episode
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -1,11 +1,11 @@
 """Benchmark of the streaming scorer (:class:`vidcolor.metrics.SequenceScorer`), in frames/s.
 
 A synthetic clip is drawn in memory (the demo series' story frames,
-:func:`vidcolor.demo.iter_episode_frames`, 704×528 by default, credits skipped) and each result
-is the truth with a colour change that differs per result and per frame (so every per-frame and
-temporal measure has work to do). Frames are made before the clock starts; only
-``scorer.add`` is timed. Every candidate count is also scored with ``temporal=False`` to show
-what the flow, warp error and CDC cost.
+:func:`vidcolor.demo.episode.iter_episode_frames`, 704×528 by default, credits skipped) and each
+result is the truth with a colour change that differs per result and per frame (so every per-frame
+and temporal measure has work to do). Frames are made before the clock starts; only ``scorer.add``
+is timed. Every candidate count is also scored with ``temporal=False`` to show what the flow, warp
+error and CDC cost.
 
     python scripts/bench_evaluate.py [--frames 48] [--width 704 --height 528] [--threads 1]
 
@@ -23,7 +23,7 @@ import numpy as np
 
 
 def _clip(frames: int, width: int, height: int) -> list[np.ndarray]:
-    from vidcolor.demo import iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
 
     story = (frame.rgb for frame in iter_episode_frames(width=width, height=height, seconds=60)
              if not frame.is_credit)

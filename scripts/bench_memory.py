@@ -1,11 +1,11 @@
 """Peak memory of ``vidcolor render`` against the length of the video: it must not grow.
 
-Generates demo episodes of the given lengths (grey twins, :func:`vidcolor.demo.generate_episode`),
-renders each with ``python -m vidcolor render`` in a subprocess with the given options (default:
-the defaults, so temporal stabilisation is on) and one tiny model, and prints the peak resident
-memory of the render process (``getrusage``'s ``ru_maxrss`` of the waited-for children: the
-largest of the main process and its workers, measured by a wrapper process per render so that
-one render's peak never hides another's) next to the frames and the time.
+Generates demo episodes of the given lengths (grey twins,
+:func:`vidcolor.demo.generate.generate_episode`), renders each with ``python -m vidcolor render`` in
+a subprocess with the given options (default: the defaults, so temporal stabilisation is on) and one
+tiny model, and prints the peak resident memory of the render process (``getrusage``'s ``ru_maxrss``
+of the waited-for children: the largest of the main process and its workers, measured by a wrapper
+process per render so that one render's peak never hides another's) next to the frames and the time.
 
     python scripts/bench_memory.py --minutes 1 10 --width 256 --height 192
 """
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--options", default="", help="extra render options, quoted")
     args = parser.parse_args()
 
-    from vidcolor.demo import generate_episode
+    from vidcolor.demo.generate import generate_episode
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -18,10 +18,10 @@ Measures on the same clip:
 
     python scripts/bench_render.py [CLIP] --seconds 10 --models 2 --width 0.25
 
-Without CLIP a 704×528 demo episode is generated (:func:`vidcolor.demo.generate_episode`). The
-models are untrained networks of the given width built with :func:`vidcolor.models.build_model`
-and saved with the training stage's checkpoint writer (speed does not depend on the weights;
-their parameters are scaled up so that the colours, and so the gamut work, are not all grey).
+Without CLIP a 704×528 demo episode is generated (:func:`vidcolor.demo.generate.generate_episode`).
+The models are untrained networks of the given width built with :func:`vidcolor.models.build_model`
+and saved with the training stage's checkpoint writer (speed does not depend on the weights; their
+parameters are scaled up so that the colours, and so the gamut work, are not all grey).
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def _save_models(work: Path, count: int, arch: str, width: float) -> list[Path]:
 
 def _save_look(colour: Path, runs: list[Path]) -> None:
     """A series look learnt from every 4th frame of the colour clip, beside each model."""
-    from vidcolor.series import SERIES_FILE, look_of_frames
-    from vidcolor.video import iter_frames
+    from vidcolor.series import SERIES_FILE
+    from vidcolor.series.learn import look_of_frames
+    from vidcolor.video.decode import iter_frames
 
     frames = (frame.rgb for frame in iter_frames(colour) if frame.index % 4 == 0)
     look = look_of_frames(frames, ((0.0, 30.0, 255.0), (238.0, 242.0, 255.0)))
@@ -117,15 +118,18 @@ def main() -> None:
 
     import cv2
 
-    from vidcolor.color import lightness as frame_luminance
+    from vidcolor.color.frames import lightness as frame_luminance
     from vidcolor.devices import resolve_device
     from vidcolor.inference.colorizer import Colorizer, load_models
     from vidcolor.inference.ensemble import mean_ab
     from vidcolor.inference.options import RenderOptions
-    from vidcolor.inference.refine import fill_regions, segment
+    from vidcolor.inference.refine.fill import fill_regions
+    from vidcolor.inference.refine.registry import segment
     from vidcolor.inference.render import render
     from vidcolor.inference.stages import FrameWork, Paint, ToRGB
-    from vidcolor.video import VideoWriter, iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
+    from vidcolor.video.writer import VideoWriter
 
     cv2.setNumThreads(1)
     device = resolve_device(args.device)
@@ -134,7 +138,7 @@ def main() -> None:
         work = Path(tmp)
         clip = args.clip
         if clip is None:
-            from vidcolor.demo import generate_episode
+            from vidcolor.demo.generate import generate_episode
 
             clip = work / "bw.mkv"
             generate_episode(work / "colour.mkv", clip, seconds=args.seconds, width=704,
@@ -243,7 +247,7 @@ def main() -> None:
                           f"{'default' if args.workers is None else args.workers}"
                           + (f", best of {args.repeat}" if args.repeat > 1 else ""))
             if truth is not None and variants and not variants[-1][1]:  # the defaults ran
-                from vidcolor.evaluate import evaluate_results
+                from vidcolor.evaluation.results import evaluate_results
 
                 start = time.perf_counter()
                 evaluate_results([out], truth)

@@ -91,7 +91,7 @@ def _run_seed(seed: int, folder: Path, epochs: int, render_only: bool) -> float:
 
 def _shots(manifest: dict) -> list[tuple[int, int, bool]]:
     """The held-out episode's shots ``(first, last, is_credit)`` as the generator made them."""
-    from vidcolor.demo import iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
 
     scenes, credits = [], []
     for frame in iter_episode_frames(seed=manifest["seed"], episode=0,
@@ -108,14 +108,14 @@ def _shots(manifest: dict) -> list[tuple[int, int, bool]]:
 
 
 def _middle_frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     return {f.index: f.rgb for f in iter_frames(path) if f.index in wanted}
 
 
 def _decisions(truth: np.ndarray, result: np.ndarray, palette: np.ndarray) -> list[str]:
     """The truth fills painted as another palette colour of their lightness: ``"k→j"``."""
-    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.color.frames import rgb_to_lab_frame
 
     truth_lab, result_lab = rgb_to_lab_frame(truth), rgb_to_lab_frame(result)
     flips = []

@@ -2,9 +2,9 @@
 
 The table behind the defaults: each variant is rendered with :func:`vidcolor.inference.render`
 (exactly as ``vidcolor render`` would, the models loaded once per variant) and all outputs are
-scored in one pass by :func:`vidcolor.evaluate.evaluate_results` (the same figures as
-``vidcolor evaluate OUTPUT... --truth TRUTH``). Prints a Markdown table: PSNR, αβ error (all and
-per lightness band), colourfulness, warp error, CDC and the render speed.
+scored in one pass by :func:`vidcolor.evaluation.results.evaluate_results` (the same figures
+as ``vidcolor evaluate OUTPUT... --truth TRUTH``). Prints a Markdown table: PSNR, αβ error (all
+and per lightness band), colourfulness, warp error, CDC and the render speed.
 
     python scripts/compare_options.py demo-run/demo/episode01_bw.mkv \\
         --truth demo-run/demo/episode01.mkv -m demo-run/runs/residual \\
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--align", action="store_true", help="compare the common frames")
     args = parser.parse_args()
 
-    from vidcolor.evaluate import evaluate_results
+    from vidcolor.evaluation.results import evaluate_results
     from vidcolor.inference.render import render
     from vidcolor.metrics import LIGHTNESS_BANDS, band_key, metric_named
 

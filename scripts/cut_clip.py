@@ -7,10 +7,10 @@ damage (the frames before it are kept, as ``--skip-errors`` does).
     python scripts/cut_clip.py ../shared/media/copying_is_not_theft.mp4 work/cint --parts 3
     # -> work/cint/part1.mkv part1_bw.mkv part2.mkv ... (grey = the colour's luminance)
 
-The twins are made like the demo series' (:func:`vidcolor.demo.bw_frame`: by default each
+The twins are made like the demo series' (:func:`vidcolor.demo.twins.bw_frame`: by default each
 pixel's luminance as grey), at the source's size, frame rate and timestamps. ``--grey bt601``
 (or ``bt709``) makes them as an archive's copy is made instead (luma of the encoded values, as
-``ffmpeg -vf format=gray``); see :data:`vidcolor.color.GREY_MODELS`. ``--film`` wears the twins
+``ffmpeg -vf format=gray``); see :data:`vidcolor.color.grey.GREY_MODELS`. ``--film`` wears the twins
 like a film print (:func:`vidcolor.film.film_frame`: grain, flicker, weave, dust, scratches,
 seeded by ``--film-seed`` and the frame's index in the whole clip); the colour parts stay clean.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 from vidcolor.film import WEAR_KINDS
 
 
@@ -44,9 +44,11 @@ def main() -> None:
     if args.film_without and not args.film:
         parser.error("--film-without only applies with --film")
 
-    from vidcolor.demo import bw_frame
+    from vidcolor.demo.twins import bw_frame
     from vidcolor.film import FilmWear, film_frame
-    from vidcolor.video import VideoWriter, iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
+    from vidcolor.video.writer import VideoWriter
 
     info = probe(args.clip)
     frames = [(frame.pts, frame.rgb) for frame in iter_frames(args.clip, skip_errors=True)]

@@ -148,7 +148,7 @@ def _write_rip(path: Path, frames: list[np.ndarray], subtitles_until: int = 8) -
     """An MKV like a disc rip: video, then audio and subtitles that outlast it."""
     import av
 
-    from vidcolor.demo import AUDIO_RATE, episode_audio
+    from vidcolor.demo.generate import AUDIO_RATE, episode_audio
 
     srt = path.with_suffix(".srt")
     srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
@@ -186,7 +186,7 @@ def _write_rip(path: Path, frames: list[np.ndarray], subtitles_until: int = 8) -
 def _write_audio_only(path: Path) -> Path:
     import av
 
-    from vidcolor.demo import AUDIO_RATE, episode_audio
+    from vidcolor.demo.generate import AUDIO_RATE, episode_audio
 
     samples = np.ascontiguousarray(episode_audio(seconds=1.0), np.float32)
     with av.open(str(path), "w") as out:
@@ -270,8 +270,11 @@ def make_inputs(work: Path) -> dict[str, Path]:
     """Every input file the cases use, in ``work``."""
     import cv2
 
-    from vidcolor.dataset import DatasetParams, build_dataset
-    from vidcolor.demo import bw_frame, generate_episode, iter_episode_frames
+    from vidcolor.dataset.build import build_dataset
+    from vidcolor.dataset.records import DatasetParams
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.generate import generate_episode
+    from vidcolor.demo.twins import bw_frame
 
     paths: dict[str, Path] = {}
     inputs = work / "inputs"
@@ -1059,7 +1062,8 @@ def _hostile_cases(p: dict[str, Path], work: Path, folder: Callable[[str], Path]
 
 
 def _build(target: Path, episodes: list[Path]) -> None:
-    from vidcolor.dataset import DatasetParams, build_dataset
+    from vidcolor.dataset.build import build_dataset
+    from vidcolor.dataset.records import DatasetParams
 
     build_dataset(episodes, target, params=DatasetParams(size=32))
 
@@ -1094,7 +1098,7 @@ def _check_output(path: Path, kind: str, frames: int | None) -> str | None:
 
     try:
         if kind == "video":
-            from vidcolor.video import iter_frames
+            from vidcolor.video.decode import iter_frames
 
             count = sum(1 for _ in iter_frames(path, prefetch=0))
             if frames is not None and count != frames:
@@ -1109,7 +1113,7 @@ def _check_output(path: Path, kind: str, frames: int | None) -> str | None:
             for image in folder_images(path):
                 read_image(image)
         elif kind == "dataset":
-            from vidcolor.dataset import verify_dataset
+            from vidcolor.dataset.reader import verify_dataset
 
             verify_dataset(path)
         elif kind == "run":
@@ -1140,8 +1144,10 @@ def _leftovers(folders: set[Path], success: bool) -> list[str]:
 # is seen; its own exit code; killed on timeout), started in milliseconds instead of seconds.
 _FORK_SERVER = r"""
 import json, os, signal, sys, time, traceback
-import vidcolor._cli.main, vidcolor.training.loop, vidcolor.dataset, vidcolor.evaluate
-import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video
+import vidcolor._cli.main, vidcolor.training.loop, vidcolor.dataset.build, vidcolor.evaluation.runs
+import vidcolor.evaluation.season
+import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video.decode
+import vidcolor.video.writer
 for line in sys.stdin:
     job = json.loads(line)
     pid = os.fork()

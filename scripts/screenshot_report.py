@@ -9,7 +9,7 @@ that tall for the screenshot and the checks:
 - every ``<img>`` loaded (``data-loaded`` equals ``data-images``, ``data-failed`` is 0);
 - nothing is cut off (the page's ``scrollWidth`` and ``scrollHeight`` fit the window);
 - every number of the rendered table equals ``report.json``'s, formatted the same way
-  (:func:`vidcolor.report.format_value`), for every metric and candidate.
+  (:func:`vidcolor.report.table.format_value`), for every metric and candidate.
 
 Prints one line per check and exits 1 if any fails (2 if Chromium is missing: on Debian,
 ``apt-get install -y chromium``). A tool for people and release checks, not a test: CI has no
@@ -103,7 +103,8 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=1280, help="window width in pixels")
     args = parser.parse_args()
 
-    from vidcolor.report import INDEX_HTML, REPORT_JSON, format_value, metric_rows
+    from vidcolor.report.table import format_value, metric_rows
+    from vidcolor.report.writer import INDEX_HTML, REPORT_JSON
 
     page = args.report_dir / INDEX_HTML
     report = json.loads((args.report_dir / REPORT_JSON).read_text(encoding="utf-8"))

@@ -2,11 +2,11 @@
 
 Takes the grey input, the colour original's ab at each frame (the perfect prediction),
 solves them onto the input's grey under the grey model the twin was made with
-(:func:`vidcolor.color.colour_on_grey`, render's own composition) and encodes them as render does
-(:class:`vidcolor.video.VideoWriter`, H.264), then scores that video beside the truth with
-:func:`vidcolor.evaluate.evaluate_results` (the figures of ``vidcolor evaluate``). Its warp
-error is the floor set by the grey twin's lightness and a second encode: the target for a
-render's warp error, rather than the truth's own value.
+(:func:`vidcolor.color.grey.colour_on_grey`, render's own composition) and encodes them as
+render does (:class:`vidcolor.video.writer.VideoWriter`, H.264), then scores that video beside
+the truth with :func:`vidcolor.evaluation.results.evaluate_results` (the figures of ``vidcolor
+evaluate``). Its warp error is the floor set by the grey twin's lightness and a second encode:
+the target for a render's warp error, rather than the truth's own value.
 
     python scripts/warp_floor.py demo-run/demo/episode01_bw.mkv demo-run/demo/episode01.mkv
 
@@ -24,10 +24,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from vidcolor.color import GREY_MODELS, colour_on_grey, lightness, rgb_to_lab_frame
-from vidcolor.evaluate import evaluate_results
+from vidcolor.color.frames import lightness, rgb_to_lab_frame
+from vidcolor.color.grey import GREY_MODELS, colour_on_grey
+from vidcolor.evaluation.results import evaluate_results
 from vidcolor.greyfit import fit_grey_pair
-from vidcolor.video import VideoWriter, iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
+from vidcolor.video.writer import VideoWriter
 
 
 def main() -> None:

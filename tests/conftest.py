@@ -73,7 +73,7 @@ def tone(seconds: float, rate: int = 16000) -> tuple[np.ndarray, int]:
 def write_clip(path: Path, frames: Sequence[np.ndarray], fps: Fraction | int = 24,
                audio: bool = True) -> Path:
     """Write RGB frames as a video (with a tone when ``audio``) and return the path."""
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     height, width = frames[0].shape[:2]
     sound = tone(len(frames) / float(fps)) if audio else None

@@ -21,16 +21,12 @@ from conftest import SAME_FIGURE_REL, moving_square_frames, save_tiny_run, write
 
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError, OptionError, OutputError
-from vidcolor.evaluate import (
-    colour_name,
-    evaluate_results,
-    evaluate_season,
-    grey_input,
-    truth_for,
-)
+from vidcolor.evaluation.results import evaluate_results
+from vidcolor.evaluation.runs import grey_input
+from vidcolor.evaluation.season import colour_name, evaluate_season, truth_for
 from vidcolor.inference import batch
 from vidcolor.inference.options import RenderOptions
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 SIZE = 32
 FAST = ["--size", str(SIZE), "--workers", "0"]

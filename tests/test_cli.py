@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -100,6 +101,48 @@ def test_render_options_from_the_command_line() -> None:
                             ({"debias": 2.0}, "--debias")):
         with pytest.raises(OptionError, match=message):
             RenderOptions.from_cli(**kwargs)
+
+
+class _Marker:
+    """A sequence stage for the test below: marks every frame it passes."""
+
+    needs_probs = False
+    view = None
+
+    def __init__(self, context: object) -> None:
+        self.context = context
+
+
+def test_a_declared_sequence_stage_is_an_option_and_runs_after_what_it_needs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidcolor.errors import OptionError
+    from vidcolor.inference import stages
+    from vidcolor.inference.options import RenderOptions, sequence_flags
+
+    # one declaration is the whole of a new stage (its module imported only when a render
+    # builds it): it becomes a flag of from_cli, off by default, that brings what it needs
+    monkeypatch.setitem(stages.SEQUENCE_STAGES, "marker", stages.SequenceEntry(
+        "marker", f"{__name__}:_Marker", needs=("shots",), flag="mark-frames", help="Mark."))
+    assert [entry.flag for entry in sequence_flags()] == ["temporal", "mark-frames"]
+    assert RenderOptions.from_cli().sequence == ("shots", "temporal")
+    assert RenderOptions.from_cli(temporal=False, mark_frames=True).sequence == \
+        ("shots", "marker")
+    assert RenderOptions.from_cli(mark_frames=True).sequence == ("shots", "temporal", "marker")
+    built = stages.build_stages(stages.StageContext(
+        RenderOptions(refine="none", sequence=("shots", "marker")), bins=np.zeros((2, 2))))
+    assert [type(stage).__name__ for stage in built[:2]] == ["Shots", "_Marker"]
+    with pytest.raises(ValueError, match="needs undeclared nothing"):
+        stages.register_sequence_stage(stages.SequenceEntry("x", "m:x", needs=("nothing",)))
+    with pytest.raises(OptionError, match="unknown sequence stage"):
+        RenderOptions(sequence=("nothing",))
+
+
+def test_render_help_lists_the_sequence_stages_flags() -> None:
+    from vidcolor.inference.stages import SEQUENCE_STAGES
+
+    code, out, _ = run("render", "--help")
+    assert code == 0 and "--temporal / --no-temporal" in out
+    assert SEQUENCE_STAGES["temporal"].help.split()[0] in out
 
 
 def test_a_segmentation_option_without_its_refinement_is_a_usage_error(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from skimage.color import lab2rgb, rgb2lab
 
-from vidcolor.color import lab_to_rgb, rgb_to_lab
+from vidcolor.color.tensors import lab_to_rgb, rgb_to_lab
 
 unit_floats = st.floats(0.0, 1.0, allow_nan=False, width=32)
 rgb_arrays = arrays(np.float32, (4, 5, 3), elements=unit_floats)

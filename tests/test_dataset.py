@@ -17,7 +17,9 @@ import pytest
 
 from tests.conftest import moving_square_frames, write_clip
 from tests.test_extract import credit_screen
-from vidcolor.dataset import DatasetParams, build_dataset, load_split, read_manifest
+from vidcolor.dataset.build import build_dataset
+from vidcolor.dataset.reader import load_split, read_manifest
+from vidcolor.dataset.records import DatasetParams
 from vidcolor.errors import DatasetError, InputError, OutputError
 
 
@@ -71,7 +73,7 @@ def test_build_stores_one_frame_per_drawing_and_drops_credits(tmp_path: Path,
 
 
 def test_pngs_are_lossless(tmp_path: Path, episodes: list[Path]) -> None:
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
@@ -100,12 +102,12 @@ def test_incremental_and_parameter_guard(tmp_path: Path, episodes: list[Path]) -
 
 def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes: list[Path],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import vidcolor.dataset as dataset_module
+    import vidcolor.dataset.episode as episode_module
 
     out = tmp_path / "ds"
     build_dataset(episodes[:1], out, params=DatasetParams(size=32))
     before = (out / "manifest.csv").read_bytes()
-    real = dataset_module.credit_colours
+    real = episode_module.credit_colours
     calls = {"n": 0}
 
     def interrupt_midway(*args, **kwargs):
@@ -114,12 +116,12 @@ def test_interrupted_episode_leaves_dataset_consistent(tmp_path: Path, episodes:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "credit_colours", interrupt_midway)
+    monkeypatch.setattr(episode_module, "credit_colours", interrupt_midway)
     with pytest.raises(KeyboardInterrupt):
         build_dataset(episodes, out, params=DatasetParams(size=32))
     assert (out / "manifest.csv").read_bytes() == before
     assert sorted(p.name for p in (out / "frames").iterdir()) == ["ep0"]
-    monkeypatch.setattr(dataset_module, "credit_colours", real)
+    monkeypatch.setattr(episode_module, "credit_colours", real)
     report = build_dataset(episodes, out, params=DatasetParams(size=32))
     assert [e.status for e in report.episodes] == ["unchanged", "added", "added"]
     assert len(read_manifest(out)) == 60
@@ -188,7 +190,8 @@ def test_demo_series_dedup_and_credit_filter(tmp_path: Path) -> None:
     """On the demo series: one frame per held drawing, >= 90 % of credits dropped, no story."""
     from fractions import Fraction
 
-    from vidcolor.demo import generate_series, iter_episode_frames
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.generate import generate_series
 
     settings = {"seconds": 8.0, "width": 256, "height": 192, "fps": Fraction(24)}
     series = generate_series(tmp_path / "demo", seed=3, episodes=2, **settings)
@@ -368,7 +371,7 @@ def test_all_greyscale_input_is_an_error(tmp_path: Path) -> None:
 
 def test_excluded_frames_record_the_credit_colours(tmp_path: Path,
                                                    episodes: list[Path]) -> None:
-    from vidcolor.dataset import read_excluded
+    from vidcolor.dataset.records import read_excluded
 
     out = _built(tmp_path, episodes[:1])
     rows = rows_of(out / "excluded.csv")
@@ -393,7 +396,7 @@ def test_excluded_frames_record_the_credit_colours(tmp_path: Path,
 
 def test_old_excluded_csv_without_colours_is_read_and_extended(tmp_path: Path,
                                                                episodes: list[Path]) -> None:
-    from vidcolor.dataset import read_excluded
+    from vidcolor.dataset.records import read_excluded
 
     out = _built(tmp_path, episodes[:1])
     rows = rows_of(out / "excluded.csv")
@@ -442,7 +445,7 @@ def _wait_for(condition, process: subprocess.Popen, seconds: float = 60.0) -> No
 
 
 def _complete(out: Path, stored: int) -> None:
-    from vidcolor.dataset import verify_dataset
+    from vidcolor.dataset.reader import verify_dataset
 
     rows = verify_dataset(out)
     assert len(rows) == stored and all((out / r["path"]).is_file() for r in rows)
@@ -476,7 +479,7 @@ def test_killed_build_resumes_complete(tmp_path: Path, episodes: list[Path]) -> 
     _wait_for(lambda: (out / "frames" / ".ep1.partial").is_dir(), build)
     build.send_signal(signal.SIGKILL)
     build.communicate()
-    from vidcolor.dataset import verify_dataset
+    from vidcolor.dataset.reader import verify_dataset
 
     # what the killed build finished is a consistent dataset; its staging folder is left over
     assert {r["episode"] for r in verify_dataset(out)} == {"ep0"}
@@ -493,7 +496,7 @@ def test_dot_named_episodes_never_touch_the_dataset_or_each_other(tmp_path: Path
     for a staging folder and deleted on the next build. Leading dots are dropped."""
     import shutil
 
-    from vidcolor.dataset import load_split, read_meta
+    from vidcolor.dataset.reader import load_split, read_meta
 
     out = _built(tmp_path, episodes[:2])
     odd = tmp_path / "odd"
@@ -532,9 +535,10 @@ def test_credit_signatures_are_measured_on_the_grey_models_grey(tmp_path: Path,
     """A series whose black and white is BT.601 luma: a credit frame's grey signature is that
     of its luma grey (the blue background is darker in luma), as render will measure it on
     the grey twin; with luminance, that of the colour's own L."""
-    from vidcolor.color import grey_lightness, grey_of_rgb, lightness
+    from vidcolor.color.frames import lightness
+    from vidcolor.color.grey import grey_lightness, grey_of_rgb
     from vidcolor.extract import credit_signature
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     frames = {f.index: f.rgb for f in iter_frames(episodes[0], size=(32, 32))}
     for grey in ("bt601", "luminance"):

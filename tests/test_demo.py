@@ -13,18 +13,26 @@ import pytest
 from click.testing import CliRunner
 from skimage.color import rgb2lab
 
-from vidcolor import demo
+from vidcolor.demo.cast import AMBIGUOUS_PAIR, CAST
+from vidcolor.demo.episode import (
+    DemoFrame,
+    episode_credit_ranges,
+    episode_frame_count,
+    iter_episode_frames,
+)
+from vidcolor.demo.generate import AUDIO_RATE, episode_audio, generate_series
+from vidcolor.demo.twins import bw_frame, luminance_grey
 from vidcolor.errors import OutputError
 
 SMALL = {"seconds": 4.0, "width": 96, "height": 72, "fps": Fraction(12)}
 
 
-def _frames(seed: int = 0, episode: int = 0, **kwargs: object) -> list[demo.DemoFrame]:
-    return list(demo.iter_episode_frames(seed=seed, episode=episode, **{**SMALL, **kwargs}))
+def _frames(seed: int = 0, episode: int = 0, **kwargs: object) -> list[DemoFrame]:
+    return list(iter_episode_frames(seed=seed, episode=episode, **{**SMALL, **kwargs}))
 
 
 @pytest.fixture(scope="module")
-def frames() -> list[demo.DemoFrame]:
+def frames() -> list[DemoFrame]:
     return _frames()
 
 
@@ -52,9 +60,9 @@ def _credit_rule(rgb: np.ndarray) -> bool:
     return False
 
 
-def test_same_seed_same_frames_other_seed_differs(frames: list[demo.DemoFrame]) -> None:
+def test_same_seed_same_frames_other_seed_differs(frames: list[DemoFrame]) -> None:
     again = _frames()
-    assert len(again) == len(frames) == demo.episode_frame_count(4.0, Fraction(12)) == 48
+    assert len(again) == len(frames) == episode_frame_count(4.0, Fraction(12)) == 48
     # Exact: numpy's seeded generator, element-wise numpy maths and OpenCV's fixed-point
     # drawing (integer coordinates, cv2 shift) are deterministic for the same seed in one
     # process; the claim under test is that guarantee
@@ -65,7 +73,7 @@ def test_same_seed_same_frames_other_seed_differs(frames: list[demo.DemoFrame]) 
         assert any(not np.array_equal(frames[i].rgb, other[i].rgb) for i in story)
 
 
-def test_frames_have_the_requested_size_and_type(frames: list[demo.DemoFrame]) -> None:
+def test_frames_have_the_requested_size_and_type(frames: list[DemoFrame]) -> None:
     assert all(f.rgb.shape == (72, 96, 3) and f.rgb.dtype == np.uint8 for f in frames)
     odd = _frames(width=65, height=49, seconds=1.0)
     assert odd[0].rgb.shape == (49, 65, 3)
@@ -74,8 +82,8 @@ def test_frames_have_the_requested_size_and_type(frames: list[demo.DemoFrame]) -
 
 
 def test_credits_at_start_and_end_follow_the_blue_white_rule(
-        frames: list[demo.DemoFrame]) -> None:
-    ranges = demo.episode_credit_ranges(4.0, Fraction(12))
+        frames: list[DemoFrame]) -> None:
+    ranges = episode_credit_ranges(4.0, Fraction(12))
     flags = [f.is_credit for f in frames]
     expected = [any(a <= i <= b for a, b in ranges) for i in range(len(frames))]
     assert flags == expected
@@ -96,7 +104,7 @@ def test_credits_at_start_and_end_follow_the_blue_white_rule(
     assert len(text_cols) and abs((text_cols[0] + text_cols[-1]) / 2 - 48) < 6
 
 
-def test_story_frames_have_no_large_saturated_blue(frames: list[demo.DemoFrame]) -> None:
+def test_story_frames_have_no_large_saturated_blue(frames: list[DemoFrame]) -> None:
     for frame in (f for f in frames if not f.is_credit):
         hsv = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2HSV_FULL)
         hue = hsv[..., 0].astype(np.float64) * 360 / 256
@@ -119,10 +127,10 @@ def test_held_drawings_last_two_or_three_identical_frames() -> None:
 
 
 def test_the_ambiguous_pair_has_equal_grey_but_different_hue(
-        frames: list[demo.DemoFrame]) -> None:
-    cast = {c.name: c.colour for c in demo.CAST}
-    red, green = (np.array(cast[name], np.uint8) for name in demo.AMBIGUOUS_PAIR)
-    assert demo.luminance_grey(red) == demo.luminance_grey(green)
+        frames: list[DemoFrame]) -> None:
+    cast = {c.name: c.colour for c in CAST}
+    red, green = (np.array(cast[name], np.uint8) for name in AMBIGUOUS_PAIR)
+    assert luminance_grey(red) == luminance_grey(green)
     lab = rgb2lab(np.stack([red, green])[None])[0]
     assert abs(lab[0, 0] - lab[1, 0]) < 0.2
     hues = [colorsys.rgb_to_hsv(*(c / 255))[0] * 360 for c in (red, green)]
@@ -133,30 +141,31 @@ def test_the_ambiguous_pair_has_equal_grey_but_different_hue(
         for name, colour in cast.items():
             if np.all(frame.rgb == colour, axis=2).sum() > 20:
                 seen.add(name)
-    assert set(demo.AMBIGUOUS_PAIR) <= seen
+    assert set(AMBIGUOUS_PAIR) <= seen
 
 
-def test_luminance_grey_matches_lab_lightness(frames: list[demo.DemoFrame]) -> None:
+def test_luminance_grey_matches_lab_lightness(frames: list[DemoFrame]) -> None:
     sample = np.stack([f.rgb for f in frames[::7]])
-    bw = np.stack([demo.bw_frame(f) for f in sample])
+    bw = np.stack([bw_frame(f) for f in sample])
     assert np.array_equal(bw[..., 0], bw[..., 1]) and np.array_equal(bw[..., 0], bw[..., 2])
     lightness = rgb2lab(sample)[..., 0]
     assert np.abs(rgb2lab(bw)[..., 0] - lightness).max() < 0.5
 
 
 def test_audio_is_quiet_deterministic_float32() -> None:
-    audio = demo.episode_audio(seed=2, episode=1, seconds=1.5)
-    assert audio.dtype == np.float32 and audio.shape == (2, round(1.5 * demo.AUDIO_RATE))
+    audio = episode_audio(seed=2, episode=1, seconds=1.5)
+    assert audio.dtype == np.float32 and audio.shape == (2, round(1.5 * AUDIO_RATE))
     assert 0.01 < np.abs(audio).max() <= 0.3
     # exact: the same seeded numpy computation, element by element, in this process
-    assert np.array_equal(audio, demo.episode_audio(seed=2, episode=1, seconds=1.5))
-    assert not np.array_equal(audio, demo.episode_audio(seed=2, episode=2, seconds=1.5))
+    assert np.array_equal(audio, episode_audio(seed=2, episode=1, seconds=1.5))
+    assert not np.array_equal(audio, episode_audio(seed=2, episode=2, seconds=1.5))
 
 
 def test_generate_series_writes_decodable_episodes_with_audio(tmp_path) -> None:
-    from vidcolor.video import iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
 
-    info = demo.generate_series(tmp_path / "series", seed=1, episodes=2, seconds=2.0, width=64,
+    info = generate_series(tmp_path / "series", seed=1, episodes=2, seconds=2.0, width=64,
                                 height=48, fps=Fraction(12))
     assert [p.name for p in info.colour_paths] == ["episode01.mkv", "episode02.mkv"]
     assert [p.name for p in info.bw_paths] == ["episode01_bw.mkv", "episode02_bw.mkv"]
@@ -175,12 +184,12 @@ def test_generate_series_writes_decodable_episodes_with_audio(tmp_path) -> None:
     colour = [f.rgb for f in iter_frames(episode.colour_path)]
     bw = [f.rgb for f in iter_frames(episode.bw_path)]
     assert len(colour) == len(bw) == 24
-    raw = list(demo.iter_episode_frames(seed=1, episode=0, seconds=2.0, width=64, height=48,
+    raw = list(iter_episode_frames(seed=1, episode=0, seconds=2.0, width=64, height=48,
                                         fps=Fraction(12)))
     for raw_frame, decoded, grey in zip(raw, colour, bw, strict=True):
         assert np.abs(decoded.astype(int) - raw_frame.rgb).mean() < 6  # lossy, but close
         assert np.abs(grey.astype(int) - grey[..., :1]).max() <= 2  # R = G = B
-        expected = demo.luminance_grey(raw_frame.rgb)
+        expected = luminance_grey(raw_frame.rgb)
         assert np.abs(grey[..., 0].astype(int) - expected).mean() < 4
 
 
@@ -188,7 +197,7 @@ def test_generate_series_unwritable_outdir(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(OutputError, match="file"):
-        demo.generate_series(blocker, episodes=1, seconds=1.0, width=32, height=24,
+        generate_series(blocker, episodes=1, seconds=1.0, width=32, height=24,
                              fps=Fraction(12))
 
 
@@ -221,7 +230,7 @@ def test_cli_demo_data(tmp_path) -> None:
 def test_cli_demo_data_film_wears_the_twin_and_keeps_the_colour(tmp_path) -> None:
     from vidcolor._cli.main import cli
     from vidcolor.film import FilmWear
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     runner = CliRunner()
     small = ["--episodes", "1", "--seconds", "1", "--width", "64", "--height", "48", "--fps",

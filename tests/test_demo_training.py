@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidcolor.dataset import build_dataset, load_split
-from vidcolor.demo import generate_series
-from vidcolor.evaluate import evaluate_runs
+from vidcolor.dataset.build import build_dataset
+from vidcolor.dataset.reader import load_split
+from vidcolor.demo.generate import generate_series
+from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions
 from vidcolor.training.config import TrainConfig
 from vidcolor.training.loop import train

@@ -1,4 +1,4 @@
-"""Tests of vidcolor.evaluate and ``vidcolor evaluate``: both modes score what render writes."""
+"""Tests of vidcolor.evaluation and ``vidcolor evaluate``: both modes score what render writes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from conftest import SAME_FIGURE_REL, assert_same_figures, save_tiny_run, write_
 
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError
-from vidcolor.evaluate import evaluate_results, evaluate_runs, grey_input
+from vidcolor.evaluation.results import evaluate_results
+from vidcolor.evaluation.runs import evaluate_runs, grey_input
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.render import render
 
@@ -30,7 +31,8 @@ def _scene(index: int, hue: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from vidcolor.dataset import DatasetParams, build_dataset
+    from vidcolor.dataset.build import build_dataset
+    from vidcolor.dataset.records import DatasetParams
 
     root = tmp_path_factory.mktemp("evaluate")
     episodes = [write_clip(root / f"ep{e}.mkv", [_scene(i, 60 * e) for i in range(10)],
@@ -44,7 +46,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_run_mode_equals_rendering_the_grey_split_and_comparing(setup: dict[str, Path],
                                                                 tmp_path: Path) -> None:
-    from vidcolor.dataset import load_split
+    from vidcolor.dataset.reader import load_split
     from vidcolor.inference.sources import read_image
 
     options = RenderOptions(refine="felzenszwalb", ensemble="mean", size=SIZE, workers=0)

@@ -164,7 +164,7 @@ def test_no_wear_returns_the_frame_unchanged(cartoon: np.ndarray) -> None:
 
 
 def test_segmentation_holds_on_a_film_print(cartoon: np.ndarray) -> None:
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     def whole(labels: np.ndarray) -> bool:
         """The four flat areas, each one region (left and right of any scratch)."""

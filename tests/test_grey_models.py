@@ -1,5 +1,5 @@
-"""Tests of the grey models (:func:`vidcolor.color.grey_of_rgb`) and of the twins made with them
-(``vidcolor demo-data --grey``): how an archive's black-and-white copy is made (issue 20)."""
+"""Tests of the grey models (:func:`vidcolor.color.grey.grey_of_rgb`) and of the twins made with
+them (``vidcolor demo-data --grey``): how an archive's black-and-white copy is made (issue 20)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from vidcolor import demo
-from vidcolor.color import GREY_MODELS, XYZ_FROM_RGB, grey_of_rgb, srgb_to_linear
-from vidcolor.video import iter_frames
+from vidcolor.color import XYZ_FROM_RGB, srgb_to_linear
+from vidcolor.color.grey import GREY_MODELS, grey_of_rgb
+from vidcolor.demo.episode import iter_episode_frames
+from vidcolor.demo.twins import bw_frame, luminance_grey
+from vidcolor.video.decode import iter_frames
 
 #: (colour, {model: grey level}); luma by hand: 0.299 * 255 = 76.2, 0.587 * 255 = 149.7, ...
 HAND_MADE = [
@@ -84,9 +86,9 @@ def test_bt709_weights_by_hand() -> None:
 def test_luminance_is_todays_twin() -> None:
     colours = _random_colours()
     assert (grey_of_rgb(colours, "luminance") == _todays_twin(colours)).all()
-    assert (demo.luminance_grey(colours) == _todays_twin(colours)).all()
-    for frame in demo.iter_episode_frames(seconds=2.0, width=64, height=48, fps=Fraction(12)):
-        twin = demo.bw_frame(frame.rgb)  # the default: what generate_episode writes
+    assert (luminance_grey(colours) == _todays_twin(colours)).all()
+    for frame in iter_episode_frames(seconds=2.0, width=64, height=48, fps=Fraction(12)):
+        twin = bw_frame(frame.rgb)  # the default: what generate_episode writes
         assert (twin == _todays_twin(frame.rgb)[..., None]).all()
 
 
@@ -95,7 +97,7 @@ def test_unknown_model_and_bad_input() -> None:
     with pytest.raises(ValueError, match="luminance, bt601, bt709"):
         grey_of_rgb(frame, "bt2020")
     with pytest.raises(ValueError, match="bt2020"):
-        demo.bw_frame(frame, "bt2020")
+        bw_frame(frame, "bt2020")
     with pytest.raises(ValueError, match="shape"):
         grey_of_rgb(np.zeros((2, 2, 4), np.uint8), "bt601")
     with pytest.raises(TypeError, match="uint8"):

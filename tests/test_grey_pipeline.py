@@ -16,18 +16,17 @@ from test_train import TINY, make_dataset
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint.layout import find_latest
 from vidcolor.checkpoint.read import load_checkpoint, read_grey_model
-from vidcolor.color import (
-    L_SCALE,
+from vidcolor.color import L_SCALE
+from vidcolor.color.frames import lightness, rgb_to_lab_frame
+from vidcolor.color.grey import (
     GreyModel,
     colour_on_grey,
     grey_lightness,
     grey_model_from_dict,
     grey_of_rgb,
-    lightness,
-    rgb_to_lab_frame,
 )
-from vidcolor.dataset import read_grey_model as dataset_grey_model
-from vidcolor.dataset import read_meta
+from vidcolor.dataset.reader import read_grey_model as dataset_grey_model
+from vidcolor.dataset.reader import read_meta
 from vidcolor.errors import CheckpointError, DatasetError, InputError
 from vidcolor.greyfit import fit_grey_model, fit_grey_pair, frame_offset
 from vidcolor.inference.options import RenderOptions
@@ -203,7 +202,7 @@ def test_training_input_is_the_l_of_the_models_grey(tmp_path: Path) -> None:
     paths = sorted((dataset / "frames" / "ep").glob("*.png"))
     frame = FrameDataset(paths, None)[0, None]
     assert frame.shape[0] == 3  # luminance: the colour's own L, as before
-    from vidcolor.color import rgb_to_lab
+    from vidcolor.color.tensors import rgb_to_lab
 
     light, _ = lab_batch(frame[None])
     assert torch.equal(light, rgb_to_lab(frame[None].float() / 255.0)[:, :1] * L_SCALE)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import save_tiny_run
 
 from vidcolor._cli.main import cli
-from vidcolor.color import rgb_to_lab_frame
+from vidcolor.color.frames import rgb_to_lab_frame
 from vidcolor.errors import InputError
 from vidcolor.inference.hints import find_hints, plan_hints
 from vidcolor.inference.options import RenderOptions
@@ -196,7 +196,7 @@ def test_changing_one_hint_renders_only_its_shot_again(tmp_path, monkeypatch) ->
     from conftest import write_clip
 
     from vidcolor.inference.colorizer import Colorizer
-    from vidcolor.video import iter_frames
+    from vidcolor.video.decode import iter_frames
 
     clip = write_clip(tmp_path / "bw.mkv", _three_shots(), fps=8, audio=True)
     run = save_tiny_run(tmp_path / "run")
@@ -241,3 +241,49 @@ def test_changing_one_hint_renders_only_its_shot_again(tmp_path, monkeypatch) ->
     predicted.clear()  # the same hints again: the output is up to date
     render(clip, [run], out, options=options, hints=hints)
     assert predicted == []
+
+
+
+def _regions_frame(boxes: list[tuple[int, int, int]], hinted: list[bool],
+                   colours: list[tuple[float, float]], origin: list[int] | None = None):
+    """A carried frame of 96×128 whose region 0 is the background and region i the box
+    ``(x, y, side)`` i-1, each with its lightness 30 + 10 i (the background 90)."""
+    from vidcolor.inference.hints import _Frame
+
+    labels = np.zeros((96, 128), np.int32)
+    for number, (x, y, side) in enumerate(boxes, start=1):
+        labels[y:y + side, x:x + side] = number
+    light = np.array([90.0] + [30.0 + 10 * n for n in range(1, len(boxes) + 1)], np.float32)
+    return _Frame(labels, light, np.array(colours, np.float32), np.array(hinted),
+                  None if origin is None else np.array(origin))
+
+
+def test_a_lost_hinted_region_is_found_again_by_grey_size_and_place() -> None:
+    """The flow loses a drawing that jumps or comes out from behind another: no region of the
+    next frame continues it. An unhinted region there of its grey, about its size and near it
+    takes its hint; one of another grey, size or far away does not (nor does a region found
+    once take a second lost one's colour)."""
+    from vidcolor.inference.hints import _found
+
+    red, green = (60.0, 40.0), (-50.0, 40.0)
+    before = _regions_frame([(20, 30, 20), (90, 30, 16)], [True, True, True],
+                            [(0.0, 0.0), red, green])
+    # now: box 1 jumped 10 px (same grey, same size), box 2 jumped 6 px, but is of another
+    # grey now (another object); the background continued from the background
+    now = _regions_frame([(30, 30, 20), (96, 30, 16)], [True, False, False],
+                         [(0.0, 0.0), (0.0, 0.0), (0.0, 0.0)], origin=[0, 0, 0])
+    now.light[2] += 5.0
+    lost = _found(before, now, None)
+    assert now.hinted.tolist() == [True, True, False]
+    assert now.colour[1].tolist() == list(red)
+    assert len(lost.light) == 1 and lost.colour[0].tolist() == list(green)  # still lost
+    # a frame later the green box's region turns up with its grey: found from the memory
+    later = _regions_frame([(30, 30, 20), (100, 32, 16)], [True, True, False],
+                           [(0.0, 0.0), red, (0.0, 0.0)], origin=[0, 1, 0])
+    assert len(_found(now, later, lost).light) == 0 and later.hinted.all()
+    assert later.colour[2].tolist() == list(green)
+    # too far (half the frame away), or 1.7 times the size: not the same drawing
+    for box in ((90, 60, 20), (22, 30, 26)):
+        far = _regions_frame([box], [True, False], [(0.0, 0.0), (0.0, 0.0)], origin=[0, 0])
+        _found(_regions_frame([(20, 30, 20)], [True, True], [(0.0, 0.0), red]), far, None)
+        assert not far.hinted[1], box

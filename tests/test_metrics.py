@@ -296,7 +296,7 @@ def _tinted(frame: np.ndarray, channel: int, amount: int = 60) -> np.ndarray:
 
 
 def _light(frame: np.ndarray) -> np.ndarray:
-    from vidcolor.color import lightness
+    from vidcolor.color.frames import lightness
 
     return lightness(frame)
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from vidcolor.color import rgb_to_lab
+from vidcolor.color.tensors import rgb_to_lab
 from vidcolor.quantize import (
     DEFAULT_TEMPERATURE,
     GRID,

@@ -6,17 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidcolor.inference.refine import (
+from vidcolor.inference.refine.felzenszwalb import segment_felzenszwalb
+from vidcolor.inference.refine.fill import fill_regions, region_colours
+from vidcolor.inference.refine.grey import normalize_luminance
+from vidcolor.inference.refine.regiongrow import segment_regiongrow
+from vidcolor.inference.refine.registry import (
     SEGMENTATIONS,
     Parameter,
     Segmentation,
-    fill_regions,
-    normalize_luminance,
     refine_methods,
-    region_colours,
     segment,
-    segment_felzenszwalb,
-    segment_regiongrow,
 )
 from vidcolor.inference.stages import FrameWork, Paint, Regions
 

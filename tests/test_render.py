@@ -19,15 +19,16 @@ from conftest import assert_same_video_frames, cartoon_frames, write_clip
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint.layout import CheckpointInfo
 from vidcolor.checkpoint.write import save_checkpoint
-from vidcolor.color import rgb_to_lab
+from vidcolor.color.tensors import rgb_to_lab
 from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.outputs import default_output
-from vidcolor.inference.refine import segment_regiongrow
+from vidcolor.inference.refine.regiongrow import segment_regiongrow
 from vidcolor.inference.render import render as render_with
 from vidcolor.models import build_model
 from vidcolor.quantize import ab_gamut
-from vidcolor.video import iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
 
 SIZE = 32  # network input size: tiny and fast
 
@@ -107,7 +108,7 @@ def test_refined_regions_are_single_coloured(tmp_path: Path, runs: Path) -> None
         lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[0].numpy()
         labels = segment_regiongrow(_lightness(grey)) if method == "regiongrow" else None
         if labels is None:
-            from vidcolor.inference.refine import segment_felzenszwalb
+            from vidcolor.inference.refine.felzenszwalb import segment_felzenszwalb
 
             labels = segment_felzenszwalb(_lightness(grey))
         checked = 0
@@ -347,8 +348,9 @@ def test_interrupted_render_leaves_no_output_and_resumes_exactly(
 
 
 def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
-    from vidcolor.color import lab_to_rgb, lab_to_rgb_uint8, upsample_ab
-    from vidcolor.color import lightness as frame_luminance
+    from vidcolor.color.frames import lab_to_rgb_uint8, upsample_ab
+    from vidcolor.color.frames import lightness as frame_luminance
+    from vidcolor.color.tensors import lab_to_rgb
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
@@ -374,7 +376,7 @@ def test_fast_colour_maths_agree_with_vidcolor_color() -> None:
 
 
 def test_working_scale_follows_the_lines() -> None:
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     grey = _lightness(cartoon_frames(1, 160, 120)[0])
     full = segment(grey, "felzenszwalb")
@@ -464,7 +466,7 @@ def test_alpha_16_bit_and_odd_sized_images(tmp_path: Path, runs: Path) -> None:
 def test_variable_frame_rate_odd_size_and_rotation_are_kept(tmp_path: Path, runs: Path) -> None:
     from fractions import Fraction
 
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     frames = cartoon_frames(7, 63, 47)
     clip = tmp_path / "vfr.mkv"
@@ -597,7 +599,7 @@ def test_segments_shorter_than_the_b_frame_delay_join(tmp_path: Path, suffix: st
     from fractions import Fraction
 
     from vidcolor.inference.sinks import assemble
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     frames = cartoon_frames(14)
     pieces, first = [], 0

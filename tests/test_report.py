@@ -13,15 +13,8 @@ import pytest
 
 from vidcolor.errors import OutputError
 from vidcolor.metrics import SUMMARY_METRICS, SequenceScorer, comparison_row
-from vidcolor.report import (
-    CURVES_PNG,
-    INDEX_HTML,
-    REPORT_JSON,
-    SERIES_PNG,
-    format_table,
-    format_value,
-    write_report,
-)
+from vidcolor.report.table import format_table, format_value
+from vidcolor.report.writer import CURVES_PNG, INDEX_HTML, REPORT_JSON, SERIES_PNG, write_report
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -108,7 +101,7 @@ def test_write_report_files(tmp_path: Path) -> None:
 
 
 def test_sheet_columns_put_grey_first_and_truth_last(tmp_path: Path) -> None:
-    from vidcolor.report import _sheet_columns
+    from vidcolor.report.figures import _sheet_columns
 
     summary, sheet = _clip_summary(2)
     shuffled = [(label, {"truth": row["truth"], "noisy": row["noisy"], "grey": row["grey"]})
@@ -142,7 +135,7 @@ def _picked(picks: list) -> list[tuple[int, str]]:
 
 
 def test_pick_sheet_frames_takes_the_middles_of_worst_median_and_best_shot() -> None:
-    from vidcolor.report import SHEET_PSNR_CAP, pick_sheet_frames
+    from vidcolor.report.sheet_picks import SHEET_PSNR_CAP, pick_sheet_frames
 
     # four shots of ten frames; shot 1 is the worst, shot 2 the best, shot 3 the median
     psnr = np.repeat([30.0, 15.0, 40.0, 25.0], 10)
@@ -166,7 +159,7 @@ def test_pick_sheet_frames_takes_the_middles_of_worst_median_and_best_shot() -> 
 
 
 def test_pick_sheet_frames_never_picks_or_counts_dark_frames() -> None:
-    from vidcolor.report import SHEET_MIN_LIGHTNESS, pick_sheet_frames
+    from vidcolor.report.sheet_picks import SHEET_MIN_LIGHTNESS, pick_sheet_frames
 
     # fade in (0-3), shots 4-13 and 14-23, fade out (24-27); black frames are trivially right
     # (PSNR inf) or, with a tinted result, the worst of all: either way they must not count
@@ -186,7 +179,7 @@ def test_pick_sheet_frames_never_picks_or_counts_dark_frames() -> None:
 
 
 def test_pick_sheet_frames_shows_a_credit_screen_apart_from_the_story() -> None:
-    from vidcolor.report import pick_sheet_frames
+    from vidcolor.report.sheet_picks import pick_sheet_frames
 
     # opening credits 0-7 (perfect: they would be the best shot), story 8-15 and 16-23
     psnr = np.concatenate([np.full(8, 50.0), np.full(8, 20.0), np.full(8, 30.0)])
@@ -200,7 +193,7 @@ def test_pick_sheet_frames_shows_a_credit_screen_apart_from_the_story() -> None:
 
 
 def test_pick_sheet_frames_on_tiny_clips_and_kept_frames() -> None:
-    from vidcolor.report import pick_sheet_frames
+    from vidcolor.report.sheet_picks import pick_sheet_frames
 
     assert pick_sheet_frames([], [], []) == []
     assert _picked(pick_sheet_frames([12.0], [], [50.0])) == [(0, "only shot")]
@@ -251,7 +244,8 @@ def _story_clip() -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 def test_sheet_collector_shows_the_worst_shot_and_no_dark_frame(tmp_path: Path) -> None:
-    from vidcolor.report import SheetCollector, pick_sheet_frames
+    from vidcolor.report.sheet_collector import SheetCollector
+    from vidcolor.report.sheet_picks import pick_sheet_frames
 
     truths, results = _story_clip()
     scorer = SequenceScorer(["result"], temporal=False)
@@ -288,7 +282,7 @@ def test_sheet_collector_shows_the_worst_shot_and_no_dark_frame(tmp_path: Path) 
 
 
 def test_sheet_collector_thins_a_long_shot_and_stays_near_its_middle() -> None:
-    from vidcolor.report import SheetCollector
+    from vidcolor.report.sheet_collector import SheetCollector
 
     collector = SheetCollector(buffer=4)
     summary_psnr = []
@@ -306,7 +300,7 @@ def test_sheet_collector_thins_a_long_shot_and_stays_near_its_middle() -> None:
 
 
 def test_sheet_collector_on_an_all_dark_clip_shows_the_brightest_frame() -> None:
-    from vidcolor.report import SheetCollector
+    from vidcolor.report.sheet_collector import SheetCollector
 
     collector = SheetCollector()
     for value in (2, 9, 5):

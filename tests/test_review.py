@@ -18,7 +18,8 @@ from vidcolor._cli.main import cli
 from vidcolor.errors import OptionError
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.render import render
-from vidcolor.video import iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
 
 SIZE = 32  # network input size: tiny and fast
 WIDTH, HEIGHT, FRAMES = 64, 48, 12

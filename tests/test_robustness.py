@@ -44,7 +44,8 @@ from test_render import _save_model
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError
 from vidcolor.inference.sources import read_image
-from vidcolor.video import iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 2

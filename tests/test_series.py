@@ -10,25 +10,13 @@ import numpy as np
 import pytest
 from conftest import write_clip
 
-from vidcolor.color import (
-    lightness,
-    linear_to_srgb,
-    rgb_to_lab_frame,
-    srgb_to_linear,
-)
-from vidcolor.dataset import learn_look
+from vidcolor.color import linear_to_srgb, srgb_to_linear
+from vidcolor.color.frames import lightness, rgb_to_lab_frame
+from vidcolor.dataset.look import learn_look
 from vidcolor.errors import DatasetError
-from vidcolor.series import (
-    SeriesLook,
-    apply_ceiling,
-    choose_palette,
-    chroma_ceiling,
-    credit_fade,
-    extract_palette,
-    learn_credit_grey,
-    learn_credits,
-    paint_credits,
-)
+from vidcolor.series import SeriesLook
+from vidcolor.series.apply import apply_ceiling, choose_palette, credit_fade, paint_credits
+from vidcolor.series.learn import chroma_ceiling, extract_palette, learn_credit_grey, learn_credits
 
 #: The fills of the synthetic series (sRGB).
 FILLS = [(200, 40, 40), (40, 150, 60), (250, 210, 60), (120, 90, 200), (170, 210, 240),
@@ -54,7 +42,7 @@ def _lab(colours: list[tuple[int, int, int]]) -> np.ndarray:
 
 
 def test_palette_is_found_in_a_built_dataset(tmp_path: Path) -> None:
-    from vidcolor.dataset import build_dataset
+    from vidcolor.dataset.build import build_dataset
 
     episodes = [write_clip(tmp_path / f"ep{e}.mkv", [_series_frame(i + 7 * e) for i in range(14)],
                            audio=False) for e in range(3)]
@@ -87,7 +75,8 @@ def test_palette_of_frames_ignores_edges_and_small_specks() -> None:
 
 
 def test_neutral_lightness_takes_the_series_tint() -> None:
-    from vidcolor.series import apply_look, typical_ab
+    from vidcolor.series.apply import apply_look
+    from vidcolor.series.learn import typical_ab
 
     chroma = np.zeros((101, 161), np.int64)
     ab = np.zeros((2, 101, 221), np.int64)
@@ -129,7 +118,7 @@ def _credit_card(fade: float, width: int = 96, height: int = 72) -> np.ndarray:
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
-    from vidcolor.demo import bw_frame
+    from vidcolor.demo.twins import bw_frame
 
     return bw_frame(rgb)
 
@@ -233,8 +222,10 @@ def test_demo_credits_are_found_in_grey_when_the_learnt_text_colour_is_off() -> 
     Y_t/Y_b 8.6 where the grey frames show 10.9) misses no credit frame, faded or not."""
     from fractions import Fraction
 
-    from vidcolor.color import lab_to_rgb_uint8
-    from vidcolor.demo import CREDIT_BLUE, bw_frame, iter_episode_frames
+    from vidcolor.color.frames import lab_to_rgb_uint8
+    from vidcolor.demo.drawing import CREDIT_BLUE
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.twins import bw_frame
     from vidcolor.extract import credit_signature
 
     frames = list(iter_episode_frames(seconds=4.0, fps=Fraction(12)))
@@ -281,7 +272,8 @@ def test_the_palette_layout_overrules_a_network_that_sees_a_sky_as_a_wall() -> N
     of a frame whose bottom is grass is sky, not the lab's mint wall of the same lightness,
     even when the network's evidence says mint (as one training seed's did on the demo)."""
     from vidcolor.quantize import ab_gamut
-    from vidcolor.series import look_of_frames, region_bands
+    from vidcolor.series.apply import region_bands
+    from vidcolor.series.learn import look_of_frames
 
     look = look_of_frames(_layout_frames())
     assert look.has_layout and len(look.palette) >= 4
@@ -326,8 +318,8 @@ def test_the_look_is_learnt_in_the_lightness_of_the_grey_model() -> None:
     """A series whose black and white is BT.601 luma: the palette is keyed by the lightness
     render reads from such a grey (pure-ish blue is darker in luma than in L), so a blue
     region of the grey finds the blue palette colour at its own lightness."""
-    from vidcolor.color import GreyModel, grey_lightness, grey_of_rgb
-    from vidcolor.series import look_of_frames
+    from vidcolor.color.grey import GreyModel, grey_lightness, grey_of_rgb
+    from vidcolor.series.learn import look_of_frames
 
     blue, yellow = (30, 60, 220), (235, 215, 60)
     frame = np.zeros((64, 64, 3), np.uint8)

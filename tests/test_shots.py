@@ -13,8 +13,10 @@ from click.testing import CliRunner
 from conftest import VIDEO_MEAN_LEVELS, save_tiny_run
 
 from vidcolor._cli.main import cli
-from vidcolor.color import lightness
-from vidcolor.demo import CREDIT_BLUE, CREDIT_TEXT, generate_episode, iter_episode_frames
+from vidcolor.color.frames import lightness
+from vidcolor.demo.drawing import CREDIT_BLUE, CREDIT_TEXT
+from vidcolor.demo.episode import iter_episode_frames
+from vidcolor.demo.generate import generate_episode
 from vidcolor.inference.hints import find_hints, plan_hints
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.shots import DARK_LIGHTNESS, shot_frames
@@ -31,7 +33,7 @@ from vidcolor.shotlist import (
     run_look,
     still_name,
 )
-from vidcolor.video import iter_frames
+from vidcolor.video.decode import iter_frames
 
 #: The demo episode of these tests (small and short: the whole file runs in seconds).
 EPISODE = {"seed": 3, "episode": 1, "seconds": 4.0, "width": 64, "height": 48,

@@ -74,7 +74,7 @@ def _read(folder: Path) -> dict[str, np.ndarray]:
 
 
 def test_shots_mark_cuts_and_darkness() -> None:
-    from vidcolor.color import lightness
+    from vidcolor.color.frames import lightness
     from vidcolor.inference.pipeline import thumbnail
 
     stage = Shots()

@@ -21,7 +21,7 @@ from vidcolor.checkpoint.layout import find_latest
 from vidcolor.checkpoint.model import load_model
 from vidcolor.checkpoint.read import load_checkpoint
 from vidcolor.errors import CheckpointError, DatasetError, DeviceError, OptionError
-from vidcolor.evaluate import evaluate_runs
+from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions
 from vidcolor.training.config import TrainConfig
 from vidcolor.training.loop import train
@@ -48,7 +48,7 @@ def _frame(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def make_dataset(root: Path, train: int = 8, test: int = 3, size: int = 48) -> Path:
-    """Write the dataset layout vidcolor.dataset.load_split reads (meta, manifest, PNGs).
+    """Write the dataset layout vidcolor.dataset.reader.load_split reads (meta, manifest, PNGs).
 
     Training frames belong to episode ``ep``, test frames to ``eptest``; ``meta.json`` records
     both with their frame counts, as a build does.

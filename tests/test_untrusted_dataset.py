@@ -22,15 +22,9 @@ from conftest import file_size_limit
 from tests.conftest import write_clip
 from tests.test_dataset import episode_frames
 from vidcolor._cli.main import cli
-from vidcolor.dataset import (
-    MAX_NAME,
-    DatasetParams,
-    build_dataset,
-    load_split,
-    read_excluded,
-    read_meta,
-    verify_dataset,
-)
+from vidcolor.dataset.build import build_dataset
+from vidcolor.dataset.reader import load_split, read_meta, verify_dataset
+from vidcolor.dataset.records import MAX_NAME, DatasetParams, read_excluded
 from vidcolor.errors import DatasetError, InputError, OutputError
 from vidcolor.series import SeriesLook
 
@@ -293,19 +287,19 @@ def test_a_record_the_storage_refuses_puts_back_the_others(tmp_path: Path, clips
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """excluded.csv and manifest.csv are rewritten before meta.json: when meta.json cannot be,
     they are put back, so the three still agree."""
-    import vidcolor.dataset as dataset_module
+    import vidcolor.dataset.build as build_module
 
     dataset = tmp_path / "ds"
     build_dataset(clips[:1], dataset, params=SMALL)
     before = snapshot(dataset)
-    real = dataset_module.write_json_atomic
+    real = build_module.write_json_atomic
 
     def full_disk(target: Path, obj: object) -> None:
         if Path(target).name == "meta.json":
             raise OutputError(f"{target}: cannot write (No space left on device)")
         real(target, obj)
 
-    monkeypatch.setattr(dataset_module, "write_json_atomic", full_disk)
+    monkeypatch.setattr(build_module, "write_json_atomic", full_disk)
     with pytest.raises(OutputError, match="meta.json: cannot write"):
         build_dataset(clips, dataset, params=SMALL)
     after = snapshot(dataset)
@@ -313,7 +307,7 @@ def test_a_record_the_storage_refuses_puts_back_the_others(tmp_path: Path, clips
         assert after[name] == before[name], name
     assert not [name for name in after if name.endswith(".previous")]
     assert len(verify_dataset(dataset)) == 20  # still valid: the three agree
-    monkeypatch.setattr(dataset_module, "write_json_atomic", real)
+    monkeypatch.setattr(build_module, "write_json_atomic", real)
     report = build_dataset(clips, dataset, params=SMALL)
     assert [e.status for e in report.episodes] == ["unchanged", "added"]
     assert len(verify_dataset(dataset)) == 40

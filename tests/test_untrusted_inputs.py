@@ -29,7 +29,9 @@ from tests.conftest import moving_square_frames, write_clip
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError, OutputError
 from vidcolor.inference.sources import open_source, read_image
-from vidcolor.video import VideoWriter, iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
+from vidcolor.video.writer import VideoWriter
 
 # --- special files -----------------------------------------------------------------------
 

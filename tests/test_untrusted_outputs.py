@@ -21,11 +21,13 @@ from conftest import file_size_limit, moving_square_frames, save_tiny_run, write
 
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError, OptionError, OutputError
-from vidcolor.evaluate import evaluate_results, evaluate_season, grey_input
+from vidcolor.evaluation.results import evaluate_results
+from vidcolor.evaluation.runs import grey_input
+from vidcolor.evaluation.season import evaluate_season
 from vidcolor.inference import batch, options, sinks
 from vidcolor.inference.colorizer import Colorizer, load_models
-from vidcolor.report import write_files_atomic
-from vidcolor.video import iter_frames
+from vidcolor.report.writer import write_files_atomic
+from vidcolor.video.decode import iter_frames
 
 FAST = ["--refine", "none", "--no-temporal", "--size", "32", "--workers", "0"]
 

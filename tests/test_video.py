@@ -11,7 +11,9 @@ import pytest
 
 from tests.conftest import assert_same_video_frames, moving_square_frames, tone, write_clip
 from vidcolor.errors import InputError, OutputError
-from vidcolor.video import VideoWriter, iter_frames, probe
+from vidcolor.video.decode import iter_frames
+from vidcolor.video.probe import probe
+from vidcolor.video.writer import VideoWriter
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
@@ -68,7 +70,7 @@ def test_odd_size_keeps_exact_resolution(tmp_path: Path) -> None:
 def test_444_chroma_keeps_thin_ink_black_beside_colour(tmp_path: Path) -> None:
     """4:2:0 spreads a red fill's colour over the one-pixel black line beside it; 4:4:4 keeps
     the line black (the reason for ``render --chroma 444``)."""
-    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.color.frames import rgb_to_lab_frame
 
     frame = np.full((32, 32, 3), 255, np.uint8)
     frame[:, :15] = (220, 20, 20)  # a red fill, then a 1-px ink line at column 15
@@ -274,7 +276,7 @@ def test_matroska_clip_that_starts_late_is_complete(tmp_path: Path) -> None:
     time (5 s + 2 s -> 00:00:07), not a length, and the clip is not 'truncated'."""
     from fractions import Fraction
 
-    from vidcolor.video import VideoWriter
+    from vidcolor.video.writer import VideoWriter
 
     clip = tmp_path / "part2.mkv"
     with VideoWriter(clip, Fraction(24), 64, 48, time_base=Fraction(1, 24)) as writer:

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vidcolor.color import luminance_of_lightness
+from vidcolor.color.frames import luminance_of_lightness
 
 #: Default duplicate threshold: accept a frame when its MSE to the last accepted one exceeds it.
 DEDUP_THRESHOLD = 20.0
@@ -254,7 +254,7 @@ def credit_signature(light: np.ndarray) -> CreditSignature | None:
 
     The one measurement of a credit screen in grey: build-dataset records it for every credit
     frame it drops (from the colour frame's L), and render compares a grey frame's with what
-    the series learnt from them (:func:`vidcolor.series.credit_fade`).
+    the series learnt from them (:func:`vidcolor.series.apply.credit_fade`).
 
     >>> light = np.full((32, 32), 30.0, np.float32); light[12:20, 4:28] = 95.0
     >>> signature = credit_signature(light)

@@ -1,6 +1,6 @@
 """A film-print simulator: the wear an archive's black-and-white print adds to a clean grey frame.
 
-A grey twin made from colour (:func:`vidcolor.demo.bw_frame`) is a clean digital grey: flat
+A grey twin made from colour (:func:`vidcolor.demo.twins.bw_frame`) is a clean digital grey: flat
 regions, stable from frame to frame. A scanned film print is not. :func:`film_frame` adds, to
 one grey frame, what time and the projector did to the print, in the order they happen:
 

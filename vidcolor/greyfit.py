@@ -3,7 +3,7 @@
 An archive's black-and-white copy was made from its colour some way: a luma (BT.601/709) of
 the encoded values, a film stock's own response (orthochromatic stock is nearly blind to red),
 a tone curve of its own. :func:`fit_grey_model` learns it as a
-:class:`~vidcolor.color.GreyModel` — weights on the colour channels (encoded or linear light,
+:class:`~vidcolor.color.grey.GreyModel` — weights on the colour channels (encoded or linear light,
 whichever fits better) and a monotone tone curve of a few knots — from matched pixels;
 :func:`frame_offset` finds by how many frames the two copies are shifted (the offset that
 maximises the correlation of their small frames); :func:`fit_grey_pair` is the thin I/O edge
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vidcolor.color import GREY_SPACES, GreyModel, grey_of_rgb, srgb_to_linear
+from vidcolor.color import srgb_to_linear
+from vidcolor.color.grey import GREY_SPACES, GreyModel, grey_of_rgb
 from vidcolor.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -211,10 +212,10 @@ def fit_grey_model(rgb: np.ndarray, grey: np.ndarray,
     Args:
         rgb: ``(N, 3)`` (or ``(..., 3)``) uint8 colours.
         grey: ``(N,)`` (or ``(...)``) uint8 grey levels of the same pixels.
-        spaces: the colour spaces to try (:data:`vidcolor.color.GREY_SPACES`).
+        spaces: the colour spaces to try (:data:`vidcolor.color.grey.GREY_SPACES`).
 
     Returns:
-        ``(model, residual)``: the fitted :class:`~vidcolor.color.GreyModel` of the space
+        ``(model, residual)``: the fitted :class:`~vidcolor.color.grey.GreyModel` of the space
         that fits best, and its RMS residual in grey levels.
 
     Raises:
@@ -312,7 +313,8 @@ def fit_grey_pair(colour_path: str | os.PathLike[str], bw_path: str | os.PathLik
             correlate at any offset, or the best fit leaves a residual over
             :data:`MAX_RESIDUAL` levels); one line naming both files.
     """
-    from vidcolor.video import iter_frames, probe
+    from vidcolor.video.decode import iter_frames
+    from vidcolor.video.probe import probe
 
     colour_info = probe(colour_path)
     size = (colour_info.width, colour_info.height)

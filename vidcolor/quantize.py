@@ -403,15 +403,23 @@ def decode_probs(
     Raises:
         ValueError: bad shapes, method or temperature.
     """
+    return _decode(probs, bins, method, temperature, logits=False)
+
+
+def _decode(scores: torch.Tensor, bins: torch.Tensor | np.ndarray, method: str,
+            temperature: float, *, logits: bool) -> torch.Tensor:
+    """:func:`decode_probs` (``logits`` False: ``scores`` are probabilities) and
+    :func:`decode_logits` (True)."""
     _check_method(method, temperature)
-    bins_t = _bins_like(bins, probs)
-    _check_hist(probs, bins_t, "probs")
+    bins_t = _bins_like(bins, scores)
+    _check_hist(scores, bins_t, "logits" if logits else "probs")
     if method == "mode":
-        return _mode(probs, bins_t)
+        return _mode(scores, bins_t)
     if method == "annealed":
-        tiny = torch.finfo(probs.dtype).tiny
-        probs = _annealed(torch.log(probs.clamp_min(tiny)), temperature)
-    return _expectation(probs, bins_t)
+        log_scores = scores if logits else \
+            torch.log(scores.clamp_min(torch.finfo(scores.dtype).tiny))
+        return _expectation(_annealed(log_scores, temperature), bins_t)
+    return _expectation(torch.softmax(scores, dim=1) if logits else scores, bins_t)
 
 
 def _annealed(log_scores: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -448,14 +456,7 @@ def decode_logits(
     Raises:
         ValueError: bad shapes, method or temperature.
     """
-    _check_method(method, temperature)
-    bins_t = _bins_like(bins, logits)
-    _check_hist(logits, bins_t, "logits")
-    if method == "mode":
-        return _mode(logits, bins_t)
-    if method == "annealed":
-        return _expectation(_annealed(logits, temperature), bins_t)
-    return _expectation(torch.softmax(logits, dim=1), bins_t)
+    return _decode(logits, bins, method, temperature, logits=True)
 
 
 def decode_rows(probs: np.ndarray, bins: np.ndarray, method: str = "expectation",

@@ -222,7 +222,7 @@ def export_stills(input_path: str | os.PathLike[str], output: str | os.PathLike[
         InputError: a bad input; OutputError: ``output`` is a file or cannot be written;
         CheckpointError, DeviceError: from loading ``run``.
     """
-    from vidcolor.color import grey_rgb, lightness
+    from vidcolor.color.frames import grey_rgb, lightness
     from vidcolor.inference.options import RenderOptions
     from vidcolor.inference.outputs import default_output
     from vidcolor.inference.render import Renderer
@@ -286,7 +286,7 @@ def export_hints(input_path: str | os.PathLike[str], truth: str | os.PathLike[st
         InputError: a bad input, or a truth with another frame count or frame rate.
         OutputError: ``output`` is a file or cannot be written.
     """
-    from vidcolor.color import lightness
+    from vidcolor.color.frames import lightness
     from vidcolor.inference.outputs import check_same_rate
     from vidcolor.inference.sources import open_source
 
@@ -344,7 +344,7 @@ def stroke_hint(light: np.ndarray, truth: np.ndarray, seed: int | Sequence[int] 
     """
     from scipy import ndimage
 
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     height, width = light.shape
     if truth.shape[:2] != (height, width):

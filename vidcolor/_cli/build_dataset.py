@@ -7,7 +7,7 @@ import os
 
 import click
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 
 log = logging.getLogger("vidcolor")
 
@@ -53,8 +53,8 @@ def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | N
     """
     # EPISODES are checked by the library (a folder, a pipe, a name that cannot be recorded),
     # which says what is wrong in one line; so is an --output under a file
-    from vidcolor.dataset import DatasetParams
-    from vidcolor.dataset import build_dataset as build
+    from vidcolor.dataset.build import build_dataset as build
+    from vidcolor.dataset.records import DatasetParams
     from vidcolor.errors import OptionError
 
     if os.path.lexists(output) and not os.path.isdir(output):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 from vidcolor.film import WEAR_KINDS
 
 
@@ -73,7 +73,7 @@ def demo_data(outdir: Path, seed: int, episodes: int, seconds: float, width: int
     makes the twins look like a worn film print. Example:
       vidcolor demo-data demo/ && vidcolor build-dataset demo/episode0[1-3].mkv
     """
-    from vidcolor.demo import generate_series
+    from vidcolor.demo.generate import generate_series
     from vidcolor.errors import OptionError
     from vidcolor.film import FilmWear
 

@@ -57,8 +57,9 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
     episodes without one show only frames, render seconds and fps. The exit
     code is 1 when an episode that has a colour original cannot be scored.
     """
-    from vidcolor.evaluate import evaluate_results, evaluate_runs
-    from vidcolor.report import format_table
+    from vidcolor.evaluation.results import evaluate_results
+    from vidcolor.evaluation.runs import evaluate_runs
+    from vidcolor.report.table import format_table
 
     if season_dir is not None:
         _season(items, season_dir, truth, align, as_json, report_dir)
@@ -85,7 +86,8 @@ def evaluate(items: tuple[Path, ...], truth: Path | None, season_dir: Path | Non
 
 def _season(items: tuple[Path, ...], season_dir: Path, truth: Path | None, align: bool,
             as_json: bool, report_dir: Path | None) -> None:
-    from vidcolor.evaluate import evaluate_season, format_season_report
+    from vidcolor.evaluation.season import evaluate_season
+    from vidcolor.report.season import format_season_report
 
     if items:
         raise click.UsageError("--season reads the episodes from the folder's season.json; "

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from vidcolor.color import GREY_MODELS
+from vidcolor.color.grey import GREY_MODELS
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
-from vidcolor.inference.options import RenderOptions, segmentation_flags
-from vidcolor.inference.refine import refine_methods
-from vidcolor.video import CHROMA, CRF_RANGE
+from vidcolor.inference.options import RenderOptions, segmentation_flags, sequence_flags
+from vidcolor.inference.refine.registry import refine_methods
+from vidcolor.video.writer import CHROMA, CRF_RANGE
 
 
 def options_from_cli(**kwargs: Any) -> RenderOptions:
@@ -69,11 +69,8 @@ def render_options(command):  # noqa: ANN001, ANN201 - a click decorator
         click.option("--working-scale", type=float, default=1.0, show_default=True,
                      help="Segment at this fraction of the resolution (faster; labels are "
                           "mapped back along the full-resolution lines)."),
-        click.option("--temporal/--no-temporal", default="temporal" in RenderOptions.sequence,
-                     show_default=True,
-                     help="Stabilise colours within each shot: each region's colour is a vote "
-                          "over the frames it appears in (tracked by optical flow); nothing "
-                          "crosses a cut or a fade."),
+        *(click.option(f"--{entry.flag}/--no-{entry.flag}", default=entry.default,
+                       show_default=True, help=entry.help) for entry in sequence_flags()),
         click.option("--palette/--no-palette", default=RenderOptions.palette, show_default=True,
                      help="Paint each region in the series' palette colour its prediction "
                           "supports best (learnt by build-dataset; regions only)."),

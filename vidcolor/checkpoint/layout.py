@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vidcolor.color import GreyModel
+from vidcolor.color.grey import GreyModel
 
 FORMAT = "vidcolor-checkpoint"
 FORMAT_VERSION = 1

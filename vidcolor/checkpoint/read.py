@@ -31,7 +31,7 @@ from vidcolor.checkpoint.layout import (
     read_pointer,
     sha256,
 )
-from vidcolor.color import GreyModel, grey_model_from_dict
+from vidcolor.color.grey import GreyModel, grey_model_from_dict
 from vidcolor.errors import CheckpointError
 from vidcolor.fsutil import read_regular
 

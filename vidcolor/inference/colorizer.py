@@ -24,7 +24,9 @@ import torch
 
 from vidcolor.checkpoint.layout import CheckpointInfo, find_latest
 from vidcolor.checkpoint.model import load_model
-from vidcolor.color import GreyModel, network_input, upsample_ab
+from vidcolor.color.frames import upsample_ab
+from vidcolor.color.grey import GreyModel
+from vidcolor.color.tensors import network_input
 from vidcolor.errors import CheckpointError, InputError
 from vidcolor.inference.ensemble import check_histogram_ensemble, mean_ab, mean_histogram
 from vidcolor.quantize import decode_logits, decode_probs, parse_decode

@@ -18,14 +18,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vidcolor.color import XYZ_FROM_RGB, lab_to_linear, linear_to_lab
+from vidcolor.color import Y_WEIGHTS
+from vidcolor.color.frames import lab_to_linear, linear_to_lab
 
 #: Ramps are looked for within this many pixels of a region boundary.
 RADIUS = 2
 #: Two regions whose lightness differs by less than this are not an edge to unmix (L units).
 MIN_STEP = 4.0
 _SCALE = 65536.0  # a region's key: round(100 L) * _SCALE + label (exact in float64)
-_Y_WEIGHTS = np.asarray(XYZ_FROM_RGB[1], np.float64)
 
 
 def unmix_edges(light: np.ndarray, labels: np.ndarray, region_light: np.ndarray,
@@ -66,9 +66,9 @@ def unmix_edges(light: np.ndarray, labels: np.ndarray, region_light: np.ndarray,
     region_a = np.mod(brightest[ramp], _SCALE).astype(np.intp)
     region_b = np.mod(darkest[ramp], _SCALE).astype(np.intp)
     linear = lab_to_linear(np.column_stack([region_light, colours]))  # (R, 3)
-    luminance = linear @ _Y_WEIGHTS
+    luminance = linear @ Y_WEIGHTS
     pixel = lab_to_linear(np.column_stack([light[ramp], np.zeros((int(ramp.sum()), 2))]))
-    pixel_y = pixel @ _Y_WEIGHTS
+    pixel_y = pixel @ Y_WEIGHTS
     y_a, y_b = luminance[region_a], luminance[region_b]
     alpha = np.clip((pixel_y - y_b) / np.maximum(y_a - y_b, 1e-9), 0.0, 1.0)[:, None]
     mix = alpha * linear[region_a] + (1.0 - alpha) * linear[region_b]

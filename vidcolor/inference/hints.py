@@ -17,14 +17,18 @@ where each pixel of a frame came from in its neighbour, a pixel takes the hint c
 when its lightness matches (:data:`LIGHT_TOLERANCE`), and the result is snapped to the frame's
 flat regions (the render's region growing on the thumbnail): a region more than half of whose
 pixels carry a hint takes their median colour whole, the others none. Snapping is what keeps a
-hint from drifting or bleeding into a neighbour over hundreds of frames. Nothing crosses a shot
-boundary. With several hints in a shot, each governs the frames nearer to it.
+hint from drifting or bleeding into a neighbour over hundreds of frames. A hinted region no
+region of the next frame continues (a held drawing that jumps, an object coming out from behind
+another: the flow has nothing to match inside a flat fill) is remembered for a few frames and
+found again in an unhinted region of its lightness, its size and near its place (:func:`_found`).
+Nothing crosses a shot boundary. With several hints in a shot, each governs the frames nearer
+to it.
 
 **In the render.** The :class:`Hints` sequence stage runs last (after temporal voting): a region
 (or, without a refinement, a cell of the network's grid) that the frame's hint map covers for
 more than half of its pixels takes the hint's colour. A region the hints do not reach (new
-content, a region the flow lost) keeps its automatic colour. A shot without a hint renders
-exactly as without ``--hints``.
+content, a region the flow lost and did not find again) keeps its automatic colour. A shot
+without a hint renders exactly as without ``--hints``.
 
 **Memory.** The maps of one shot are kept (on disk, in a temporary folder) as int8 at thumbnail
 size, about 150 kB a frame at 256×192; the pass holds one shot's grey thumbnails (50 kB a
@@ -46,6 +50,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from vidcolor.color.frames import grey_u8
 from vidcolor.errors import InputError
 from vidcolor.flow import dis_flow, flow_between, source_maps, warp
 from vidcolor.inference.stages import FrameWork, SequenceStage, StageContext
@@ -69,6 +74,15 @@ MUTUAL = 0.5
 #: A stroke hints a region when at least this many of its pixels (thumbnail) lie inside the
 #: region (not on its border).
 STROKE_PIXELS = 3
+#: A hinted region the flow lost (no region of the next frame continues it) is found again,
+#: for this many frames, in an unhinted region of its lightness (within this, L units), of its
+#: size (within this factor), at most this share of the frame's diagonal away; regions smaller
+#: than this (thumbnail pixels) are neither.
+FOUND_FRAMES = 12
+FOUND_LIGHT = 1.0
+FOUND_SIZE = 1.4
+FOUND_REACH = 0.08
+FOUND_MIN_PIXELS = 30
 #: An aspect ratio this far (relative) from the frame's is warned about (the hint is scaled).
 ASPECT_TOLERANCE = 0.02
 
@@ -134,7 +148,7 @@ def read_hint(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarra
     Raises:
         InputError: unreadable or damaged image.
     """
-    from vidcolor.color import rgb_to_lab_frame
+    from vidcolor.color.frames import rgb_to_lab_frame
     from vidcolor.inference.sources import read_image
 
     rgb, alpha = read_image(path)
@@ -203,9 +217,6 @@ class HintMaps:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def _grey(light: np.ndarray) -> np.ndarray:
-    return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
-
 
 @dataclass
 class _Frame:
@@ -216,6 +227,7 @@ class _Frame:
     light: np.ndarray  # (R,) median L
     colour: np.ndarray  # (R, 2)
     hinted: np.ndarray  # (R,) bool
+    origin: np.ndarray | None = None  # (R,) the region of the frame before it came from
 
     def packed(self) -> np.ndarray:
         """int8 ``(h, w, 3)``: a, b and the cover flag of every pixel."""
@@ -236,7 +248,7 @@ def _region_median(labels: np.ndarray, values: np.ndarray, mask: np.ndarray, cou
 
 def _regions(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The flat regions of a thumbnail (the render's region growing) and their median L."""
-    from vidcolor.inference.refine import segment
+    from vidcolor.inference.refine.registry import segment
 
     labels = segment(thumb, "regiongrow")
     assert labels is not None
@@ -308,7 +320,73 @@ def _step(flow: cv2.DISOpticalFlow, before: _Frame, before_grey: np.ndarray,
         (pairs[rows, origin] >= MUTUAL * before_size[origin])
     hinted = before.hinted[origin] & (share > COVER) & continues & \
         (np.abs(light - before.light[origin]) < LIGHT_TOLERANCE)
-    return _Frame(labels, light, before.colour[origin], hinted)
+    return _Frame(labels, light, before.colour[origin].copy(), hinted, origin)
+
+
+@dataclass
+class _Lost:
+    """Hinted regions no region of the next frame continued: an object the flow lost (a jump
+    of a held drawing, an occlusion), kept a while to be found again."""
+
+    light: np.ndarray  # (K,)
+    size: np.ndarray  # (K,)
+    centre: np.ndarray  # (K, 2) x, y
+    colour: np.ndarray  # (K, 2)
+    age: np.ndarray  # (K,) frames since lost
+
+    def subset(self, keep: np.ndarray) -> _Lost:
+        return _Lost(*(getattr(self, name)[keep] for name in _LOST_FIELDS))
+
+    def joined(self, other: _Lost) -> _Lost:
+        return _Lost(*(np.concatenate([getattr(self, name), getattr(other, name)])
+                       for name in _LOST_FIELDS))
+
+
+_LOST_FIELDS = ("light", "size", "centre", "colour", "age")
+
+
+def _shape(frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
+    """Each region's pixel count and centroid ``(x, y)``."""
+    count = len(frame.light)
+    flat = frame.labels.ravel()
+    size = np.bincount(flat, minlength=count).astype(np.float64)
+    ys, xs = np.indices(frame.labels.shape)
+    centre = np.stack([np.bincount(flat, xs.ravel(), count), np.bincount(flat, ys.ravel(), count)],
+                      axis=1) / np.maximum(size, 1)[:, None]
+    return size, centre
+
+
+def _found(before: _Frame, now: _Frame, lost: _Lost | None) -> _Lost:
+    """Give the unhinted regions of ``now`` (in place) the hint of a lost region of their
+    lightness, size and place: of ``before`` (hinted, continued by no hinted region of ``now``)
+    or of the frames before it (``lost``). Returns what stays lost. Each lost region is found
+    at most once, by the nearest match (module constants ``FOUND_*``)."""
+    size_b, centre_b = _shape(before)
+    continued = np.zeros(len(before.light), bool)
+    continued[now.origin[now.hinted]] = True
+    gone = before.hinted & ~continued & (size_b >= FOUND_MIN_PIXELS)
+    fresh = _Lost(before.light[gone], size_b[gone], centre_b[gone], before.colour[gone],
+                  np.zeros(int(gone.sum()), np.int64))
+    if lost is not None:
+        older = lost.subset(lost.age < FOUND_FRAMES)
+        older.age = older.age + 1
+        fresh = fresh.joined(older)
+    size_n, centre_n = _shape(now)
+    reach = FOUND_REACH * float(np.hypot(*now.labels.shape))
+    taken = np.zeros(len(fresh.light), bool)
+    for region in np.flatnonzero(~now.hinted & (size_n >= FOUND_MIN_PIXELS)):
+        if taken.all():
+            break
+        ratio = size_n[region] / fresh.size
+        near = np.hypot(*(fresh.centre - centre_n[region]).T)
+        match = (np.abs(fresh.light - now.light[region]) < FOUND_LIGHT) & \
+            (ratio * FOUND_SIZE > 1) & (ratio < FOUND_SIZE) & (near < reach) & ~taken
+        if match.any():
+            best = np.flatnonzero(match)[np.argmin(near[match])]
+            now.hinted[region] = True
+            now.colour[region] = fresh.colour[best]
+            taken[best] = True
+    return fresh.subset(~taken)
 
 
 def _carry(thumbs: list[np.ndarray], hints: dict[int, tuple[np.ndarray, np.ndarray, bool]]
@@ -316,7 +394,7 @@ def _carry(thumbs: list[np.ndarray], hints: dict[int, tuple[np.ndarray, np.ndarr
     """Every frame's map in one shot (``thumbs``: its L thumbnails; ``hints``: by position in
     the shot), packed as int8 ``(n, h, w, 3)``: a, b, cover."""
     flow = dis_flow()
-    greys = [_grey(t) for t in thumbs]
+    greys = [grey_u8(t) for t in thumbs]
     packed = np.zeros((len(thumbs), *thumbs[0].shape, 3), np.int8)
     frames = sorted(hints)
     for number, at in enumerate(frames):
@@ -325,12 +403,14 @@ def _carry(thumbs: list[np.ndarray], hints: dict[int, tuple[np.ndarray, np.ndarr
         seed = _seed(thumbs[at], *hints[at])
         packed[at] = seed.packed()
         for direction, stop in ((1, high), (-1, low)):
-            frame = seed
+            frame, lost = seed, None
             for index in range(at + direction, stop + direction, direction):
                 if thumbs[index].shape != thumbs[index - direction].shape:
                     break
-                frame = _step(flow, frame, greys[index - direction], greys[index],
-                              thumbs[index])
+                now = _step(flow, frame, greys[index - direction], greys[index],
+                            thumbs[index])
+                lost = _found(frame, now, lost)
+                frame = now
                 packed[index] = frame.packed()
     return packed
 
@@ -409,7 +489,7 @@ def frame_kind(thumb: np.ndarray, look: SeriesLook | None) -> str:
     if float(thumb.mean()) < DARK_LIGHTNESS:
         return "dark"
     if look is not None and look.credit_background is not None:
-        from vidcolor.series import credit_fade
+        from vidcolor.series.apply import credit_fade
 
         if credit_fade(thumb, look) is not None:
             return "credits"

@@ -5,19 +5,17 @@ made; everything downstream trusts it. What only the models or the input can tel
 soon as they are open, before any frame: :func:`check_memory` (the working memory of --size,
 --batch-size and --workers against the machine's) and :func:`check_upscale` (--size against the
 input's resolution). The choice lists come from the registries: refinements
-from :data:`vidcolor.inference.refine.SEGMENTATIONS`, ensembles from
+from :data:`vidcolor.inference.refine.registry.SEGMENTATIONS`, ensembles from
 :data:`vidcolor.inference.ensemble.ENSEMBLE_METHODS`, decodings from
-:data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from
-:data:`vidcolor.inference.stages.SEQUENCE_STAGES`, where the built-in ones (``shots``,
-``temporal``) register themselves when a :class:`RenderOptions` is first made (it imports them):
-whoever makes one has them registered. (Not on importing this module, nor in the package's
-``__init__``: the command line imports this module for its defaults and the render's worker
-processes import the package to run the frame stages, and ``temporal`` imports torch.)
+:data:`vidcolor.quantize.DECODE_METHODS`, sequence stages from their declarations in
+:data:`vidcolor.inference.stages.SEQUENCE_STAGES` (which import nothing: the command line
+imports this module for its defaults, and ``temporal`` imports torch).
 
 The command line's options are declared once: :meth:`RenderOptions.from_cli` takes render's and
-evaluate's keyword arguments, the options of the segmentations' parameters included (generated
-from their declarations in :data:`~vidcolor.inference.refine.SEGMENTATIONS`, see
-:func:`segmentation_flags`).
+evaluate's keyword arguments, the options of the segmentations' parameters (generated from their
+declarations in :data:`~vidcolor.inference.refine.registry.SEGMENTATIONS`, see
+:func:`segmentation_flags`) and the sequence stages' on/off flags (:func:`sequence_flags`)
+included.
 """
 
 from __future__ import annotations
@@ -30,13 +28,18 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidcolor.color import GREY_MODELS, GreyModel, as_grey_model
+from vidcolor.color.grey import GREY_MODELS, GreyModel, as_grey_model
 from vidcolor.devices import parse_device
 from vidcolor.errors import OptionError
 from vidcolor.inference.ensemble import ENSEMBLE_METHODS
-from vidcolor.inference.refine import SEGMENTATIONS, Parameter, Segmentation, refine_methods
-from vidcolor.inference.stages import SEQUENCE_STAGES
-from vidcolor.video import CHROMA, CRF_RANGE
+from vidcolor.inference.refine.registry import (
+    SEGMENTATIONS,
+    Parameter,
+    Segmentation,
+    refine_methods,
+)
+from vidcolor.inference.stages import SEQUENCE_STAGES, SequenceEntry, sequence_of
+from vidcolor.video.writer import CHROMA, CRF_RANGE
 
 if TYPE_CHECKING:
     from vidcolor.inference.colorizer import Colorizer
@@ -44,9 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Keywords of :meth:`RenderOptions.from_cli` that are not fields: ``--working-scale`` (goes to
-#: ``refine_options``) and ``--temporal/--no-temporal`` (the sequence stages on or off).
-_CLI_ONLY = ("working_scale", "temporal")
+#: The keyword of :meth:`RenderOptions.from_cli` that is not a field nor a generated flag:
+#: ``--working-scale`` (goes to ``refine_options``).
+_CLI_ONLY = ("working_scale",)
 
 
 def segmentation_flags() -> list[tuple[str, Segmentation, Parameter]]:
@@ -58,8 +61,11 @@ def segmentation_flags() -> list[tuple[str, Segmentation, Parameter]]:
             if (flag := segmentation.flag(parameter)) is not None]
 
 
-def _register_sequence_stages() -> None:
-    from vidcolor.inference import shots, temporal  # noqa: F401 - registration
+def sequence_flags() -> list[SequenceEntry]:
+    """The sequence stages with a command-line flag (``--temporal/--no-temporal`` ...), in
+    declaration order; the keyword of :meth:`RenderOptions.from_cli` is the flag's click name
+    (``-`` as ``_``)."""
+    return [entry for entry in SEQUENCE_STAGES.values() if entry.flag is not None]
 
 
 def _is_int(value: Any) -> bool:
@@ -90,12 +96,13 @@ class RenderOptions:
             shadows and highlights stay neutral).
         credits: credit screens detected in the grey input get the series' credit colours.
         chroma: the output video's chroma sampling, ``420`` or ``444``
-            (:class:`vidcolor.video.VideoWriter`).
+            (:class:`vidcolor.video.writer.VideoWriter`).
         crf: the output video's x264 constant rate factor (0 lossless ... 51).
         grey: the grey model the input was made with (a name of
-            :data:`vidcolor.color.GREY_MODELS` or a :class:`~vidcolor.color.GreyModel`): the
-            output's colours are solved onto the input's grey under it. None: the run's
-            (:meth:`with_run_grey`; luminance until then).
+            :data:`vidcolor.color.grey.GREY_MODELS` or a
+            :class:`~vidcolor.color.grey.GreyModel`): the output's colours are solved onto the
+            input's grey under it. None: the run's (:meth:`with_run_grey`; luminance until
+            then).
         debias: how much of the class rebalancing's bias to undo in the predicted
             distributions, 0 (none) to 1 (all; see
             :class:`~vidcolor.inference.colorizer.Colorizer`).
@@ -112,7 +119,7 @@ class RenderOptions:
     batch_size: int = 8
     device: str = "auto"
     workers: int | None = None
-    sequence: tuple[str, ...] = ("shots", "temporal")
+    sequence: tuple[str, ...] = sequence_of({})
     palette: bool = True
     neutral: bool = True
     credits: bool = True
@@ -127,8 +134,9 @@ class RenderOptions:
 
         Args:
             **kwargs: the commands' keyword arguments: the fields (``refine``, ``size`` ...)
-                but ``refine_options`` and ``sequence``; ``working_scale``; ``temporal`` (the
-                sequence stages on or off); each segmentation parameter's option by its click
+                but ``refine_options`` and ``sequence``; ``working_scale``; each sequence
+                stage's flag (``temporal`` ..., :func:`sequence_flags`: on or off, with what it
+                needs; None: its default); each segmentation parameter's option by its click
                 name (``fz_scale`` ..., :func:`segmentation_flags`; None: not given). One not
                 given takes its default.
 
@@ -142,7 +150,8 @@ class RenderOptions:
         flags = {flag[2:].replace("-", "_"): (flag, segmentation.name, parameter.name)
                  for flag, segmentation, parameter in segmentation_flags()}
         names = {item.name for item in fields(cls)} - {"refine_options", "sequence"}
-        unknown = sorted(set(kwargs) - names - set(flags) - set(_CLI_ONLY))
+        switches = {entry.flag.replace("-", "_"): entry.flag for entry in sequence_flags()}
+        unknown = sorted(set(kwargs) - names - set(flags) - set(switches) - set(_CLI_ONLY))
         if unknown:
             raise OptionError(f"unknown render option(s) {', '.join(unknown)}")
         values = {key: value for key, value in kwargs.items() if key in names}
@@ -156,14 +165,15 @@ class RenderOptions:
                 if refine != method:
                     raise OptionError(f"{flag} needs --refine {method}")
                 segmentation[name] = kwargs[keyword]
-        if "temporal" in kwargs:
-            values["sequence"] = ("shots", "temporal") if kwargs["temporal"] else ()
+        if set(switches) & set(kwargs):
+            values["sequence"] = sequence_of({flag: kwargs[keyword]
+                                              for keyword, flag in switches.items()
+                                              if kwargs.get(keyword) is not None})
         return cls(refine_options=segmentation, **values)
 
     def __post_init__(self) -> None:
         from vidcolor.quantize import parse_decode  # torch: not on importing this module
 
-        _register_sequence_stages()
         if self.grey is not None and not isinstance(self.grey, GreyModel) \
                 and self.grey not in GREY_MODELS:
             raise OptionError(f"unknown --grey {self.grey!r}; choose one of "

@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 from vidcolor.background import prefetch
-from vidcolor.color import lightness
+from vidcolor.color.frames import lightness
 from vidcolor.errors import VidcolorError
 from vidcolor.inference.colorizer import Colorizer
 from vidcolor.inference.options import RenderOptions

@@ -32,7 +32,7 @@ import numpy as np
 from vidcolor import __version__
 from vidcolor import progress as progress_mod
 from vidcolor.background import prefetch
-from vidcolor.color import grey_rgb
+from vidcolor.color.frames import grey_rgb
 from vidcolor.errors import InputError, OptionError
 from vidcolor.fsutil import exclusive, write_json_atomic
 from vidcolor.inference.colorizer import Colorizer, find_runs, load_models
@@ -339,7 +339,7 @@ class Renderer:
         from vidcolor.inference.stages import SEQUENCE_STAGES, active_sequence
 
         names = active_sequence(self.options, self.colorizer.bins)
-        views = (getattr(SEQUENCE_STAGES[name], "view", None) for name in names)
+        views = (getattr(SEQUENCE_STAGES[name].load(), "view", None) for name in names)
         return [view for view in views if view]
 
     def pipeline(self, views: bool = False, hints: HintMaps | None = None) -> Pipeline:

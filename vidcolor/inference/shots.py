@@ -26,13 +26,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import cv2
-import numpy as np
 
+from vidcolor.color.frames import grey_u8
 from vidcolor.inference.stages import (
     FrameWork,
     SequenceStage,
     StageContext,
-    register_sequence_stage,
     thumbnail,
 )
 
@@ -64,7 +63,7 @@ class Shots(SequenceStage):
 
     def push(self, work: FrameWork) -> list[FrameWork]:
         assert work.thumb is not None
-        grey = cv2.cvtColor(np.clip(work.thumb * 2.55 + 0.5, 0, 255).astype(np.uint8),
+        grey = cv2.cvtColor(grey_u8(work.thumb),
                             cv2.COLOR_GRAY2BGR)
         timecode = self._timecode(work.index, fps=24.0)
         cut = self._shape is not None and grey.shape != self._shape  # images of another size
@@ -80,13 +79,11 @@ class Shots(SequenceStage):
         return [work]
 
 
-register_sequence_stage("shots", Shots)
-
 
 def shot_frames(source: Source) -> Iterator[FrameWork]:
     """Every frame of ``source`` with its L, its thumbnail and ``shot_start`` marked by the
     render's own :class:`Shots` (the same boundaries as a render of it)."""
-    from vidcolor.color import lightness
+    from vidcolor.color.frames import lightness
 
     detector = Shots()
     for index, frame in enumerate(source.frames()):

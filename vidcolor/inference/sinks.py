@@ -357,7 +357,7 @@ class VideoSink(Sink):
                                 else self._shot_start)
 
     def _open_segment(self, first: int, starts_shot: bool) -> None:
-        from vidcolor.video import VideoWriter
+        from vidcolor.video.writer import VideoWriter
 
         self._first, self._count, self._starts_shot = first, 0, starts_shot
         name = f"seg-{first:06d}{self.extension}"
@@ -413,7 +413,7 @@ def assemble(segments: list[Path], output: Path, frame_rate: Fraction, *,
     """
     import av
 
-    from vidcolor.video import _AudioCarrier
+    from vidcolor.video.audio import AudioCarrier
 
     avi = output.suffix.lower() == ".avi"
     with atomic_path(output) as tmp:
@@ -426,7 +426,7 @@ def assemble(segments: list[Path], output: Path, frame_rate: Fraction, *,
                 stream = out.add_stream_from_template(template)
                 stream.time_base = template.time_base
                 stream.codec_context.framerate = frame_rate  # Matroska stores it
-                carrier = _AudioCarrier(out, output.suffix.lower(), audio_from, None)
+                carrier = AudioCarrier(out, output.suffix.lower(), audio_from, None)
                 count, last_dts = 0, None
                 for container in inputs:
                     source = container.streams.video[0]

@@ -24,7 +24,7 @@ import numpy as np
 
 from vidcolor.errors import InputError
 from vidcolor.inference.stages import SourceFrame
-from vidcolor.video import check_input_file
+from vidcolor.video.inputs import check_input_file
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ class Source:
         kind: ``"video"``, ``"image"`` or ``"folder"``.
         count: the number of frames (exact for images; the container's figure for a video).
         images: a folder's image files, in frame order.
-        video: the video's :class:`vidcolor.video.VideoInfo`.
+        video: the video's :class:`vidcolor.video.probe.VideoInfo`.
     """
 
     path: Path
@@ -278,7 +278,7 @@ class Source:
         ``skip_errors`` the end of the frames (a warning says how many were readable).
         """
         if self.kind == "video":
-            from vidcolor.video import iter_frames
+            from vidcolor.video.decode import iter_frames
 
             readable = 0
             try:
@@ -308,7 +308,7 @@ def open_source(path: str | os.PathLike[str]) -> Source:
     path = Path(path)
     kind = input_kind(path)
     if kind == "video":
-        from vidcolor.video import probe
+        from vidcolor.video.probe import probe
 
         info = probe(path)
         return Source(path, kind, info.frame_count, [], info)

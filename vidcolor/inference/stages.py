@@ -16,15 +16,18 @@ The chain :func:`build_stages` makes::
       -> sequence stages (shots, temporal, ...)
       -> Paint (full-resolution ab) -> Neutral (chroma ceiling) -> Credits -> ToRGB
 
-A sequence stage is registered in :data:`SEQUENCE_STAGES` with :func:`register_sequence_stage`
-(name -> factory taking a :class:`StageContext`); ``RenderOptions.sequence`` names the ones to
-run. Adding one is a module with the class and that one call, imported (for the registration)
-by :mod:`vidcolor.inference.options`. Keyframe hints are not registered: the planned
-:class:`~vidcolor.inference.hints.HintMaps` make their own stage, run last.
+A sequence stage is declared in :data:`SEQUENCE_STAGES` by one :func:`register_sequence_stage`
+call at the end of this module: a :class:`SequenceEntry` naming its factory by import path (the
+module, which may import torch, is imported only when a render builds the stage: the worker
+processes and the command line import this module without it), the stages it needs before it,
+and its ``--name/--no-name`` option of render and evaluate (generated from the entry).
+``RenderOptions.sequence`` names the ones to run. Keyframe hints are not registered: the
+planned :class:`~vidcolor.inference.hints.HintMaps` make their own stage, run last.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,9 +36,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import sparse
 
-from vidcolor.color import GreyModel, colour_on_grey, upsample_ab
+from vidcolor.color.frames import upsample_ab
+from vidcolor.color.grey import GreyModel, colour_on_grey
 from vidcolor.inference.ensemble import mean_ab
-from vidcolor.inference.refine import region_colours, segment
+from vidcolor.inference.refine.fill import region_colours
+from vidcolor.inference.refine.registry import segment
 
 if TYPE_CHECKING:
     from vidcolor.inference.hints import HintMaps
@@ -45,7 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["SourceFrame", "FrameWork", "FrameStage", "SequenceStage", "StageContext", "Regions",
-           "Paint", "Neutral", "Credits", "ToRGB", "SEQUENCE_STAGES", "register_sequence_stage",
+           "Paint", "Neutral", "Credits", "ToRGB", "SEQUENCE_STAGES", "SequenceEntry",
+           "register_sequence_stage", "sequence_of",
            "build_stages", "paint", "region_cells", "THUMB_WIDTH",
            "thumbnail"]
 
@@ -170,12 +176,71 @@ class SequenceStage:
 
 
 SequenceFactory = Callable[[StageContext], SequenceStage]
-SEQUENCE_STAGES: dict[str, SequenceFactory] = {}
 
 
-def register_sequence_stage(name: str, factory: SequenceFactory) -> None:
-    """Make ``factory(context)`` available as the sequence stage ``name``."""
-    SEQUENCE_STAGES[name] = factory
+@dataclass(frozen=True)
+class SequenceEntry:
+    """A sequence stage's declaration.
+
+    Attributes:
+        name: the name ``RenderOptions.sequence`` uses.
+        factory: ``"module:attribute"``, a callable ``(StageContext) -> SequenceStage`` (its
+            class), imported on first use.
+        needs: the stages that must run before it (added with it, in this order).
+        flag: the command line's ``--flag/--no-flag`` (render and evaluate) that runs it with
+            what it needs; None: it runs only when a flagged stage needs it.
+        default: whether the flag is on by default.
+        help: the flag's help.
+        needs_distributions: it votes on colour distributions, so it is skipped (with a
+            warning) for models that predict ab directly.
+    """
+
+    name: str
+    factory: str
+    needs: tuple[str, ...] = ()
+    flag: str | None = None
+    default: bool = False
+    help: str = ""
+    needs_distributions: bool = False
+
+    def load(self) -> SequenceFactory:
+        """The factory (imports its module)."""
+        module, _, attribute = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+SEQUENCE_STAGES: dict[str, SequenceEntry] = {}
+
+
+def register_sequence_stage(entry: SequenceEntry) -> None:
+    """Declare the sequence stage ``entry.name`` (what it needs must be declared before it)."""
+    unknown = [name for name in entry.needs if name not in SEQUENCE_STAGES]
+    if unknown:
+        raise ValueError(f"sequence stage {entry.name!r} needs undeclared {', '.join(unknown)}")
+    SEQUENCE_STAGES[entry.name] = entry
+
+
+def sequence_of(flags: dict[str, bool]) -> tuple[str, ...]:
+    """The sequence stages to run for the command line's flags (``{flag: on}``; a flag not
+    given takes its default), each after what it needs, in declaration order.
+
+    >>> sequence_of({"temporal": False})
+    ()
+    >>> sequence_of({})
+    ('shots', 'temporal')
+    """
+    names: list[str] = []
+
+    def add(name: str) -> None:
+        for need in SEQUENCE_STAGES[name].needs:
+            add(need)
+        if name not in names:
+            names.append(name)
+
+    for entry in SEQUENCE_STAGES.values():
+        if entry.flag is not None and flags.get(entry.flag, entry.default):
+            add(entry.name)
+    return tuple(names)
 
 
 def region_cells(labels: np.ndarray, grid: tuple[int, int]) -> sparse.csr_matrix:
@@ -215,7 +280,7 @@ class Regions(FrameStage):
     cluster's centroid), then the models' region colours are averaged (``--ensemble mean``).
     With ``statistics`` the regions' mean predicted distributions and lightness are kept (for
     the palette and for temporal voting); with ``palette`` each region then takes the palette
-    colour its distribution supports best (:func:`vidcolor.series.choose_palette`).
+    colour its distribution supports best (:func:`vidcolor.series.apply.choose_palette`).
     """
 
     method: str
@@ -241,7 +306,7 @@ class Regions(FrameStage):
             cells = work.probs.reshape(grid[0] * grid[1], -1).astype(np.float32)
             work.region_probs = np.asarray(region_cells(labels, grid) @ cells, np.float32)
             if self.palette is not None and self.bins is not None:
-                from vidcolor.series import choose_palette, region_bands
+                from vidcolor.series.apply import choose_palette, region_bands
 
                 bands = None if self.look is None else region_bands(labels,
                                                                     len(work.region_light))
@@ -293,14 +358,14 @@ class Paint(FrameStage):
 
 @dataclass
 class Neutral(FrameStage):
-    """Keep what the series keeps neutral neutral (:func:`vidcolor.series.apply_look`): ink and
-    highlights take the series' own tint there, and no pixel gets more chroma than the training
-    frames show at its lightness."""
+    """Keep what the series keeps neutral neutral (:func:`vidcolor.series.apply.apply_look`): ink
+    and highlights take the series' own tint there, and no pixel gets more chroma than the
+    training frames show at its lightness."""
 
     look: SeriesLook
 
     def apply(self, work: FrameWork) -> FrameWork:
-        from vidcolor.series import apply_look
+        from vidcolor.series.apply import apply_look
 
         assert work.ab is not None
         work.ab = apply_look(work.lightness, work.ab, self.look)
@@ -317,7 +382,7 @@ class Credits(FrameStage):
     look: SeriesLook
 
     def apply(self, work: FrameWork) -> FrameWork:
-        from vidcolor.series import credit_fade, paint_credits
+        from vidcolor.series.apply import credit_fade, paint_credits
 
         fade = credit_fade(work.lightness, self.look)
         if fade is not None:
@@ -329,7 +394,7 @@ class Credits(FrameStage):
 @dataclass
 class ToRGB(FrameStage):
     """The output: the frame's colours solved onto its own grey under the grey model the
-    input was made with (:func:`vidcolor.color.colour_on_grey`), so the model gives the
+    input was made with (:func:`vidcolor.color.grey.colour_on_grey`), so the model gives the
     input's grey back."""
 
     grey: GreyModel = field(default_factory=lambda: GreyModel.named("luminance"))
@@ -344,9 +409,10 @@ class ToRGB(FrameStage):
 
 
 def active_sequence(options: RenderOptions, bins: np.ndarray | None) -> list[str]:
-    """The sequence stages that run: temporal voting needs models that predict colour
-    distributions (the ``l2`` variant predicts ab directly)."""
-    return [name for name in options.sequence if not (name == "temporal" and bins is None)]
+    """The sequence stages that run: a vote on colour distributions needs models that predict
+    them (the ``l2`` variant predicts ab directly)."""
+    return [name for name in options.sequence
+            if not (SEQUENCE_STAGES[name].needs_distributions and bins is None)]
 
 
 def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
@@ -354,9 +420,10 @@ def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
     options, look = context.options, context.look
     names = active_sequence(options, context.bins)
     if len(names) < len(options.sequence):
-        log.warning("the models predict ab directly, not colour distributions: "
-                    "temporal stabilisation skipped")
-    sequence = [SEQUENCE_STAGES[name](context) for name in names]
+        skipped = sorted(set(options.sequence) - set(names))
+        log.warning("the models predict ab directly, not colour distributions: sequence "
+                    "stage(s) %s skipped", ", ".join(skipped))
+    sequence = [SEQUENCE_STAGES[name].load()(context) for name in names]
     if context.hints is not None:  # last: a hint overrides whatever the vote chose
         sequence.append(context.hints.stage(context))
     stages: list[FrameStage | SequenceStage] = []
@@ -375,3 +442,12 @@ def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
         stages.append(Credits(look))
     stages.append(ToRGB(options.grey_model))
     return stages
+
+
+register_sequence_stage(SequenceEntry(
+    "shots", "vidcolor.inference.shots:Shots"))
+register_sequence_stage(SequenceEntry(
+    "temporal", "vidcolor.inference.temporal:Temporal", needs=("shots",), flag="temporal",
+    default=True, needs_distributions=True,
+    help="Stabilise colours within each shot: each region's colour is a vote over the frames "
+         "it appears in (tracked by optical flow); nothing crosses a cut or a fade."))

@@ -20,7 +20,7 @@ whose vote its own prediction contradicts (:meth:`Temporal._gate`).
 At a shot start the first :data:`WINDOW` frames are held and a backward pass adds their future
 (``B_t = E_t + γ N_t B_{t+1}``, N the links read the other way), so the first frames of a shot
 are as well informed as the later ones. With ``--palette`` the evidence ``E_t`` is each palette
-colour's log-support in the frame (:func:`vidcolor.series.palette_support`): summed, it is a
+colour's log-support in the frame (:func:`vidcolor.series.apply.palette_support`): summed, it is a
 product of the frames' opinions, so a colour every frame supports beats one that only an
 average of conflicting frames would (a red-or-green character never turns brown); the unit
 takes the colour of highest mean log-support. Without a palette (or when no palette colour is
@@ -47,13 +47,13 @@ import cv2
 import numpy as np
 from scipy import sparse
 
+from vidcolor.color.frames import grey_u8
 from vidcolor.flow import dis_flow, flow_between, source_maps, warp
 from vidcolor.inference.ensemble import mean_ab
 from vidcolor.inference.stages import (
     FrameWork,
     SequenceStage,
     StageContext,
-    register_sequence_stage,
 )
 from vidcolor.quantize import decode_rows, parse_decode
 
@@ -114,9 +114,6 @@ def _row_shares(counts: sparse.spmatrix, size: np.ndarray) -> sparse.csr_matrix:
     """Pixel counts ``(R, S)`` as shares of each row unit's ``size`` pixels."""
     return (sparse.diags(1.0 / np.maximum(size, 1.0)) @ counts).tocsr()
 
-
-def _grey(light: np.ndarray) -> np.ndarray:
-    return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _cell_labels(shape: tuple[int, int], grid: tuple[int, int]) -> np.ndarray:
@@ -211,13 +208,13 @@ class Temporal(SequenceStage):
         unit = _Unit(work, probs, np.asarray(colours, np.float32),
                      np.asarray(light, np.float32), labels, size)
         if self.palette is not None:
-            from vidcolor.series import palette_support
+            from vidcolor.series.apply import palette_support
 
             support = palette_support(unit.probs, unit.light, self.bins, self.palette)
             unit.fits = support >= 0
             unit.log_support = np.log(np.maximum(support, _SUPPORT_FLOOR)).astype(np.float32)
             if self.layout is not None:
-                from vidcolor.series import region_bands
+                from vidcolor.series.apply import region_bands
 
                 unit.bands = region_bands(labels, units)
         return unit
@@ -242,7 +239,7 @@ class Temporal(SequenceStage):
         assert now is not None and before is not None
         if now.shape != before.shape:
             return sparse.csr_matrix((len(current.size), len(previous.size)), dtype=np.float32)
-        map_x, map_y = source_maps(flow_between(self.flow, _grey(now), _grey(before)))
+        map_x, map_y = source_maps(flow_between(self.flow, grey_u8(now), grey_u8(before)))
         source = warp(previous.labels.astype(np.float32), map_x, map_y, nearest=True, fill=-1.0)
         warped = warp(before, map_x, map_y)
         ok = (source >= 0) & (np.abs(warped - now) < LIGHT_TOLERANCE)
@@ -296,7 +293,7 @@ class Temporal(SequenceStage):
                              share: sparse.csr_matrix) -> np.ndarray:
         """Units whose own frame picks a palette colour and does not support the one the
         inherited vote picks (broad distributions of two colours can agree by Bhattacharyya)."""
-        from vidcolor.series import PALETTE_MIN_SUPPORT
+        from vidcolor.series.apply import PALETTE_MIN_SUPPORT
 
         assert unit.fits is not None and unit.log_support is not None
         assert previous.forward_log is not None and previous.weight is not None
@@ -397,13 +394,13 @@ class Temporal(SequenceStage):
         """The palette colour of each unit (-1: none), sticky when the unit is tracked.
 
         A colour is eligible when it fits the unit's lightness and the pooled vote gives it
-        the support a single frame would need (:data:`vidcolor.series.PALETTE_MIN_SUPPORT`);
+        the support a single frame would need (:data:`vidcolor.series.apply.PALETTE_MIN_SUPPORT`);
         among those the highest mean log-support wins. With a learnt layout both are weighed
-        by the frame's :func:`vidcolor.series.layout_prior` (where the unit lies, what the
+        by the frame's :func:`vidcolor.series.apply.layout_prior` (where the unit lies, what the
         other units show). A tracked unit keeps its colour while that colour still fits and no
         eligible one is :data:`SWITCH_RATIO` times better.
         """
-        from vidcolor.series import (
+        from vidcolor.series.apply import (
             PALETTE_MIN_SUPPORT,
             layout_prior,
             palette_support,
@@ -441,5 +438,3 @@ class Temporal(SequenceStage):
         keep = (tracked >= 0.5) & (np.linalg.norm(colours - inherited, axis=1) < HYSTERESIS)
         return np.where(keep[:, None], inherited, colours).astype(np.float32)
 
-
-register_sequence_stage("temporal", Temporal)

@@ -18,7 +18,7 @@ them per candidate; the functions below run the same objects on the pairs they a
 
 **Image metrics** take one image ``(H, W, 3)`` or a batch ``(N, H, W, 3)`` (or a sequence of
 ``(H, W, 3)`` arrays, which may differ in size), RGB as ``uint8`` (0–255) or float in [0, 1].
-``uint8`` images take the frame path of :mod:`vidcolor.color` (float32, OpenCV: what render
+``uint8`` images take the frame path of :mod:`vidcolor.color.frames` (float32, OpenCV: what render
 writes, and what :class:`SequenceScorer` computes); float images are computed in float64. The
 two agree to ~1e-5.
 

@@ -260,7 +260,7 @@ def ab_error_by_lightness(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel αβ errors (eq. 8.1's distance) summed per band of the truth's CIE L.
 
-    A pixel belongs to band ``[lo, hi)`` of :func:`vidcolor.color.lightness` of ``true_rgb``;
+    A pixel belongs to band ``[lo, hi)`` of :func:`vidcolor.color.frames.lightness` of ``true_rgb``;
     the last band includes its upper end (L = 100). Sums and counts, not means, so that bands
     pool over frames: the band mean is ``sums / counts``, and ``sums.sum() / counts.sum()`` is
     the frame's mean αβ error.

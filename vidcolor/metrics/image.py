@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from vidcolor.color import rgb_to_lab_frame
+from vidcolor.color.frames import rgb_to_lab_frame
 from vidcolor.metrics.inputs import checked_rgb
 
 __all__ = [
@@ -118,15 +118,15 @@ def psnr_of_mse(mse: float) -> float:
 def lab_ab(image: np.ndarray) -> Planes:
     """Lab a and b planes of a checked image (skimage's D65 formula).
 
-    uint8: :func:`vidcolor.color.rgb_to_lab_frame` (float32); float: the torch batch converter in
-    float64.
+    uint8: :func:`vidcolor.color.frames.rgb_to_lab_frame` (float32); float: the torch batch
+    converter (:func:`vidcolor.color.tensors.rgb_to_lab`) in float64.
     """
     if image.dtype == np.uint8:
         _, a, b = cv2.split(rgb_to_lab_frame(image))
         return a, b
     import torch
 
-    from vidcolor.color import rgb_to_lab
+    from vidcolor.color.tensors import rgb_to_lab
 
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
     a, b = rgb_to_lab(tensor)[0, 1:].numpy()

@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from vidcolor.color import lightness
+from vidcolor.color.frames import lightness
 from vidcolor.metrics.image import (
     AB_ERROR_HIST_BINS,
     AUC_MAX_THRESHOLD,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from vidcolor.color import grey_rgb, lightness
+from vidcolor.color.frames import grey_rgb, lightness
 from vidcolor.flow import dis_flow
 from vidcolor.metrics.image import (
     AB_ERROR_HIST_BINS,
@@ -73,7 +73,7 @@ class SequenceScorer:
     """Streaming scorer of result videos against a truth video, frame by frame, in lockstep.
 
     Scores the named results plus two implicit candidates: ``"grey"``, the all-grey baseline
-    (the truth's own L with a = b = 0, :func:`vidcolor.color.grey_rgb`), and ``"truth"``, the
+    (the truth's own L with a = b = 0, :func:`vidcolor.color.frames.grey_rgb`), and ``"truth"``, the
     truth against itself (per-frame figures trivially perfect; its temporal figures are the
     floor every result's are read against: a still truth gives 0, a moving one does not, since
     the flow and histograms change with the content).

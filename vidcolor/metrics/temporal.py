@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
+from vidcolor.color.frames import grey_u8
 from vidcolor.flow import dis_flow, flow_between, pixel_grid, warp
 from vidcolor.metrics.image import sse_uint8
 from vidcolor.metrics.inputs import uint8_frame
@@ -66,9 +67,6 @@ class TruthFlow:
             return previous
         return warp(previous, self.map_x, self.map_y)
 
-
-def _grey_u8(light: np.ndarray) -> np.ndarray:
-    return cv2.convertScaleAbs(np.asarray(light, dtype=np.float32), alpha=2.55)
 
 
 def _flow_rejects(back: np.ndarray, forth: np.ndarray, unit: tuple[float, float]) -> np.ndarray:
@@ -122,7 +120,7 @@ def truth_flow(
 
     Args:
         previous_light, current_light: CIE L ``(H, W)`` (0–100) of truth frames t-1 and t, e.g.
-            :func:`vidcolor.color.lightness`.
+            :func:`vidcolor.color.frames.lightness`.
         scale: fraction of the frame size the flow is computed at (0 < scale <= 1).
         dis: a ``cv2.DISOpticalFlow`` to reuse (default: a new :func:`vidcolor.flow.dis_flow`).
 
@@ -134,7 +132,7 @@ def truth_flow(
     """
     if not 0 < scale <= 1:
         raise ValueError(f"flow scale must be in (0, 1], got {scale}")
-    previous, current = _grey_u8(previous_light), _grey_u8(current_light)
+    previous, current = grey_u8(previous_light), grey_u8(current_light)
     if previous.shape != current.shape:
         raise ValueError(f"frame size changed from {previous.shape} to {current.shape}")
     height, width = current.shape

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor.color import GreyModel, grey_of_rgb
+from vidcolor.color.grey import GreyModel, grey_of_rgb
 from vidcolor.errors import DatasetError, VidcolorError
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from vidcolor.checkpoint.layout import Checkpoint
 from vidcolor.checkpoint.model import build_from_checkpoint
 from vidcolor.checkpoint.state import restore_rank_rng, restore_rng, restore_training_state
-from vidcolor.color import GreyModel
+from vidcolor.color.grey import GreyModel
 from vidcolor.devices import resolve_device
 from vidcolor.errors import CheckpointError, DatasetError, OptionError
 from vidcolor.fsutil import ensure_writable_dir, write_bytes_atomic
@@ -130,7 +130,7 @@ def _split_paths(dataset: Path, config: TrainConfig, ckpt: Checkpoint | None, sw
 
     On resume the test episodes must be those the run was trained with, unless ``switch``.
     """
-    from vidcolor.dataset import load_split, read_meta
+    from vidcolor.dataset.reader import load_split, read_meta
 
     train_paths = even_subset(load_split(dataset, "train"), config.max_images)
     check_crop(train_paths, config.crop)
@@ -154,7 +154,7 @@ def _grey_model(dataset: Path, ckpt: Checkpoint | None, switch: bool) -> GreyMod
     Raises:
         DatasetError: on resume, the dataset's grey model is not the run's.
     """
-    from vidcolor.dataset import read_grey_model
+    from vidcolor.dataset.reader import read_grey_model
 
     grey = read_grey_model(dataset)
     if ckpt is not None and ckpt.info.grey != grey:

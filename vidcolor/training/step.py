@@ -25,7 +25,9 @@ def lab_batch(rgb_uint8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     (:class:`~vidcolor.training.data.FrameDataset`): the input is then the L of that grey, as
     render computes it.
     """
-    from vidcolor.color import L_SCALE, grey_lightness, rgb_to_lab
+    from vidcolor.color import L_SCALE
+    from vidcolor.color.grey import grey_lightness
+    from vidcolor.color.tensors import rgb_to_lab
 
     lab = rgb_to_lab(rgb_uint8[:, :3].float() / 255.0)
     if rgb_uint8.shape[1] == 4:
