@@ -10,7 +10,7 @@
 # per GPU of its node and joins the others through the c10d rendezvous on the first node
 # ($MASTER_ADDR:29500). torchrun gives every process WORLD_SIZE (nodes × GPUs per node), RANK
 # (0 .. WORLD_SIZE-1), LOCAL_RANK (its GPU on the node), MASTER_ADDR and MASTER_PORT: what
-# vidcolor.train reads (WORLD_SIZE > 1 turns DDP on; NCCL on CUDA, each process on
+# vidcolor.training.distributed reads (WORLD_SIZE > 1 turns DDP on; NCCL on CUDA, each process on
 # cuda:LOCAL_RANK). Rank 0 writes the checkpoints, so the dataset and the run folder must be on
 # a filesystem every node sees.
 #

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _save_model(work: Path, arch: str, width: float) -> Path:
     import torch
 
-    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.checkpoint.layout import CheckpointInfo
+    from vidcolor.checkpoint.write import save_checkpoint
     from vidcolor.models import build_model
     from vidcolor.quantize import ab_gamut
 

@@ -26,7 +26,8 @@ from pathlib import Path
 def _model(folder: Path, width: float) -> Path:
     import torch
 
-    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.checkpoint.layout import CheckpointInfo
+    from vidcolor.checkpoint.write import save_checkpoint
     from vidcolor.models import build_model
     from vidcolor.quantize import ab_gamut
 

@@ -40,7 +40,8 @@ import torch
 
 
 def _save_models(work: Path, count: int, arch: str, width: float) -> list[Path]:
-    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.checkpoint.layout import CheckpointInfo
+    from vidcolor.checkpoint.write import save_checkpoint
     from vidcolor.models import build_model
     from vidcolor.quantize import ab_gamut
 
@@ -117,8 +118,8 @@ def main() -> None:
 
     import cv2
 
-    from vidcolor.checkpoint import resolve_device
     from vidcolor.color.frames import lightness as frame_luminance
+    from vidcolor.devices import resolve_device
     from vidcolor.inference.colorizer import Colorizer, load_models
     from vidcolor.inference.ensemble import mean_ab
     from vidcolor.inference.options import RenderOptions

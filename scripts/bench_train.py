@@ -1,10 +1,10 @@
 """Benchmark training throughput (images/s) of the colourisation networks on synthetic frames.
 
 Each step is what ``vidcolor train`` does per micro-batch, through the same functions
-(:class:`vidcolor.train.Accel` and :func:`vidcolor.train.micro_step`): host uint8 batch →
-device (pinned, non-blocking on CUDA) → Lab → soft-encoded targets → forward (bf16 autocast,
-channels_last on CUDA) → float32 rebalanced loss → backward, then Adam every ``--accumulate``
-micro-batches::
+(:class:`vidcolor.training.step.Accel` and :func:`vidcolor.training.step.micro_step`): host
+uint8 batch → device (pinned, non-blocking on CUDA) → Lab → soft-encoded targets → forward
+(bf16 autocast, channels_last on CUDA) → float32 rebalanced loss → backward, then Adam every
+``--accumulate`` micro-batches::
 
     python scripts/bench_train.py                                  # all, on the default device
     python scripts/bench_train.py --device cpu --threads 2 --steps 2 --warmup 1 --skip-demo
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vidcolor.checkpoint import resolve_device
+from vidcolor.devices import resolve_device
 from vidcolor.models import build_model, count_parameters
 from vidcolor.quantize import ab_gamut, rebalance_weights
-from vidcolor.train import Accel, micro_step
+from vidcolor.training.step import Accel, micro_step
 
 #: Demo model goal on a CPU, images/s.
 DEMO_GOAL = 50.0

@@ -223,7 +223,8 @@ def _remux_head(source: Path, target: Path, seconds: float) -> Path | None:
 
 def _train_run(dataset: Path, run: Path) -> Path:
     """A tiny run trained for one epoch (a real run: its config and dataset are recorded)."""
-    from vidcolor.train import TrainConfig, train
+    from vidcolor.training.config import TrainConfig
+    from vidcolor.training.loop import train
 
     config = TrainConfig(arch="plain", width=0.0625, epochs=1, batch_size=4, accumulate=1,
                          crop=32, device="cpu", workers=0, max_images=8, max_test_images=2)
@@ -1116,7 +1117,7 @@ def _check_output(path: Path, kind: str, frames: int | None) -> str | None:
 
             verify_dataset(path)
         elif kind == "run":
-            from vidcolor.checkpoint import load_checkpoint
+            from vidcolor.checkpoint.read import load_checkpoint
 
             load_checkpoint(path)
         elif kind == "report":
@@ -1143,7 +1144,7 @@ def _leftovers(folders: set[Path], success: bool) -> list[str]:
 # is seen; its own exit code; killed on timeout), started in milliseconds instead of seconds.
 _FORK_SERVER = r"""
 import json, os, signal, sys, time, traceback
-import vidcolor._cli.main, vidcolor.train, vidcolor.dataset.build, vidcolor.evaluation.runs
+import vidcolor._cli.main, vidcolor.training.loop, vidcolor.dataset.build, vidcolor.evaluation.runs
 import vidcolor.evaluation.season
 import vidcolor.inference.render, vidcolor.inference.batch, vidcolor.video.decode
 import vidcolor.video.writer

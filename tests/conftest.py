@@ -127,7 +127,8 @@ def save_tiny_run(run: Path, seed: int = 0, grid: int | None = 10) -> Path:
     colours show (an untrained head predicts near-grey)."""
     import torch
 
-    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.checkpoint.layout import CheckpointInfo
+    from vidcolor.checkpoint.write import save_checkpoint
     from vidcolor.models import build_model
     from vidcolor.quantize import ab_gamut
 

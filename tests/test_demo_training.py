@@ -18,7 +18,9 @@ from vidcolor.dataset.reader import load_split
 from vidcolor.demo.generate import generate_series
 from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions
-from vidcolor.train import TrainConfig, read_log, train
+from vidcolor.training.config import TrainConfig
+from vidcolor.training.loop import train
+from vidcolor.training.run_log import read_log
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,8 @@ from conftest import write_clip
 from test_train import TINY, make_dataset
 
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint import find_latest, load_checkpoint, read_grey_model
+from vidcolor.checkpoint.layout import find_latest
+from vidcolor.checkpoint.read import load_checkpoint, read_grey_model
 from vidcolor.color import L_SCALE
 from vidcolor.color.frames import lightness, rgb_to_lab_frame
 from vidcolor.color.grey import (
@@ -30,7 +31,8 @@ from vidcolor.errors import CheckpointError, DatasetError, InputError
 from vidcolor.greyfit import fit_grey_model, fit_grey_pair, frame_offset
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.stages import FrameWork, ToRGB, build_stages
-from vidcolor.train import FrameDataset, lab_batch
+from vidcolor.training.data import FrameDataset
+from vidcolor.training.step import lab_batch
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

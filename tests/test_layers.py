@@ -158,7 +158,7 @@ def test_graph_reads_every_kind_of_import():
     graph = import_graph()
     # module level, function level, and "from package import submodule"
     assert "vidcolor.errors" in graph["vidcolor.inference.render"]
-    assert "vidcolor.checkpoint" in graph["vidcolor.inference.render"]  # inside a method
+    assert "vidcolor.devices" in graph["vidcolor.inference.render"]  # inside a method
     assert "vidcolor.progress" in graph["vidcolor.inference.render"]  # from vidcolor import
     # TYPE_CHECKING imports are not edges: options names Colorizer only for annotations
     assert "vidcolor.inference.colorizer" not in graph["vidcolor.inference.options"]

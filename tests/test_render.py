@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from conftest import assert_same_video_frames, cartoon_frames, write_clip
 
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+from vidcolor.checkpoint.layout import CheckpointInfo
+from vidcolor.checkpoint.write import save_checkpoint
 from vidcolor.color.tensors import rgb_to_lab
 from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
 from vidcolor.inference.options import RenderOptions

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+from vidcolor.checkpoint.layout import CheckpointInfo
+from vidcolor.checkpoint.write import save_checkpoint
 from vidcolor.inference.options import RenderOptions
 from vidcolor.inference.render import render
 from vidcolor.inference.shots import Shots

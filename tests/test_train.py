@@ -1,4 +1,4 @@
-"""Tests of vidcolor.train, vidcolor.checkpoint and `vidcolor train` on a tiny dataset."""
+"""Tests of vidcolor.training, vidcolor.checkpoint and `vidcolor train` on a tiny dataset."""
 
 from __future__ import annotations
 
@@ -17,11 +17,16 @@ import torch
 from click.testing import CliRunner
 
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint import find_latest, load_checkpoint, load_model
+from vidcolor.checkpoint.layout import find_latest
+from vidcolor.checkpoint.model import load_model
+from vidcolor.checkpoint.read import load_checkpoint
 from vidcolor.errors import CheckpointError, DatasetError, DeviceError, OptionError
 from vidcolor.evaluation.runs import evaluate_runs
 from vidcolor.inference.options import RenderOptions
-from vidcolor.train import Accel, TrainConfig, read_log, train
+from vidcolor.training.config import TrainConfig
+from vidcolor.training.loop import train
+from vidcolor.training.run_log import read_log
+from vidcolor.training.step import Accel
 
 FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
 TINY = ["--width", "0.0625", "--crop", "32", "--batch-size", "4", "--accumulate", "2",
@@ -262,7 +267,7 @@ def test_out_of_memory_suggests_smaller_batches(dataset, tmp_path, monkeypatch):
     def no_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr("vidcolor.train.compute_loss", no_memory)
+    monkeypatch.setattr("vidcolor.training.step.compute_loss", no_memory)
     line = _fails(["--resume", str(run), "--dataset", str(dataset), "--epochs", "2", *TINY])
     assert "--batch-size 2 --accumulate 4" in line
     assert (run / "epoch-0001.safetensors").read_bytes() == before
@@ -340,7 +345,7 @@ def test_progress_bars_in_logs_redraw_every_ten_seconds(monkeypatch):
 
 # --------------------------------------------------------------------------- device path
 # The CUDA path (bf16 autocast, channels_last, pinned non-blocking copies) lives in
-# vidcolor.train.Accel / micro_step, shared by train() and scripts/bench_train.py. The CPU
+# vidcolor.training.step.Accel / micro_step, shared by train() and scripts/bench_train.py. The CPU
 # twins below run its autocast/channels_last logic on the CPU; the gpu tests run it on CUDA.
 
 def _bench_module():
@@ -361,7 +366,7 @@ def _cuda_like_cpu() -> Accel:
 def test_autocast_path_keeps_the_loss_in_float32():
     from vidcolor.models import build_model
     from vidcolor.quantize import ab_gamut
-    from vidcolor.train import compute_loss, micro_step
+    from vidcolor.training.step import compute_loss, micro_step
 
     assert Accel.for_device(torch.device("cpu")) == Accel(torch.device("cpu"))
     accel = _cuda_like_cpu()
@@ -399,7 +404,7 @@ def test_training_loop_runs_the_cuda_path_on_cpu(dataset, tmp_path, monkeypatch)
 
 
 def test_accumulation_scales_each_group_by_its_size(dataset, tmp_path, monkeypatch):
-    import vidcolor.train as train_mod
+    import vidcolor.training.loop as train_mod
 
     scales, steps = [], []
     real_step = train_mod.micro_step
@@ -655,7 +660,8 @@ def test_bad_num_bins_is_one_line_in_every_command(trained_run, dataset, tmp_pat
 
 
 def _save_epochs(run: Path, losses: list[float | None], keep: int | None) -> None:
-    from vidcolor.checkpoint import CheckpointInfo, save_checkpoint
+    from vidcolor.checkpoint.layout import CheckpointInfo
+    from vidcolor.checkpoint.write import save_checkpoint
     from vidcolor.models import build_model
 
     model = build_model("plain", "l2", 0.0625, 261)
@@ -688,7 +694,7 @@ def test_keeps_the_latest_n_and_the_best(tmp_path):
 
 
 def test_pruning_is_crash_safe(tmp_path):
-    from vidcolor.checkpoint import prune_checkpoints
+    from vidcolor.checkpoint.write import prune_checkpoints
 
     run = tmp_path / "run"
     _save_epochs(run, [1.0, 2.0, 3.0, 4.0], keep=None)

@@ -20,9 +20,12 @@ from conftest import file_size_limit
 from tests.conftest import moving_square_frames, write_clip
 from tests.test_train import TINY, _config, make_dataset
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint import load_checkpoint, load_model
+from vidcolor.checkpoint.model import load_model
+from vidcolor.checkpoint.read import load_checkpoint
 from vidcolor.errors import CheckpointError, OptionError, OutputError, VidcolorError
-from vidcolor.train import TrainConfig, check_memory, read_log, train
+from vidcolor.training.config import TrainConfig, check_memory
+from vidcolor.training.loop import train
+from vidcolor.training.run_log import read_log
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -245,7 +248,7 @@ def test_legitimate_sizes_pass_the_memory_check():
 
 
 def test_diverged_training_stops_without_publishing_nan(dataset, tmp_path, monkeypatch):
-    import vidcolor.train as train_mod
+    import vidcolor.training.loop as train_mod
 
     run = train(_config(arch="plain", epochs=1), dataset, tmp_path / "run", progress=False)
     before = _files(run)
@@ -282,7 +285,7 @@ def test_full_disk_during_training_leaves_the_run_as_it_was(run, tmp_path):
 
 
 def test_descriptor_write_failure_removes_the_new_tensors(run, tmp_path, monkeypatch):
-    import vidcolor.checkpoint as checkpoint_mod
+    import vidcolor.checkpoint.write as checkpoint_mod
 
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
@@ -303,7 +306,7 @@ def test_descriptor_write_failure_removes_the_new_tensors(run, tmp_path, monkeyp
 
 def test_an_epoch_count_that_would_run_forever_is_a_usage_error() -> None:
     from vidcolor.errors import OptionError
-    from vidcolor.train import MAX_EPOCHS, TrainConfig
+    from vidcolor.training.config import MAX_EPOCHS, TrainConfig
 
     with pytest.raises(OptionError, match="--epochs must be from 1 to"):
         TrainConfig(epochs=2**70).validate()

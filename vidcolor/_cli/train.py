@@ -1,4 +1,6 @@
-"""``vidcolor train``: train a colourisation network on a dataset (one call to vidcolor.train)."""
+"""``vidcolor train``: train a colourisation network on a dataset (one call to
+:func:`vidcolor.training.loop.train`; ``--resume`` merges its options with
+:func:`vidcolor.training.resume.resume_config`)."""
 
 from __future__ import annotations
 
@@ -96,31 +98,32 @@ def train(arch: str | None, variant: str | None, dataset_dir: Path | None,
       vidcolor train --resume runs/residual                # continue it, on its dataset
       torchrun --nproc_per_node=4 -m vidcolor train --arch plain   # multi-GPU
     """
-    from vidcolor import train as train_mod
     from vidcolor.errors import OptionError  # a usage error in one line
+    from vidcolor.training.config import TrainConfig
+    from vidcolor.training.loop import train as train_run
+    from vidcolor.training.resume import resume_config
 
+    options = dict(
+        arch=arch, variant=variant, width=width, epochs=epochs, batch_size=batch_size,
+        accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma, seed=seed,
+        device=device, workers=workers, max_images=max_images, max_test_images=max_test_images,
+        keep_checkpoints=keep_checkpoints)
     if resume is not None:
-        stored = train_mod.stored_config(resume)
-        arch = arch or stored.get("arch")
-        variant = variant or stored.get("variant")
         ctx = click.get_current_context()
-        if ctx.get_parameter_source("width") == click.core.ParameterSource.DEFAULT:
-            width = stored.get("width", width)
-        if ctx.get_parameter_source("epochs") == click.core.ParameterSource.DEFAULT:
-            epochs = stored.get("epochs", epochs)  # continue to the run's own end
+        given = {name: value for name, value in options.items()
+                 if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+        config = resume_config(resume, given)  # checked: exit 2
         if output is not None and output.resolve() != resume.resolve():
             raise OptionError("--resume RUN continues RUN in place; drop -o")
         output = resume
     elif switch_dataset:
         raise OptionError("--switch-dataset only applies with --resume")
-    if arch is None:
+    elif arch is None:
         raise OptionError(f"--arch is required ({_either(list(ARCHITECTURES))})")
-    config = train_mod.TrainConfig(
-        arch=arch, variant=variant or _default_variant(arch), width=width, epochs=epochs,
-        batch_size=batch_size, accumulate=accumulate, crop=crop, lr=lr, lr_step=lr_step,
-        lr_gamma=lr_gamma, seed=seed, device=device, workers=workers, max_images=max_images,
-        max_test_images=max_test_images, keep_checkpoints=keep_checkpoints)  # checked: exit 2
-    run = train_mod.train(config, dataset_dir, output, resume=resume is not None,
-                          switch_dataset=switch_dataset, progress=True)
+    else:
+        variant = variant or _default_variant(arch)
+        config = TrainConfig(**{**options, "variant": variant})  # checked: exit 2
+    run = train_run(config, dataset_dir, output, resume=resume is not None,
+                    switch_dataset=switch_dataset, progress=True)
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(str(run))

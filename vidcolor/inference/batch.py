@@ -252,7 +252,7 @@ def parse_devices(text: str) -> list[str]:
     for item in devices:
         parse_device(item, "--devices: each device", auto=False)
     if any(item != "cpu" for item in devices):
-        from vidcolor.checkpoint import resolve_device
+        from vidcolor.devices import resolve_device
 
         for item in devices:
             try:

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidcolor import checkpoint
+from vidcolor.checkpoint.layout import CheckpointInfo, find_latest
+from vidcolor.checkpoint.model import load_model
 from vidcolor.color.frames import upsample_ab
 from vidcolor.color.grey import GreyModel
 from vidcolor.color.tensors import network_input
@@ -41,7 +42,7 @@ class ColorModel:
 
     name: str
     model: torch.nn.Module
-    info: checkpoint.CheckpointInfo
+    info: CheckpointInfo
     bins: torch.Tensor | None
 
     @property
@@ -71,7 +72,7 @@ def find_runs(runs_dir: str | Path = "runs") -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(path for path in root.iterdir()
-                  if path.is_dir() and checkpoint.find_latest(path) is not None)
+                  if path.is_dir() and find_latest(path) is not None)
 
 
 def _common_grey(names: Sequence[str], greys: Sequence[GreyModel]) -> GreyModel:
@@ -94,7 +95,7 @@ def load_models(paths: Sequence[str | Path], device: torch.device) -> list[Color
     """
     loaded = []
     for path in paths:
-        model, info = checkpoint.load_model(path, device)
+        model, info = load_model(path, device)
         bins = None if info.bins is None else torch.as_tensor(info.bins, dtype=torch.float32,
                                                               device=device)
         loaded.append(ColorModel(name=str(path), model=model, info=info, bins=bins))
@@ -105,7 +106,7 @@ def wrap_model(model: torch.nn.Module, bins: np.ndarray | None, name: str = "mod
                ) -> ColorModel:
     """Wrap an in-memory network (e.g. a freshly trained one) for a :class:`Colorizer`."""
     device = next(model.parameters()).device
-    info = checkpoint.CheckpointInfo(
+    info = CheckpointInfo(
         arch=str(getattr(model, "arch", "")), variant=str(getattr(model, "variant", "")),
         width=float(getattr(model, "width", 1.0)), bins=bins, prior=None, weights=None,
         epoch=0, config={}, version="", path=Path(name),

@@ -116,7 +116,7 @@ class Renderer:
             CheckpointError: a model is not a vidcolor checkpoint.
             DeviceError: the device is not available.
         """
-        from vidcolor.checkpoint import resolve_device
+        from vidcolor.devices import resolve_device
 
         if not models:
             models = find_runs(runs_dir)
