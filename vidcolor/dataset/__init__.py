@@ -5,7 +5,7 @@ Layout of a dataset folder (default ``./dataset``)::
     meta.json       parameters, version, test set, finished episodes (source, size, mtime,
                     stored/decoded/credit counts, split), greyscale episodes that were skipped,
                     the grey model of the series' black and white (``grey``,
-                    :meth:`vidcolor.color.GreyModel.to_dict`; absent in older datasets:
+                    :meth:`vidcolor.color.grey.GreyModel.to_dict`; absent in older datasets:
                     luminance)
     manifest.csv    one row per stored frame: path,episode,source,frame_index,pts,time,mse,split
     excluded.csv    dropped credit frames, for review: episode,source,frame_index,pts,time,

@@ -89,10 +89,11 @@ def build_dataset(episodes: Sequence[str | os.PathLike[str]], output: str | os.P
         progress_bar: draw a progress bar per episode.
         wait: seconds to wait for another build of the same folder to finish (0: stop at once).
         grey: how the series' black and white is made from its colour (a name of
-            :data:`vidcolor.color.GREY_MODELS` or a fitted :class:`~vidcolor.color.GreyModel`,
-            :mod:`vidcolor.greyfit`), recorded for training and render; None keeps the
-            dataset's own (luminance for a new one). Another model than the recorded one
-            replaces it, with a warning (the stored frames are colour and stay).
+            :data:`vidcolor.color.grey.GREY_MODELS` or a fitted
+            :class:`~vidcolor.color.grey.GreyModel`, :mod:`vidcolor.greyfit`), recorded for
+            training and render; None keeps the dataset's own (luminance for a new one).
+            Another model than the recorded one replaces it, with a warning (the stored
+            frames are colour and stay).
 
     Returns:
         A :class:`BuildReport`.

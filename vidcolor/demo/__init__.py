@@ -2,7 +2,7 @@
 
 The series needs no downloaded media. Every episode is a colour video with an audio track and a
 black-and-white twin (the same frames reduced to grey, written as R = G = B: by default each
-pixel's luminance, or the luma an archive's copy has, see :data:`vidcolor.color.GREY_MODELS`;
+pixel's luminance, or the luma an archive's copy has, see :data:`vidcolor.color.grey.GREY_MODELS`;
 optionally worn like a film print, :mod:`vidcolor.film`, while the colour stays clean).
 
 What is in it, and why:

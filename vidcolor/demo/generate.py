@@ -129,7 +129,7 @@ def generate_episode(colour_path: str | os.PathLike[str],
             :func:`~vidcolor.demo.episode.iter_episode_frames`.
         audio: add the episode's chord (:func:`episode_audio`) as an audio track.
         grey: how the twin is made grey (:func:`~vidcolor.demo.twins.bw_frame`,
-            :data:`vidcolor.color.GREY_MODELS`).
+            :data:`vidcolor.color.grey.GREY_MODELS`).
         film: wear the twin like a film print (:func:`vidcolor.film.film_frame`, seeded with
             ``(seed, episode)`` and the frame's index); None (default) keeps it clean. The
             colour video is the same either way.
@@ -206,7 +206,7 @@ def generate_series(outdir: str | os.PathLike[str], *, seed: int = 0, episodes: 
         seconds: length of each episode, credits included.
         width, height: frame size.
         fps: frame rate.
-        grey: how the twins are made grey (:data:`vidcolor.color.GREY_MODELS`); the default
+        grey: how the twins are made grey (:data:`vidcolor.color.grey.GREY_MODELS`); the default
             ``luminance`` keeps each pixel's Lab L, ``bt601``/``bt709`` make the luma an
             archive's black-and-white copy has.
         film: wear the twins like a film print (:class:`vidcolor.film.FilmWear`: grain,

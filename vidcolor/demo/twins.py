@@ -1,5 +1,6 @@
 """The black-and-white twin of a colour frame: its grey level as R = G = B (by default each
-pixel's luminance, or the luma an archive's copy has, see :data:`vidcolor.color.GREY_MODELS`)."""
+pixel's luminance, or the luma an archive's copy has, see
+:data:`vidcolor.color.grey.GREY_MODELS`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from vidcolor.color.grey import grey_of_rgb
 def luminance_grey(rgb: np.ndarray) -> np.ndarray:
     """Reduce sRGB colours to grey with the same luminance (and so the same Lab L).
 
-    :func:`vidcolor.color.grey_of_rgb` with the ``luminance`` model: the relative luminance
+    :func:`vidcolor.color.grey.grey_of_rgb` with the ``luminance`` model: the relative luminance
     ``Y`` of the linearised sRGB values is encoded back with the sRGB curve and rounded, so the
     grey has the colour's Lab L up to rounding.
 
@@ -33,7 +34,7 @@ def bw_frame(rgb: np.ndarray, grey: str = "luminance") -> np.ndarray:
 
     Args:
         rgb: ``(height, width, 3)`` uint8 RGB frame.
-        grey: the grey model (:data:`vidcolor.color.GREY_MODELS`); the default
+        grey: the grey model (:data:`vidcolor.color.grey.GREY_MODELS`); the default
             ``luminance`` keeps each pixel's Lab L (:func:`luminance_grey`).
 
     Returns:

@@ -1,8 +1,8 @@
 """What a series' colour episodes teach besides the network: its look.
 
 Cartoons are painted from a small palette of flat fills with black ink, and their credits have
-colours of their own. :func:`vidcolor.dataset.learn_look` reads a dataset's training frames (and
-the credit frames the filter set aside) and learns three things from them
+colours of their own. :func:`vidcolor.dataset.look.learn_look` reads a dataset's training
+frames (and the credit frames the filter set aside) and learns three things from them
 (:mod:`vidcolor.series.learn`), stored as ``series.json`` with the dataset and copied into every
 run trained on it; render applies them (:mod:`vidcolor.series.apply`):
 

@@ -3,7 +3,7 @@ credit colours (:class:`vidcolor.series.SeriesLook`, the module docstring there)
 
 :func:`look_of_frames` streams the training frames once; :func:`learn_credits` and
 :func:`learn_credit_grey` read the credit frames' colours and grey signatures. Used when a
-dataset is built (:func:`vidcolor.dataset.learn_look`); render only applies the result
+dataset is built (:func:`vidcolor.dataset.look.learn_look`); render only applies the result
 (:mod:`vidcolor.series.apply`). Pure numpy/OpenCV/SciPy.
 """
 

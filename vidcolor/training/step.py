@@ -3,8 +3,8 @@ target at 1/4 resolution), the loss, forward and backward; and :class:`Accel`, h
 runs on a device (shared with ``scripts/bench_train.py``).
 
 The network's input is the L of the grey the render will see: the dataset's grey model
-(:class:`vidcolor.color.GreyModel`) applied to the colour frame, as grey RGB, then its L
-(:func:`vidcolor.color.grey_lightness`); for the ``luminance`` model that is the colour's own
+(:class:`vidcolor.color.grey.GreyModel`) applied to the colour frame, as grey RGB, then its L
+(:func:`vidcolor.color.grey.grey_lightness`); for the ``luminance`` model that is the colour's own
 L. The target is ab at 1/4 resolution (area average), soft-encoded over the gamut bins, each
 pixel weighted by the rebalancing weight of its arg-max bin.
 """
