@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import resource
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from vidcolor.training.config import TrainConfig
 
 #: Relative tolerance for a figure computed twice from the same frames (two scoring runs, or
 #: the streaming scorer beside the whole-clip function). Bit-identity is not promised:
@@ -99,6 +105,77 @@ def moving_square_frames(count: int = 24, width: int = 64, height: int = 48,
     return frames
 
 
+def credit_screen(fade: float = 1.0, side: int = 96) -> np.ndarray:
+    """A credits card: white "THE END" on blue (``side``×``side``), faded to ``fade``."""
+    import cv2
+
+    frame = np.zeros((side, side, 3), np.uint8)
+    frame[...] = (0, 40, 255)
+    cv2.putText(frame, "THE END", (10, side // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                (255, 255, 255), 2)
+    return (frame * fade).round().astype(np.uint8)
+
+
+def episode_frames(seed: int, holds: int = 2) -> list[np.ndarray]:
+    """Credits faded in, a story of held drawings, credits faded out (64×48)."""
+    import cv2
+
+    fades = [0.25, 0.5, 0.75, 1.0]
+    opening = [cv2.resize(credit_screen(f), (64, 48)) for f in fades]
+    story = moving_square_frames(count=20 * holds, hold=holds)
+    for frame in story:
+        frame[40:46, seed * 6:seed * 6 + 6] = (250, 250, 0)
+    closing = [cv2.resize(credit_screen(f), (64, 48)) for f in reversed(fades)]
+    return opening + story + closing
+
+
+def write_rip(path: Path, frames: list[np.ndarray], subtitles_until: float = 9.0,
+              audio_seconds: float = 6.0, strip_tags: bool = False) -> Path:
+    """An MKV like a MakeMKV rip: video, then subtitles and audio that outlast the video.
+
+    The subtitles are stream-copied from an SRT file (PyAV's subrip encoder needs a header the
+    muxer does not give it). Matroska video streams carry no duration of their own, so the
+    container's duration is the subtitles'. ``strip_tags`` renames the per-stream ``DURATION``
+    tags that FFmpeg writes, as muxers that write no statistics tags leave them out.
+    """
+    import av
+
+    srt = path.with_suffix(".srt")
+    srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
+                   f"2\n00:00:0{subtitles_until - 1:.0f},000 --> 00:00:0{subtitles_until:.0f},000"
+                   "\nThe last line\n\n")
+    samples, rate = tone(audio_seconds)
+    with av.open(str(srt)) as captions, av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height = frames[0].shape[1], frames[0].shape[0]
+        video.pix_fmt = "yuv420p"
+        caption_in = captions.streams.subtitles[0]
+        caption_out = out.add_stream_from_template(caption_in)
+        audio = out.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = index
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+        sound.sample_rate = rate
+        for packet in [*audio.encode(sound), *audio.encode(None)]:
+            out.mux(packet)
+        for packet in captions.demux(caption_in):
+            if packet.dts is not None:
+                packet.stream = caption_out
+                out.mux(packet)
+    srt.unlink()
+    if strip_tags:
+        data = path.read_bytes()
+        assert data.count(b"DURATION") == 3
+        path.write_bytes(data.replace(b"DURATION", b"XURATION"))
+    return path
+
+
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """Run a test with one torch thread (small tensors: threads only add overhead)."""
@@ -144,6 +221,97 @@ def save_tiny_run(run: Path, seed: int = 0, grid: int | None = 10) -> Path:
                                         version="", path=run, num_bins=len(bins),
                                         head="histogram"), network)
     return run
+
+
+def save_model(run: Path, arch: str, variant: str = "rebalance", grid: int = 10,
+               seed: int = 0) -> Path:
+    """A tiny untrained ``arch``/``variant`` run in ``run`` (width 0.05; a histogram head over an
+    ab grid of ``grid`` units, or the ab head of ``l2``), drawn with ``seed``, its parameters
+    scaled up so that the colours show."""
+    import torch
+
+    from vidcolor.checkpoint.layout import CheckpointInfo
+    from vidcolor.checkpoint.write import save_checkpoint
+    from vidcolor.models import build_model
+    from vidcolor.quantize import ab_gamut
+
+    torch.manual_seed(seed)
+    bins = None if variant == "l2" else ab_gamut(grid)
+    model = build_model(arch, variant, 0.05, 0 if bins is None else len(bins)) if bins is not None \
+        else build_model(arch, variant, 0.05)
+    with torch.no_grad():  # an untrained head predicts near-grey; make the colours visible
+        for param in model.parameters():
+            param.mul_(3.0)
+    run.mkdir(parents=True, exist_ok=True)
+    info = CheckpointInfo(arch=arch, variant=variant, width=0.05, bins=bins, prior=None,
+                          weights=None, epoch=1, config={}, version="", path=run,
+                          num_bins=0 if bins is None else len(bins),
+                          head="ab" if variant == "l2" else "histogram")
+    save_checkpoint(run, info, model)
+    return run
+
+
+#: ``vidcolor train`` options for a tiny, quick run on the CPU.
+TINY = ["--width", "0.0625", "--crop", "32", "--batch-size", "4", "--accumulate", "2",
+        "--workers", "0", "--device", "cpu"]
+
+#: The columns of a dataset's ``manifest.csv``, as :func:`make_dataset` writes them.
+MANIFEST_FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
+
+
+def _frame(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A flat-shaded 'cartoon' frame: coloured rectangles whose colour goes with brightness."""
+    palette = np.array([[200, 40, 40], [40, 160, 60], [50, 70, 210], [230, 210, 60]], np.uint8)
+    image = np.full((size, size, 3), 235, np.uint8)
+    for _ in range(4):
+        y, x = rng.integers(0, size - 8, 2)
+        h, w = rng.integers(8, size // 2, 2)
+        image[y:y + h, x:x + w] = palette[rng.integers(len(palette))]
+    return image
+
+
+def make_dataset(root: Path, train: int = 8, test: int = 3, size: int = 48) -> Path:
+    """Write the dataset layout vidcolor.dataset.reader.load_split reads (meta, manifest, PNGs).
+
+    Training frames belong to episode ``ep``, test frames to ``eptest``; ``meta.json`` records
+    both with their frame counts, as a build does.
+    """
+    import cv2
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(train + test):
+        episode = "ep" if i < train else "eptest"
+        rel = f"frames/{episode}/{i:06d}.png"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / rel), _frame(rng, size)[:, :, ::-1])
+        rows.append({"path": rel, "episode": episode, "source": f"{episode}.mkv",
+                     "frame_index": i, "pts": i, "time": i / 24, "mse": 100.0,
+                     "split": "train" if i < train else "test"})
+    with open(root / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, MANIFEST_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    episodes = {name: {"stored": count, "split": split, "source": f"{name}.mkv", "bytes": 1000,
+                       "mtime": 0}
+                for name, count, split in (("ep", train, "train"), ("eptest", test, "test"))
+                if count}
+    params = {"size": size, "credit_filter": False, "dedup_threshold": 0.0}
+    (root / "meta.json").write_text(json.dumps({"params": params, "version": "test",
+                                                "test_episodes": ["eptest"],
+                                                "episodes": episodes}))
+    return root
+
+
+def train_config(**overrides) -> TrainConfig:
+    """A :class:`TrainConfig` for a tiny, quick CPU run (residual, width 0.0625, one epoch,
+    crop 32), with ``overrides`` on top."""
+    from vidcolor.training.config import TrainConfig
+
+    base = dict(arch="residual", width=0.0625, epochs=1, batch_size=4, accumulate=2, crop=32,
+                workers=0, device="cpu")
+    base.update(overrides)
+    return TrainConfig(**base)
 
 
 def cartoon_frames(count: int = 8, width: int = 64, height: int = 48) -> list[np.ndarray]:

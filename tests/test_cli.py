@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import episode_frames, write_clip
 
-from tests.conftest import write_clip
-from tests.test_dataset import episode_frames
 from vidcolor import __version__
 from vidcolor._cli.main import cli
 

@@ -14,24 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import episode_frames, moving_square_frames, write_clip
 
-from tests.conftest import moving_square_frames, write_clip
-from tests.test_extract import credit_screen
 from vidcolor.dataset.build import build_dataset
 from vidcolor.dataset.reader import load_split, read_manifest
 from vidcolor.dataset.records import DatasetParams
 from vidcolor.errors import DatasetError, InputError, OutputError
-
-
-def episode_frames(seed: int, holds: int = 2) -> list[np.ndarray]:
-    """Credits faded in, a story of held drawings, credits faded out (64×48)."""
-    fades = [0.25, 0.5, 0.75, 1.0]
-    opening = [cv2.resize(credit_screen(f), (64, 48)) for f in fades]
-    story = moving_square_frames(count=20 * holds, hold=holds)
-    for frame in story:
-        frame[40:46, seed * 6:seed * 6 + 6] = (250, 250, 0)
-    closing = [cv2.resize(credit_screen(f), (64, 48)) for f in reversed(fades)]
-    return opening + story + closing
 
 
 @pytest.fixture
@@ -218,8 +206,7 @@ def test_demo_series_dedup_and_credit_filter(tmp_path: Path) -> None:
 
 def test_zero_frame_and_audio_only_videos_are_refused(tmp_path: Path) -> None:
     import av
-
-    from tests.conftest import tone
+    from conftest import tone
 
     empty = tmp_path / "empty.mkv"
     with av.open(str(empty), "w") as container:
@@ -244,7 +231,7 @@ def test_zero_frame_and_audio_only_videos_are_refused(tmp_path: Path) -> None:
 
 def test_rip_whose_subtitles_outlast_the_video_is_built_whole(tmp_path: Path) -> None:
     """A MakeMKV-style rip (subtitles and audio longer than the video) needs no option."""
-    from tests.test_video import write_rip
+    from conftest import write_rip
 
     rip = write_rip(tmp_path / "ep0.mkv", episode_frames(0))
     report = build_dataset([rip], tmp_path / "ds", params=DatasetParams(size=32))

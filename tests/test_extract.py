@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+from conftest import credit_screen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,14 +16,6 @@ from vidcolor.extract import (
     kmeans2,
     resize_frame,
 )
-
-
-def credit_screen(fade: float = 1.0, side: int = 96) -> np.ndarray:
-    frame = np.zeros((side, side, 3), np.uint8)
-    frame[...] = (0, 40, 255)
-    cv2.putText(frame, "THE END", (10, side // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
-                (255, 255, 255), 2)
-    return (frame * fade).round().astype(np.uint8)
 
 
 def test_dedup_compares_with_last_accepted_not_previous() -> None:

@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import assert_same_video_frames, cartoon_frames, write_clip
+from conftest import assert_same_video_frames, cartoon_frames, save_model, write_clip
 
 from vidcolor._cli.main import cli
-from vidcolor.checkpoint.layout import CheckpointInfo
-from vidcolor.checkpoint.write import save_checkpoint
 from vidcolor.color.tensors import rgb_to_lab
 from vidcolor.errors import CheckpointError, InputError, OptionError, OutputError
 from vidcolor.inference.options import RenderOptions
@@ -41,31 +39,13 @@ def render(input_path: Path | str, models: list | None = None, output: Path | No
                        side_by_side=side_by_side, truth=truth, runs_dir=runs_dir)
 
 
-def _save_model(run: Path, arch: str, variant: str = "rebalance", grid: int = 10,
-                seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    bins = None if variant == "l2" else ab_gamut(grid)
-    model = build_model(arch, variant, 0.05, 0 if bins is None else len(bins)) if bins is not None \
-        else build_model(arch, variant, 0.05)
-    with torch.no_grad():  # an untrained head predicts near-grey; make the colours visible
-        for param in model.parameters():
-            param.mul_(3.0)
-    run.mkdir(parents=True, exist_ok=True)
-    info = CheckpointInfo(arch=arch, variant=variant, width=0.05, bins=bins, prior=None,
-                          weights=None, epoch=1, config={}, version="", path=run,
-                          num_bins=0 if bins is None else len(bins),
-                          head="ab" if variant == "l2" else "histogram")
-    save_checkpoint(run, info, model)
-    return run
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
-    _save_model(root / "plain", "plain")
-    _save_model(root / "residual", "residual", seed=1)
-    _save_model(root / "plain-l2", "plain", "l2", seed=2)
-    _save_model(root / "coarse", "plain", grid=20, seed=3)
+    save_model(root / "plain", "plain")
+    save_model(root / "residual", "residual", seed=1)
+    save_model(root / "plain-l2", "plain", "l2", seed=2)
+    save_model(root / "coarse", "plain", grid=20, seed=3)
     return root
 
 

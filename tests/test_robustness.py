@@ -38,8 +38,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import assert_same_video_frames, write_clip
-from test_render import _save_model
+from conftest import assert_same_video_frames, save_model, write_clip
 
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError
@@ -94,7 +93,7 @@ def _vidcolor(*args: str, cwd: Path | None = None, timeout: float = 120
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny untrained model, the 120-frame clip with audio, and its uninterrupted render."""
     root = tmp_path_factory.mktemp("media")
-    run = _save_model(root / "runs" / "plain", "plain")
+    run = save_model(root / "runs" / "plain", "plain")
     clip = write_clip(root / "clip.mkv", _frames(), fps=FPS, audio=True)
     reference = root / "reference.mkv"
     done = subprocess.run(_command(clip, run, reference), cwd=ROOT, env=_env(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -10,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import TINY, make_dataset, train_config
 
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint.layout import find_latest
@@ -28,66 +27,12 @@ from vidcolor.training.loop import train
 from vidcolor.training.run_log import read_log
 from vidcolor.training.step import Accel
 
-FIELDS = ["path", "episode", "source", "frame_index", "pts", "time", "mse", "split"]
-TINY = ["--width", "0.0625", "--crop", "32", "--batch-size", "4", "--accumulate", "2",
-        "--workers", "0", "--device", "cpu"]
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _frame(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A flat-shaded 'cartoon' frame: coloured rectangles whose colour goes with brightness."""
-    palette = np.array([[200, 40, 40], [40, 160, 60], [50, 70, 210], [230, 210, 60]], np.uint8)
-    image = np.full((size, size, 3), 235, np.uint8)
-    for _ in range(4):
-        y, x = rng.integers(0, size - 8, 2)
-        h, w = rng.integers(8, size // 2, 2)
-        image[y:y + h, x:x + w] = palette[rng.integers(len(palette))]
-    return image
-
-
-def make_dataset(root: Path, train: int = 8, test: int = 3, size: int = 48) -> Path:
-    """Write the dataset layout vidcolor.dataset.reader.load_split reads (meta, manifest, PNGs).
-
-    Training frames belong to episode ``ep``, test frames to ``eptest``; ``meta.json`` records
-    both with their frame counts, as a build does.
-    """
-    rng = np.random.default_rng(1)
-    rows = []
-    for i in range(train + test):
-        episode = "ep" if i < train else "eptest"
-        rel = f"frames/{episode}/{i:06d}.png"
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / rel), _frame(rng, size)[:, :, ::-1])
-        rows.append({"path": rel, "episode": episode, "source": f"{episode}.mkv",
-                     "frame_index": i, "pts": i, "time": i / 24, "mse": 100.0,
-                     "split": "train" if i < train else "test"})
-    with open(root / "manifest.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    episodes = {name: {"stored": count, "split": split, "source": f"{name}.mkv", "bytes": 1000,
-                       "mtime": 0}
-                for name, count, split in (("ep", train, "train"), ("eptest", test, "test"))
-                if count}
-    params = {"size": size, "credit_filter": False, "dedup_threshold": 0.0}
-    (root / "meta.json").write_text(json.dumps({"params": params, "version": "test",
-                                                "test_episodes": ["eptest"],
-                                                "episodes": episodes}))
-    return root
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("data") / "dataset")
-
-
-def _config(**overrides) -> TrainConfig:
-    base = dict(arch="residual", width=0.0625, epochs=1, batch_size=4, accumulate=2, crop=32,
-                workers=0, device="cpu")
-    base.update(overrides)
-    return TrainConfig(**base)
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -96,12 +41,12 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 
 
 def test_resume_reproduces_an_uninterrupted_run(dataset, tmp_path):
-    straight = train(_config(arch="plain", variant="dropout", epochs=2), dataset,
+    straight = train(train_config(arch="plain", variant="dropout", epochs=2), dataset,
                      tmp_path / "a", progress=False)
-    train(_config(arch="plain", variant="dropout", epochs=1), dataset, tmp_path / "b",
+    train(train_config(arch="plain", variant="dropout", epochs=1), dataset, tmp_path / "b",
           progress=False)
-    resumed = train(_config(arch="plain", variant="dropout", epochs=2), dataset, tmp_path / "b",
-                    resume=True, progress=False)
+    resumed = train(train_config(arch="plain", variant="dropout", epochs=2), dataset,
+                    tmp_path / "b", resume=True, progress=False)
     a, b = _weights(straight), _weights(resumed)
     assert a.keys() == b.keys() and any(k.startswith("optim.") for k in a)
     # Within a tolerance, not exactly: the resumed epoch sees the same batches in the same
@@ -116,7 +61,7 @@ def test_resume_reproduces_an_uninterrupted_run(dataset, tmp_path):
 
 
 def test_checkpoint_describes_itself_and_loads(dataset, tmp_path):
-    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     assert sorted(p.name for p in run.iterdir()) == [
         "best.json", "epoch-0001.json", "epoch-0001.safetensors", "latest.json", "log.jsonl"]
     meta = json.loads((run / "epoch-0001.json").read_text())
@@ -141,7 +86,7 @@ def test_checkpoint_describes_itself_and_loads(dataset, tmp_path):
 
 
 def test_l2_variant_trains_and_evaluates(dataset, tmp_path):
-    run = train(_config(arch="plain", variant="l2", epochs=1), dataset, tmp_path / "l2",
+    run = train(train_config(arch="plain", variant="l2", epochs=1), dataset, tmp_path / "l2",
                 progress=False)
     model, info = load_model(run)
     assert model.head == "ab" and info.bins is None and info.prior is None
@@ -155,8 +100,8 @@ def test_l2_variant_trains_and_evaluates(dataset, tmp_path):
 def test_training_beats_grey(tmp_path):
     """A short CPU training colours held-out toy cartoons better than grey."""
     data = make_dataset(tmp_path / "data", train=32, test=4)
-    run = train(_config(variant="no-rebalance", width=0.125, epochs=20, batch_size=8,
-                        accumulate=1, lr=3e-3), data, tmp_path / "fit", progress=False)
+    run = train(train_config(variant="no-rebalance", width=0.125, epochs=20, batch_size=8,
+                             accumulate=1, lr=3e-3), data, tmp_path / "fit", progress=False)
     result = evaluate_runs([run], RenderOptions(device="cpu", workers=0), dataset_dir=data)
     model, grey = result["metrics"][str(run)], result["metrics"]["grey"]
     assert model["ab_rmse"] < grey["ab_rmse"]
@@ -182,7 +127,7 @@ def test_cli_default_run_dir_and_log(dataset, tmp_path, monkeypatch):
 
 
 def test_max_test_images_limits_only_the_test_loss(dataset, tmp_path):
-    full = read_log(train(_config(), dataset, tmp_path / "full", progress=False))[0]
+    full = read_log(train(train_config(), dataset, tmp_path / "full", progress=False))[0]
     result = CliRunner().invoke(cli, ["-q", "train", "--arch", "residual", "--dataset",
                                       str(dataset), "-o", str(tmp_path / "one"), "--epochs", "1",
                                       "--max-test-images", "1", *TINY])
@@ -215,16 +160,16 @@ def test_missing_and_incomplete_dataset(tmp_path):
     assert "no train frames" in _fails(["--arch", "plain", "--dataset", str(only_test), *out,
                                         *TINY])
     with pytest.raises(DatasetError):
-        train(_config(), tmp_path / "nope", tmp_path / "run2", progress=False)
+        train(train_config(), tmp_path / "nope", tmp_path / "run2", progress=False)
 
 
 def test_resume_other_arch_and_corrupt_checkpoints(dataset, tmp_path):
-    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     line = _fails(["--arch", "plain", "--resume", str(run), "--dataset", str(dataset), *TINY])
     assert "--arch residual" in line
     with pytest.raises(CheckpointError, match="arch"):
-        train(_config(arch="plain", epochs=2), dataset, run, resume=True, progress=False)
+        train(train_config(arch="plain", epochs=2), dataset, run, resume=True, progress=False)
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
     # truncated tensors
     tensors = run / "epoch-0001.safetensors"
@@ -261,7 +206,7 @@ def test_cuda_requested_without_cuda(dataset, tmp_path):
 
 
 def test_out_of_memory_suggests_smaller_batches(dataset, tmp_path, monkeypatch):
-    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     before = (run / "epoch-0001.safetensors").read_bytes()
 
     def no_memory(*args, **kwargs):
@@ -395,7 +340,7 @@ def test_autocast_path_keeps_the_loss_in_float32():
 def test_training_loop_runs_the_cuda_path_on_cpu(dataset, tmp_path, monkeypatch):
     """train() with the CUDA settings (autocast + channels_last) forced on the CPU."""
     monkeypatch.setattr(Accel, "for_device", classmethod(lambda cls, device: _cuda_like_cpu()))
-    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     log = read_log(run)
     assert np.isfinite(log[0]["train_loss"]) and np.isfinite(log[0]["test_loss"])
     model, _ = load_model(run, "cpu")  # stored weights load into a plain (contiguous) model
@@ -419,7 +364,7 @@ def test_accumulation_scales_each_group_by_its_size(dataset, tmp_path, monkeypat
                         lambda self, *a, **k: (steps.append(len(scales)), real_adam(self, *a,
                                                                                    **k))[1])
     # 8 frames, micro-batches of 3 -> 3 micro-batches; accumulate 2 -> groups of 2 and 1
-    train(_config(batch_size=3, accumulate=2), dataset, tmp_path / "run", progress=False)
+    train(train_config(batch_size=3, accumulate=2), dataset, tmp_path / "run", progress=False)
     assert scales == [0.5, 0.5, 1.0]
     assert steps == [2, 3]
 
@@ -451,8 +396,8 @@ def test_one_cuda_training_step(dataset, tmp_path):
     """GPU twin of test_training_loop_runs_the_cuda_path_on_cpu: one real step on CUDA."""
     accel = Accel.for_device(torch.device("cuda"))
     assert accel.autocast and accel.channels_last and accel.pin_memory
-    run = train(_config(epochs=1, batch_size=8, accumulate=1, max_images=8, device="cuda",
-                        workers=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1, batch_size=8, accumulate=1, max_images=8, device="cuda",
+                             workers=1), dataset, tmp_path / "run", progress=False)
     assert torch.backends.cudnn.benchmark
     log = read_log(run)
     assert np.isfinite(log[0]["train_loss"]) and np.isfinite(log[0]["test_loss"])
@@ -484,17 +429,17 @@ def test_errors_inside_loader_workers_stay_one_line(tmp_path):
     assert "000002.png: cannot read frame" in line and "Traceback" not in line
     # a crop larger than the frames is refused before the prior is counted
     with pytest.raises(DatasetError, match="smaller than --crop 64"):
-        train(_config(crop=64, workers=1), data, tmp_path / "r2", progress=False)
+        train(train_config(crop=64, workers=1), data, tmp_path / "r2", progress=False)
 
 
 def test_cli_usage_errors_are_one_line(dataset, tmp_path):
-    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     bad_seed = CliRunner().invoke(cli, ["-q", "train", "--arch", "plain", "--dataset",
                                         str(dataset), "-o", str(tmp_path / "r"), *TINY,
                                         "--seed", "-1"])
     assert bad_seed.exit_code == 2 and "--seed" in bad_seed.output, bad_seed.output
     with pytest.raises(OptionError, match="seed"):
-        _config(seed=-1)  # checked when made
+        train_config(seed=-1)  # checked when made
     bad_decode = CliRunner().invoke(cli, ["-q", "evaluate", str(run), "--dataset", str(dataset),
                                           "--device", "cpu", "--decode", "bogus"])
     assert bad_decode.exit_code == 2, bad_decode.output
@@ -507,7 +452,7 @@ def test_cli_usage_errors_are_one_line(dataset, tmp_path):
 def test_config_is_checked_once_when_made_and_frozen():
     import dataclasses
 
-    config = _config(device="cuda:1")
+    config = train_config(device="cuda:1")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.epochs = 5  # type: ignore[misc]
     for overrides, message in (({"device": "gpu"}, "--device must be auto, cpu, cuda or cuda:N"),
@@ -517,7 +462,7 @@ def test_config_is_checked_once_when_made_and_frozen():
                                ({"arch": "huge"}, "unknown architecture 'huge'"),
                                ({"width": 0.0}, "--width must be positive")):
         with pytest.raises(OptionError, match=message):
-            _config(**overrides)
+            train_config(**overrides)
     with pytest.raises(OptionError, match="unknown training option.*: colour"):
         TrainConfig.from_dict({"arch": "plain", "colour": "red"})
     assert TrainConfig.from_dict({"arch": "plain", "width": 0.5}).width == 0.5
@@ -530,10 +475,10 @@ def test_one_device_parser_for_every_option():
 
     for name in ("auto", "cpu", "cuda", "cuda:3"):
         assert parse_device(name) == name
-        assert RenderOptions(device=name).device == name == _config(device=name).device
+        assert RenderOptions(device=name).device == name == train_config(device=name).device
     for name in ("gpu", "cuda:x", "cpu\n", "CUDA", "cuda:", ""):
         for make in (parse_device, lambda n: RenderOptions(device=n),
-                     lambda n: _config(device=n)):
+                     lambda n: train_config(device=n)):
             with pytest.raises(OptionError, match="--device must be auto, cpu, cuda or cuda:N"):
                 make(name)
     with pytest.raises(OptionError, match="--devices: each device must be cpu, cuda or cuda:N, "
@@ -546,7 +491,7 @@ def test_one_device_parser_for_every_option():
     ("tensors", None), ("tensors", ""), ("tensors", "../other/epoch-0001.safetensors"),
     ("format_version", "1"), ("rng", None), ("rng", {})])
 def test_damaged_descriptor_fields_raise_checkpoint_error(dataset, tmp_path, field, value):
-    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     descriptor = run / "epoch-0001.json"
     meta = json.loads(descriptor.read_text())
     if value is None:
@@ -558,7 +503,7 @@ def test_damaged_descriptor_fields_raise_checkpoint_error(dataset, tmp_path, fie
         with pytest.raises(CheckpointError, match="epoch-0001"):
             load_model(run)
     with pytest.raises(CheckpointError, match="epoch-0001"):
-        train(_config(epochs=2), dataset, run, resume=True, progress=False)
+        train(train_config(epochs=2), dataset, run, resume=True, progress=False)
 
 
 def test_checkpoint_tensors_are_synced_before_the_descriptor(dataset, tmp_path, monkeypatch):
@@ -571,7 +516,7 @@ def test_checkpoint_tensors_are_synced_before_the_descriptor(dataset, tmp_path, 
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", record)
-    train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     kinds = [Path(name).name.split(".part")[-1] for name in synced]
     assert ".safetensors" in kinds and ".json" in kinds
     assert kinds.index(".safetensors") < kinds.index(".json")
@@ -583,7 +528,7 @@ def test_checkpoint_tensors_are_synced_before_the_descriptor(dataset, tmp_path, 
 @pytest.fixture(scope="module")
 def trained_run(dataset, tmp_path_factory) -> Path:
     """A finished 1-epoch run, to copy and damage."""
-    return train(_config(epochs=1), dataset, tmp_path_factory.mktemp("trained") / "run",
+    return train(train_config(epochs=1), dataset, tmp_path_factory.mktemp("trained") / "run",
                  progress=False)
 
 
@@ -641,7 +586,7 @@ def test_ab_head_checkpoint_may_say_it_has_no_bins(tmp_path):
 
 def test_bad_num_bins_is_one_line_in_every_command(trained_run, dataset, tmp_path):
     """The issue's case: a negative num_bins gave a traceback in render, evaluate and resume."""
-    from tests.conftest import moving_square_frames, write_clip
+    from conftest import moving_square_frames, write_clip
 
     run = _damaged_copy(trained_run, tmp_path, num_bins=-3)
     clip = write_clip(tmp_path / "bw.mp4", moving_square_frames(4), audio=False)
@@ -725,7 +670,7 @@ def test_training_keeps_checkpoints_as_asked(dataset, tmp_path):
 
 
 def test_resume_keeps_the_runs_dataset(dataset, tmp_path, monkeypatch):
-    run = train(_config(epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), dataset, tmp_path / "run", progress=False)
     monkeypatch.chdir(tmp_path)  # no ./dataset here
     same = CliRunner().invoke(cli, ["-q", "train", "--resume", str(run), *TINY])
     assert same.exit_code == 0, same.output  # to the run's own 1 epoch, not --epochs' default
@@ -744,14 +689,14 @@ def test_resume_keeps_the_runs_dataset(dataset, tmp_path, monkeypatch):
 
 def test_resume_refuses_a_dataset_whose_test_episodes_changed(tmp_path):
     data = make_dataset(tmp_path / "data", train=6, test=2)
-    run = train(_config(epochs=1), data, tmp_path / "run", progress=False)
+    run = train(train_config(epochs=1), data, tmp_path / "run", progress=False)
     assert load_checkpoint(run).info.config["dataset_test_episodes"] == ["eptest"]
     meta = json.loads((data / "meta.json").read_text())
     meta["test_episodes"] = ["ep"]
     (data / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(DatasetError, match="test episodes are now.*--switch-dataset"):
-        train(_config(epochs=2), None, run, resume=True, progress=False)
-    train(_config(epochs=2), None, run, resume=True, switch_dataset=True, progress=False)
+        train(train_config(epochs=2), None, run, resume=True, progress=False)
+    train(train_config(epochs=2), None, run, resume=True, switch_dataset=True, progress=False)
 
 
 def test_second_trainer_into_one_run_is_refused(dataset, tmp_path):
@@ -761,26 +706,26 @@ def test_second_trainer_into_one_run_is_refused(dataset, tmp_path):
     run = tmp_path / "run"
     with exclusive(run, "training it"):
         with pytest.raises(OutputError, match="is training it"):
-            train(_config(epochs=1), dataset, run, progress=False)
+            train(train_config(epochs=1), dataset, run, progress=False)
         line = _fails(["--arch", "residual", "--dataset", str(dataset), "-o", str(run), *TINY])
         assert "is training it" in line
     assert not run.exists()  # the refused trainers left nothing behind
-    train(_config(epochs=1), dataset, run, progress=False)
+    train(train_config(epochs=1), dataset, run, progress=False)
 
 
 @pytest.mark.parametrize("stored_schedule", [True, False])
 def test_step_schedule_resumes_exactly(dataset, tmp_path, stored_schedule):
     """StepLR's state travels in the checkpoint; older checkpoints without it resume too."""
     config = {"arch": "plain", "variant": "dropout", "lr_step": 1, "lr_gamma": 0.5}
-    straight = train(_config(epochs=3, **config), dataset, tmp_path / "a", progress=False)
+    straight = train(train_config(epochs=3, **config), dataset, tmp_path / "a", progress=False)
     assert [e["lr"] for e in read_log(straight)] == pytest.approx([1e-3, 5e-4, 2.5e-4])
-    part = train(_config(epochs=1, **config), dataset, tmp_path / "b", progress=False)
+    part = train(train_config(epochs=1, **config), dataset, tmp_path / "b", progress=False)
     if not stored_schedule:
         descriptor = part / "epoch-0001.json"
         meta = json.loads(descriptor.read_text())
         meta.pop("scheduler")
         descriptor.write_text(json.dumps(meta))
-    resumed = train(_config(epochs=3, **config), dataset, part, resume=True, progress=False)
+    resumed = train(train_config(epochs=3, **config), dataset, part, resume=True, progress=False)
     assert [e["lr"] for e in read_log(resumed)] == [e["lr"] for e in read_log(straight)]
     a, b = _weights(straight), _weights(resumed)
     for key in a:

@@ -15,10 +15,15 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import file_size_limit
+from conftest import (
+    TINY,
+    file_size_limit,
+    make_dataset,
+    moving_square_frames,
+    train_config,
+    write_clip,
+)
 
-from tests.conftest import moving_square_frames, write_clip
-from tests.test_train import TINY, _config, make_dataset
 from vidcolor._cli.main import cli
 from vidcolor.checkpoint.model import load_model
 from vidcolor.checkpoint.read import load_checkpoint
@@ -38,7 +43,7 @@ def dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def run(dataset, tmp_path_factory) -> Path:
     """A finished 1-epoch plain run (histogram head, rebalanced), to copy and forge."""
-    return train(_config(arch="plain", epochs=1), dataset,
+    return train(train_config(arch="plain", epochs=1), dataset,
                  tmp_path_factory.mktemp("trained") / "run", progress=False)
 
 
@@ -197,7 +202,7 @@ def test_resume_is_exact_or_refused(run, dataset, tmp_path, forge, message):
     forged = _forged(run, tmp_path / "run", **forge)
     before = _files(forged)
     with pytest.raises(CheckpointError, match=r"epoch-0001\.\w+: .*" + re.escape(message)):
-        train(_config(arch="plain", epochs=2), None, forged, resume=True, progress=False)
+        train(train_config(arch="plain", epochs=2), None, forged, resume=True, progress=False)
     line = _one_line(["train", "--resume", str(forged), "--epochs", "2", *TINY])
     assert message in line
     assert _files(forged) == before
@@ -250,7 +255,7 @@ def test_legitimate_sizes_pass_the_memory_check():
 def test_diverged_training_stops_without_publishing_nan(dataset, tmp_path, monkeypatch):
     import vidcolor.training.loop as train_mod
 
-    run = train(_config(arch="plain", epochs=1), dataset, tmp_path / "run", progress=False)
+    run = train(train_config(arch="plain", epochs=1), dataset, tmp_path / "run", progress=False)
     before = _files(run)
     real = train_mod.train_one_epoch
 
@@ -263,10 +268,10 @@ def test_diverged_training_stops_without_publishing_nan(dataset, tmp_path, monke
     monkeypatch.setattr(train_mod, "train_one_epoch", diverging)
     with pytest.raises(VidcolorError, match="training diverged in epoch 2.*checkpoints stop at "
                                             "epoch 1.*smaller --lr"):
-        train(_config(arch="plain", epochs=2), None, run, resume=True, progress=False)
+        train(train_config(arch="plain", epochs=2), None, run, resume=True, progress=False)
     assert _files(run) == before  # latest, best, log: still epoch 1's
     with pytest.raises(VidcolorError, match="no checkpoint was written"):
-        train(_config(arch="plain", epochs=1), dataset, tmp_path / "fresh", progress=False)
+        train(train_config(arch="plain", epochs=1), dataset, tmp_path / "fresh", progress=False)
     assert not list((tmp_path / "fresh").glob("epoch-*"))
 
 
@@ -277,7 +282,7 @@ def test_full_disk_during_training_leaves_the_run_as_it_was(run, tmp_path):
     with file_size_limit(100_000):  # the JSON files fit, the tensors do not
         with pytest.raises(OutputError, match=r"epoch-0002\.safetensors: cannot write \(File "
                                               "too large\\); nothing was published"):
-            train(_config(arch="plain", epochs=2), None, copy, resume=True, progress=False)
+            train(train_config(arch="plain", epochs=2), None, copy, resume=True, progress=False)
         assert _files(copy) == before  # no partial file, latest.json and the log as they were
         line = _one_line(["train", "--resume", str(copy), "--epochs", "2", *TINY])
     assert "epoch-0002.safetensors: cannot write" in line
@@ -299,7 +304,7 @@ def test_descriptor_write_failure_removes_the_new_tensors(run, tmp_path, monkeyp
 
     monkeypatch.setattr(checkpoint_mod, "write_json_atomic", refuse_descriptor)
     with pytest.raises(OutputError, match="epoch-0002.json"):
-        train(_config(arch="plain", epochs=2), None, copy, resume=True, progress=False)
+        train(train_config(arch="plain", epochs=2), None, copy, resume=True, progress=False)
     assert _files(copy) == before
     assert load_model(copy)[1].epoch == 1
 

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import file_size_limit
+from conftest import episode_frames, file_size_limit, write_clip
 
-from tests.conftest import write_clip
-from tests.test_dataset import episode_frames
 from vidcolor._cli.main import cli
 from vidcolor.dataset.build import build_dataset
 from vidcolor.dataset.reader import load_split, read_meta, verify_dataset

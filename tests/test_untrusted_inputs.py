@@ -23,9 +23,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import file_size_limit
+from conftest import file_size_limit, moving_square_frames, write_clip
 
-from tests.conftest import moving_square_frames, write_clip
 from vidcolor._cli.main import cli
 from vidcolor.errors import InputError, OutputError
 from vidcolor.inference.sources import open_source, read_image
@@ -167,7 +166,8 @@ def test_a_resolution_change_is_scaled_to_the_first_size(
 
 
 def test_a_resolution_change_renders(tmp_path: Path) -> None:
-    from tests.conftest import save_tiny_run
+    from conftest import save_tiny_run
+
     from vidcolor.inference.options import RenderOptions
     from vidcolor.inference.render import render
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import assert_same_video_frames, moving_square_frames, tone, write_clip, write_rip
 
-from tests.conftest import assert_same_video_frames, moving_square_frames, tone, write_clip
 from vidcolor.errors import InputError, OutputError
 from vidcolor.video.decode import iter_frames
 from vidcolor.video.probe import probe
@@ -176,51 +176,6 @@ def test_rotation_metadata_is_written_and_read(tmp_path: Path) -> None:
             writer.write(frame)
     assert probe(path).rotation == 90
     assert probe(write_clip(tmp_path / "plain.mp4", moving_square_frames(4))).rotation == 0
-
-
-def write_rip(path: Path, frames: list[np.ndarray], subtitles_until: float = 9.0,
-              audio_seconds: float = 6.0, strip_tags: bool = False) -> Path:
-    """An MKV like a MakeMKV rip: video, then subtitles and audio that outlast the video.
-
-    The subtitles are stream-copied from an SRT file (PyAV's subrip encoder needs a header the
-    muxer does not give it). Matroska video streams carry no duration of their own, so the
-    container's duration is the subtitles'. ``strip_tags`` renames the per-stream ``DURATION``
-    tags that FFmpeg writes, as muxers that write no statistics tags leave them out.
-    """
-    srt = path.with_suffix(".srt")
-    srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
-                   f"2\n00:00:0{subtitles_until - 1:.0f},000 --> 00:00:0{subtitles_until:.0f},000"
-                   "\nThe last line\n\n")
-    samples, rate = tone(audio_seconds)
-    with av.open(str(srt)) as captions, av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=24)
-        video.width, video.height = frames[0].shape[1], frames[0].shape[0]
-        video.pix_fmt = "yuv420p"
-        caption_in = captions.streams.subtitles[0]
-        caption_out = out.add_stream_from_template(caption_in)
-        audio = out.add_stream("aac", rate=rate)
-        audio.layout = "mono"
-        for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = index
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-        sound.sample_rate = rate
-        for packet in [*audio.encode(sound), *audio.encode(None)]:
-            out.mux(packet)
-        for packet in captions.demux(caption_in):
-            if packet.dts is not None:
-                packet.stream = caption_out
-                out.mux(packet)
-    srt.unlink()
-    if strip_tags:
-        data = path.read_bytes()
-        assert data.count(b"DURATION") == 3
-        path.write_bytes(data.replace(b"DURATION", b"XURATION"))
-    return path
 
 
 @pytest.mark.parametrize("strip_tags", [False, True])

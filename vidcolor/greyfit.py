@@ -33,13 +33,13 @@ import cv2
 import numpy as np
 
 from vidcolor.color import srgb_to_linear
-from vidcolor.color.grey import GREY_SPACES, GreyModel, grey_of_rgb
+from vidcolor.color.grey import GREY_MODELS, GREY_SPACES, GreyModel, grey_of_rgb
 from vidcolor.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GreyFit", "MAX_RESIDUAL", "MIN_CORRELATION", "fit_grey_model", "frame_offset",
-           "fit_grey_pair"]
+__all__ = ["GreyFit", "MAX_RESIDUAL", "MIN_CORRELATION", "NAMED_SLACK", "fit_grey_model",
+           "frame_offset", "fit_grey_pair"]
 
 #: Knots of a fitted tone curve.
 TONE_KNOTS = 33
@@ -47,6 +47,9 @@ TONE_KNOTS = 33
 MIN_CORRELATION = 0.9
 #: A fit that leaves more than this RMS residual (grey levels) is refused.
 MAX_RESIDUAL = 8.0
+#: A named grey model is taken over the fit when its RMS residual is within this of the fit's
+#: (grey levels: the order of what compressing the two copies moves).
+NAMED_SLACK = 1.0
 #: Weight of the tone curve's second-difference penalty, per pixel.
 _SMOOTHNESS = 0.01
 _ITERATIONS = 8
@@ -216,7 +219,14 @@ def fit_grey_model(rgb: np.ndarray, grey: np.ndarray,
 
     Returns:
         ``(model, residual)``: the fitted :class:`~vidcolor.color.grey.GreyModel` of the space
-        that fits best, and its RMS residual in grey levels.
+        that fits best, and its RMS residual in grey levels; or the named model
+        (:data:`~vidcolor.color.grey.GREY_MODELS`) that explains the pixels within
+        :data:`NAMED_SLACK` levels of it. A fit is never exact (its weights are 0.01 apart,
+        its tone curve has 33 knots) and it learns the copies' compression too: on the
+        demo's BT.601 twin (the pair episode02) it left 0.21 levels where BT.601 leaves 0.93
+        (the twin's encode shifts its greys by 0.76 levels), but its ceiling on episode01
+        (``scripts/warp_floor.py --grey-pair``) was 38.95 dB against BT.601's 39.38. Where
+        the copy is a luma or the luminance, the exact model is the better choice.
 
     Raises:
         ValueError: shapes that do not match, or fewer than 16 pixels.
@@ -233,8 +243,17 @@ def fit_grey_model(rgb: np.ndarray, grey: np.ndarray,
         raise ValueError(f"{len(rgb)} colours but {len(grey)} grey levels")
     if len(rgb) < 16:
         raise ValueError(f"{len(rgb)} pixels are too few to fit a grey model")
-    fits = [_fit_space(rgb, grey, space) for space in spaces]
-    return min(fits, key=lambda fit: fit[1])
+    fitted, residual = min((_fit_space(rgb, grey, space) for space in spaces),
+                           key=lambda fit: fit[1])
+    named = [(GreyModel.named(name), _named_residual(rgb, grey, name)) for name in GREY_MODELS]
+    model, named_residual = min(named, key=lambda fit: fit[1])
+    if named_residual <= residual + NAMED_SLACK:
+        return model, named_residual
+    return fitted, residual
+
+
+def _named_residual(rgb: np.ndarray, grey: np.ndarray, name: str) -> float:
+    return float(np.sqrt(np.mean((grey_of_rgb(rgb, name).astype(np.float64) - grey) ** 2)))
 
 
 def _correlation(first: np.ndarray, second: np.ndarray) -> float:
