@@ -310,3 +310,29 @@ def test_a_damaged_grey_model_is_refused_in_one_line(grey: object, tmp_path: Pat
     cv2.imwrite(str(tmp_path / "grey.png"), np.full((8, 8, 3), 99, np.uint8))
     result = CliRunner().invoke(cli, ["render", str(tmp_path / "grey.png"), "-m", str(run)])
     assert result.exit_code == 1 and result.output.strip().count("\n") == 0
+
+
+def test_a_new_grey_model_measures_the_credit_screens_again(tmp_path: Path) -> None:
+    """The credit screens' grey signatures are measured on the model's grey at extraction:
+    rebuilding a dataset with another model extracts its episodes again, so they are what a
+    new build with that model measures (the stored colour frames come out the same)."""
+    from conftest import episode_frames
+
+    from vidcolor.dataset.build import build_dataset
+    from vidcolor.dataset.records import DatasetParams
+
+    clips = [write_clip(tmp_path / f"ep{i}.mkv", episode_frames(i)) for i in range(2)]
+    params = DatasetParams(size=32)
+    build_dataset(clips, tmp_path / "ds", params=params)
+    before = (tmp_path / "ds" / "excluded.csv").read_text()
+    frames = sorted(p.read_bytes() for p in (tmp_path / "ds").rglob("*.png"))
+    report = build_dataset(clips, tmp_path / "ds", params=params, grey="bt601")
+    assert [e.status for e in report.episodes] == ["repaired", "repaired"]
+    assert "grey model changes" in report.episodes[0].message
+    build_dataset(clips, tmp_path / "new", params=params, grey="bt601")
+    again = (tmp_path / "ds" / "excluded.csv").read_text()
+    assert again == (tmp_path / "new" / "excluded.csv").read_text() != before
+    assert sorted(p.read_bytes() for p in (tmp_path / "ds").rglob("*.png")) == frames
+    # the same model again: nothing to extract
+    report = build_dataset(clips, tmp_path / "ds", params=params, grey="bt601")
+    assert [e.status for e in report.episodes] == ["unchanged", "unchanged"]

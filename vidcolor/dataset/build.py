@@ -45,7 +45,7 @@ from vidcolor.dataset.records import (
     _write_csv,
     episode_name,
 )
-from vidcolor.dataset.repair import _plan_repairs, _remove_strays
+from vidcolor.dataset.repair import _plan_regrey, _plan_repairs, _remove_strays
 from vidcolor.errors import DatasetError, InputError, OutputError
 from vidcolor.extract import CreditRule
 from vidcolor.fsutil import ensure_writable_dir, exclusive, write_json_atomic
@@ -221,11 +221,14 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
            progress_bar: bool, grey: GreyModel | None = None) -> BuildReport:
     """:func:`build_dataset` once the folder is locked and its arguments checked."""
     meta, tests = _open_meta(output, params, given, test_episodes)
-    regrey = _record_grey(output, meta, grey)
+    recorded = _grey_of_meta(meta)
+    regrey = _record_grey(meta, grey)
 
     manifest = _read_csv(output / "manifest.csv")
     excluded = _read_csv(output / "excluded.csv")
     work, repairs = _plan_repairs(output, meta, manifest, excluded, given)
+    if grey is not None and grey != recorded:
+        _plan_regrey(output, meta, work, repairs, recorded, grey)
     listed = len(manifest) + len(excluded)
     manifest = [r for r in manifest if r.get("episode") in meta["episodes"]]
     excluded = [r for r in excluded if r.get("episode") in meta["episodes"]]
@@ -346,18 +349,12 @@ def _extract_or_skip(path: Path, name: str, frames_root: Path, params: DatasetPa
                              message=str(exc)), [], []
 
 
-def _record_grey(output: Path, meta: dict, grey: GreyModel | None) -> bool:
+def _record_grey(meta: dict, grey: GreyModel | None) -> bool:
     """Record ``grey`` in ``meta`` (None: keep the record; none at all means luminance);
     whether the record changed."""
     if grey is None:
         return False
     before = meta.get("grey")
-    recorded = _grey_of_meta(meta)
-    if grey != recorded and meta.get("episodes"):
-        log.warning("%s: the grey model changes from %s to %s (runs trained before keep "
-                    "theirs; the credit screens' grey signatures of the episodes already "
-                    "extracted stay the old model's: build a new dataset to learn them again)",
-                    output, recorded.describe(), grey.describe())
     meta["grey"] = grey.to_dict()
     return meta["grey"] != before
 

@@ -1,7 +1,8 @@
 """Repair before a build: the episodes whose records disagree with ``meta.json`` are dropped
 from it to be extracted again (:func:`_plan_repairs`, from
-:func:`~vidcolor.dataset.reader.dataset_problems`), and folders a crashed build left in
-``frames/`` are removed (:func:`_remove_strays`).
+:func:`~vidcolor.dataset.reader.dataset_problems`), so are all of them when the grey model
+changes (:func:`_plan_regrey`), and folders a crashed build left in ``frames/`` are removed
+(:func:`_remove_strays`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from vidcolor.color.grey import GreyModel
 from vidcolor.dataset.episode import _remove_frames_folder
 from vidcolor.dataset.reader import dataset_problems
 from vidcolor.dataset.records import _excluded_frame, _is_folder, _same_source
@@ -55,6 +57,34 @@ def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],
             work[name] = source
         log.warning("%s: %s; extracting it again", output, problem)
     return work, repairs
+
+
+def _plan_regrey(output: Path, meta: dict, work: dict[str, Path], repairs: dict[str, str],
+                 recorded: GreyModel, grey: GreyModel) -> None:
+    """Drop every held episode from ``meta`` (into ``work`` and ``repairs``) to extract it
+    again: its credit screens' signatures were measured on the old model's grey.
+
+    The stored frames are colour and come out the same; an episode whose recorded source is
+    gone or has changed, and was not given, keeps its old signatures, with a warning (a given
+    file of another source is the build's usual error, not replaced here).
+    """
+    change = f"the grey model changes from {recorded.describe()} to {grey.describe()}"
+    again = []
+    for name, record in list(meta["episodes"].items()):
+        source = work.get(name, Path(str(record.get("source", ""))))
+        if not _same_source(source, record):
+            if name not in work:
+                log.warning("%s: %s, but episode %s's source %s is gone or has changed: its "
+                            "credit signatures stay the old model's (give its file to measure "
+                            "them again)", output, change, name, source)
+            continue
+        work[name] = source
+        meta["episodes"].pop(name)
+        repairs.setdefault(name, f"{change}: extracted again")
+        again.append(name)
+    if again:
+        log.warning("%s: %s; extracting %d episode(s) again to measure their credit screens' "
+                    "grey", output, change, len(again))
 
 
 def _remove_strays(frames_root: Path, episodes: dict) -> None:
