@@ -91,3 +91,18 @@ def test_framing_rescaled_and_described() -> None:
     assert framing.describe() == "scale 1.062 x 1.056, shift (-5.0, -1.0) px"
     assert Framing().describe() == "scale 1, shift (0.0, 0.0) px"
     assert Framing.stretch((128, 72), (0, 9, 96, 63)) == Framing((0.75, 0.75), (0.0, 9.0))
+
+
+@pytest.mark.parametrize("colour_bars", [24, 30])
+def test_find_framing_with_bars_in_the_colour(colour_bars: int) -> None:
+    """The colour letterboxed too: a copy boxed alike (the same framing), and a copy of its
+    picture alone (240x120: the colour's picture fitted to the copy's width)."""
+    if colour_bars == 24:
+        truth, size, bars = Framing(), SIZE, (24, 24)
+    else:
+        truth, size, bars = Framing((1.0, 1.0), (0.0, -30.0)), (240, 120), (0, 0)
+    colour, copies = _views(truth, size, bars=bars)
+    for frame in colour:
+        frame[:colour_bars], frame[SIZE[1] - colour_bars:] = 0, 0
+    found = find_framing(colour, copies, find_bars(np.stack(copies)))
+    assert found.distance(truth, SIZE) < 0.1

@@ -4,6 +4,7 @@ and the run, trained on, and kept exactly by render's composition."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -219,14 +220,17 @@ def _crossing(seed: int, width: int, height: int = 72) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("name", list(FRAMED))
-def test_fit_from_a_pair_of_another_framing(name: str, tmp_path: Path) -> None:
+def test_fit_from_a_pair_of_another_framing(name: str, tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
     """A twin zoomed and cropped, letterboxed or pillarboxed, of another size: its framing is
     found (scale within 1 %, shift within a pixel) and with it the grey model."""
     colour_size, size, picture, kind = FRAMED[name]
     frames = _crossing(1, *colour_size)
     colour = write_clip(tmp_path / "colour.mkv", frames[2:], audio=False)
     twin = _framed_twin(tmp_path / "twin.mkv", frames[:30], kind, size, picture)
-    fit = fit_grey_pair(colour, twin)
+    with caplog.at_level(logging.INFO, logger="vidcolor.greyfit"):
+        fit = fit_grey_pair(colour, twin)
+    assert f"framing {fit.framing.describe()}" in caplog.text
     x0, y0, x1, y1 = picture
     scale = ((x1 - x0) / colour_size[0], (y1 - y0) / colour_size[1])
     assert fit.offset == 2 and fit.correlation > 0.95
