@@ -209,6 +209,21 @@ FRAMED = {
 }
 
 
+def test_a_copy_with_black_edges_keeps_the_plain_framing(pair: tuple[Path, Path, Path],
+                                                         tmp_path: Path) -> None:
+    """Black lines down the copy's edges (a transfer's gate) are bars: the framing stays the
+    plain one, and the pixels they hide are not fitted (they would read as black fills)."""
+    colour, _, _ = pair
+    twin = []
+    for frame in _blocks(1)[:30]:
+        grey = grey_of_rgb(frame, "bt601")
+        grey[:, :4], grey[:, -3:] = 0, 0
+        twin.append(_grey_frame(grey))
+    fit = fit_grey_pair(colour, write_clip(tmp_path / "edged.mkv", twin, audio=False))
+    assert fit.scale == (1.0, 1.0) and fit.shift == (0.0, 0.0)
+    assert fit.model == GreyModel.named("bt601") and fit.residual < 2.0
+
+
 def _crossing(seed: int, width: int, height: int = 72) -> list[np.ndarray]:
     """:func:`_blocks` whose bottom half scrolls the other way. A picture that scrolls as one
     would not tell a frame of offset from a shift of a third of a tile: both explain the

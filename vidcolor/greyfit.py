@@ -432,21 +432,35 @@ def _match_pair(colour_path: str | os.PathLike[str], bw_path: str | os.PathLike[
     bw_factor = (bw_size[0] / bw.shape[2], bw_size[1] / bw.shape[1])
     framing = framing.rescaled(colour_factor, bw_factor)
     stretched = Framing.stretch(size, (0, 0, *bw_size))
-    if framing.distance(stretched, size) <= _SNAP:  # today's pairs: the same pixels as ever
+    if framing.distance(stretched, size) <= _SNAP:
+        # today's pairs: the same pixels as ever (those the bars, if any, hide aside)
+        box = _picture_box(Framing(), size, picture, (size[0] / bw.shape[2],
+                                                      size[1] / bw.shape[1]))
         return _Match(offset, correlation, start, stop, stretched,
-                      None if bw_size == size else size, None, (0, 0, *size))
+                      None if bw_size == size else size, None, box)
     # a much larger black and white is scaled down by FFmpeg (area) first, against aliasing
     decode = (round(bw_size[0] / framing.scale[0]) if framing.scale[0] > 1.25 else bw_size[0],
               round(bw_size[1] / framing.scale[1]) if framing.scale[1] > 1.25 else bw_size[1])
     decode_framing = framing.rescaled((1.0, 1.0), (decode[0] / bw_size[0],
                                                    decode[1] / bw_size[1]))
-    to_decode = (decode[0] / bw.shape[2], decode[1] / bw.shape[1])  # search -> decoded pixels
-    x0, y0, x1, y1 = picture
-    box = decode_framing.overlap(size, (x0 * to_decode[0], y0 * to_decode[1],
-                                        x1 * to_decode[0], y1 * to_decode[1]),
-                                 margin=1.0 + max(to_decode))  # the bars' edge is a search pixel
+    box = _picture_box(decode_framing, size, picture, (decode[0] / bw.shape[2],
+                                                       decode[1] / bw.shape[1]))
     return _Match(offset, correlation, start, stop, framing,
                   None if decode == bw_size else decode, decode_framing, box)
+
+
+def _picture_box(framing: Framing, size: tuple[int, int], picture: tuple[int, int, int, int],
+                 to_decoded: tuple[float, float]) -> tuple[int, int, int, int]:
+    """The colour pixels (of a frame of ``size``) that the black and white's ``picture``
+    (search pixels; ``to_decoded`` scales them to the decoded frame's, which ``framing`` maps
+    onto) shows, a search pixel and one more inside the bars' edge; the whole frame where
+    there are no bars and the framing covers it."""
+    x0, y0, x1, y1 = picture
+    scaled = (x0 * to_decoded[0], y0 * to_decoded[1], x1 * to_decoded[0], y1 * to_decoded[1])
+    if framing == Framing() and x0 == 0 and y0 == 0 and \
+            round(scaled[2]) == size[0] and round(scaled[3]) == size[1]:
+        return 0, 0, size[0], size[1]
+    return framing.overlap(size, scaled, margin=1.0 + max(to_decoded))
 
 
 def _matched_pixels(colour_path: str | os.PathLike[str], bw_path: str | os.PathLike[str],
