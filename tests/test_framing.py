@@ -56,6 +56,8 @@ FRAMINGS = {
     "zoomed out": (Framing((0.95, 0.95), (10.0, 6.0)), SIZE, (0, 0)),
     "anamorphic, smaller": (Framing((0.75, 0.62), (-4.0, 2.0)), (176, 112), (0, 0)),
     "letterboxed, larger": (Framing((1.5, 1.5), (0.0, 30.0)), (360, 330), (30, 30)),
+    # the gradient step alone, from the plain framing, stops 15 px short of this one
+    "cropped aside": (Framing((1.0, 1.0), (-25.0, 0.0)), SIZE, (0, 0)),
 }
 
 

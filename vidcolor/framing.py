@@ -18,18 +18,21 @@ The search, chosen for flat cartoon frames:
    pillarboxed), and fitted to the picture's width or its height with the same pixel aspect (a
    matte that hides part of the colour's picture). The bars never take part in a correlation.
 2. Coarse, exhaustive: on a few matched frames at most 96 pixels wide, zooms of 0.80 to 1.25
-   about each plain framing, 1 % apart; for each, the central three quarters of the black and white
-   resampled to that zoom slides over the colour's grey by normalised cross-correlation
+   about each plain framing, 1 % apart; for each, the central three quarters of the black and
+   white resampled to that zoom slides over the colour's grey by normalised cross-correlation
    (``cv2.matchTemplate``, ``TM_CCOEFF_NORMED``), the frames' maps summed; the best zoom and
-   position win. It cannot stop in a local optimum, which a gradient method started from the
-   nominal can: a cartoon's flat fills give a correlation with wide plateaus and, with repeated
-   shapes, side peaks. Normalised correlation is indifferent to the two copies' different
-   grey models as long as they order the fills alike (the same premise as the frame offset's).
+   position win. It cannot stop in a local optimum, which the gradient step alone, started
+   from the plain framing, can: it finds zooms of 0.85 to 1.2 with crops of up to 30 pixels on
+   a 240x180 cartoon scene, but stops 15 pixels short of a crop of 25 pixels at the same scale
+   (a cartoon's flat fills give the correlation wide plateaus); this search finds all of them
+   within 0.02 pixels. Normalised correlation is indifferent to the two copies' different grey
+   models as long as they order the fills alike (the same premise as the frame offset's).
 3. Fine: Gauss-Newton on the four parameters, i.e. ECC / Lucas-Kanade restricted to a scale
-   per axis and a shift (``cv2.findTransformECC`` has no such motion model; its affine one lets
-   rotation and shear soak up compression noise), on the same frames at the search size (at
-   most 320 pixels wide), blurred by 2 then 0.7 pixels, over the colour pixels whose footprint
-   lies in the black and white's picture; the grey relation is refit as a line at each step.
+   per axis and a shift (``cv2.findTransformECC`` has no such motion model: its affine one
+   fits a rotation and a shear too, which a transfer does not have), on the same frames at the
+   search size (at most 320 pixels wide), blurred by 2 then 0.7 pixels, over the colour pixels
+   whose footprint lies in the black and white's picture; the grey relation is refit as a line
+   at each step.
 """
 
 from __future__ import annotations
