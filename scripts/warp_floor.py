@@ -50,7 +50,7 @@ def main() -> None:
         fit = fit_grey_pair(*args.grey_pair)
         model = fit.model
         print(f"fitted: {model.describe()}, residual {fit.residual:.2f} levels, offset "
-              f"{fit.offset}")
+              f"{fit.offset}, framing {fit.framing.describe()}")
     info = probe(args.grey)
     with tempfile.TemporaryDirectory() as work:
         ideal = Path(work) / "ideal.mkv"

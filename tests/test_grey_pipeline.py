@@ -4,8 +4,10 @@ and the run, trained on, and kept exactly by render's composition."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -173,6 +175,90 @@ def test_fit_from_a_video_pair(pair: tuple[Path, Path, Path]) -> None:
     assert fit.model.space == "encoded"
     assert np.abs(np.subtract(fit.model.weights, (0.299, 0.587, 0.114))).max() <= 0.02
     assert fit.residual < 2.0  # compression of both clips
+    # the same frame: the plain framing exactly, so the same pixels as before framings
+    assert fit.scale == (1.0, 1.0) and fit.shift == (0.0, 0.0)
+
+
+def _framed_twin(path: Path, frames: list[np.ndarray], kind: str, size: tuple[int, int],
+                 picture: tuple[int, int, int, int]) -> Path:
+    """The ``kind`` twin of ``frames``, each scaled into ``picture`` (x0, y0, x1, y1: the
+    colour's whole frame, cut to a frame of ``size`` where it lies outside it) with black
+    around it."""
+    x0, y0, x1, y1 = picture
+    twin = []
+    for frame in frames:
+        scaled = cv2.resize(grey_of_rgb(frame, MODELS[kind]), (x1 - x0, y1 - y0),
+                            interpolation=cv2.INTER_AREA if x1 - x0 < frame.shape[1]
+                            else cv2.INTER_LINEAR)
+        out = np.zeros(size[::-1], np.uint8)
+        top, left = max(0, y0), max(0, x0)
+        out[top:y1, left:x1] = scaled[top - y0:size[1] - y0, left - x0:size[0] - x0]
+        twin.append(_grey_frame(out))
+    return write_clip(path, twin, audio=False)
+
+
+#: Twins of another framing: the colour's frame (size), the twin's (size) and where the
+#: colour's frame lies on it, its grey model. The zoom is 1.06 (96 -> 102, 72 -> 76: 1.0625
+#: and 1.0556) cropped off-centre (5 and 1 pixels off the left and top, 1 and 3 off the
+#: right and bottom); the letterbox is 16:9 in 4:3 at three quarters the size; the pillarbox
+#: 4:3 in 16:9 at 1.25 times.
+FRAMED = {
+    "zoomed": ((96, 72), (96, 72), (-5, -1, 97, 75), "bt709"),
+    "letterboxed": ((128, 72), (96, 72), (0, 9, 96, 63), "bt709"),
+    "pillarboxed": ((96, 72), (160, 90), (20, 0, 140, 90), "bt601"),
+}
+
+
+def test_a_copy_with_black_edges_keeps_the_plain_framing(pair: tuple[Path, Path, Path],
+                                                         tmp_path: Path) -> None:
+    """Black lines down the copy's edges (a transfer's gate) are bars: the framing stays the
+    plain one, and the pixels they hide are not fitted (they would read as black fills)."""
+    colour, _, _ = pair
+    twin = []
+    for frame in _blocks(1)[:30]:
+        grey = grey_of_rgb(frame, "bt601")
+        grey[:, :4], grey[:, -3:] = 0, 0
+        twin.append(_grey_frame(grey))
+    fit = fit_grey_pair(colour, write_clip(tmp_path / "edged.mkv", twin, audio=False))
+    assert fit.scale == (1.0, 1.0) and fit.shift == (0.0, 0.0)
+    assert fit.model == GreyModel.named("bt601") and fit.residual < 2.0
+
+
+def _crossing(seed: int, width: int, height: int = 72) -> list[np.ndarray]:
+    """:func:`_blocks` whose bottom half scrolls the other way. A picture that scrolls as one
+    would not tell a frame of offset from a shift of a third of a tile: both explain the
+    copy exactly."""
+    frames = _blocks(seed, width=width, height=height)
+    for frame in frames:
+        frame[height // 2:] = frame[height // 2:, ::-1].copy()
+    return frames
+
+
+@pytest.mark.parametrize("name", list(FRAMED))
+def test_fit_from_a_pair_of_another_framing(name: str, tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A twin zoomed and cropped, letterboxed or pillarboxed, of another size: its framing is
+    found (scale within 1 %, shift within a pixel) and with it the grey model."""
+    colour_size, size, picture, kind = FRAMED[name]
+    frames = _crossing(1, *colour_size)
+    colour = write_clip(tmp_path / "colour.mkv", frames[2:], audio=False)
+    twin = _framed_twin(tmp_path / "twin.mkv", frames[:30], kind, size, picture)
+    with caplog.at_level(logging.INFO, logger="vidcolor.greyfit"):
+        fit = fit_grey_pair(colour, twin)
+    assert f"framing {fit.framing.describe()}" in caplog.text
+    x0, y0, x1, y1 = picture
+    scale = ((x1 - x0) / colour_size[0], (y1 - y0) / colour_size[1])
+    assert fit.offset == 2 and fit.correlation > 0.95
+    assert fit.scale == pytest.approx(scale, rel=0.01)
+    assert fit.shift == pytest.approx((x0, y0), abs=1.0)
+    assert np.abs(np.subtract(fit.model.weights, MODELS[kind].weights)).max() <= 0.02
+    assert fit.residual < 2.0
+    if name == "letterboxed":  # other footage in the same framing is still refused
+        stranger = _framed_twin(tmp_path / "other.mkv", _crossing(2, 128)[:30], kind, size,
+                                picture)
+        with pytest.raises(InputError, match="not the same footage") as caught:
+            fit_grey_pair(colour, stranger)
+        assert "\n" not in str(caught.value) and str(stranger) in str(caught.value)
 
 
 def test_a_pair_that_does_not_match_is_refused(pair: tuple[Path, Path, Path],

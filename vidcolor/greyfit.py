@@ -6,10 +6,12 @@ a tone curve of its own. :func:`fit_grey_model` learns it as a
 :class:`~vidcolor.color.grey.GreyModel` — weights on the colour channels (encoded or linear light,
 whichever fits better) and a monotone tone curve of a few knots — from matched pixels;
 :func:`frame_offset` finds by how many frames the two copies are shifted (the offset that
-maximises the correlation of their small frames); :func:`fit_grey_pair` is the thin I/O edge
-that reads two videos, matches their frames, keeps the flat pixels (where chroma subsampling
-and compression leave the colour alone) and fits. A pair whose frames do not correlate, or
-whose best fit leaves too large a residual, is refused: it is not the same footage.
+maximises the correlation of their small frames), :mod:`vidcolor.framing` where the black and
+white's frame lies on the colour's (bars, scale, crop); :func:`fit_grey_pair` is the I/O edge
+that reads two videos, matches their frames and pixels, keeps the flat pixels the two share
+(where chroma subsampling and compression leave the colour alone) and fits. A pair whose frames
+do not correlate under their best framing, or whose best fit leaves too large a residual, is
+refused: it is not the same footage.
 
 The fit, in each space: the weights (non-negative, summing to 1) are searched on a grid of
 their simplex (0.05, then 0.01 apart), each scored by the residual of its best tone curve (knots
@@ -35,6 +37,7 @@ import numpy as np
 from vidcolor.color import srgb_to_linear
 from vidcolor.color.grey import GREY_MODELS, GREY_SPACES, GreyModel, grey_of_rgb
 from vidcolor.errors import InputError
+from vidcolor.framing import Framing, find_bars, find_framing, warp_to_colour
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,13 @@ _ITERATIONS = 8
 _SEARCH_PIXELS = 20_000
 #: Side of the small frames the offset search compares.
 _SMALL = (32, 24)
+#: Longest side of the frames the offset and framing are searched on.
+_SEARCH_SIDE = 320
+#: Matched frames the framing is searched on.
+_FRAMING_FRAMES = 4
+#: A framing within this (pixels) of the black and white stretched onto the colour's frame is
+#: taken as that: the same pixels as before framings were searched.
+_SNAP = 0.5
 #: Grey levels a pixel's 5x5 neighbourhood may span (any channel) to count as flat.
 _FLAT_RANGE = 10
 
@@ -73,6 +83,11 @@ class GreyFit:
         correlation: of the two copies' small frames at that offset (1: identical).
         frames: matched frames the pixels came from.
         pixels: pixels fitted.
+        scale, shift: the black and white's framing on the colour, in each one's own pixels:
+            colour point ``(x, y)`` shows at ``(scale[0] * x + shift[0], scale[1] * y +
+            shift[1])`` of the black and white (:class:`~vidcolor.framing.Framing`; a copy
+            zoomed 6 % and cropped has a scale of 1.06 and a negative shift, one letterboxed
+            a positive vertical shift, one of another size the ratio of the sizes).
     """
 
     model: GreyModel
@@ -81,6 +96,13 @@ class GreyFit:
     correlation: float
     frames: int
     pixels: int
+    scale: tuple[float, float] = (1.0, 1.0)
+    shift: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def framing(self) -> Framing:
+        """:attr:`scale` and :attr:`shift` as a :class:`~vidcolor.framing.Framing`."""
+        return Framing(self.scale, self.shift)
 
 
 def _features(rgb: np.ndarray, space: str) -> np.ndarray:
@@ -315,59 +337,185 @@ def _flat(*images: np.ndarray) -> np.ndarray:
     return flat
 
 
+@dataclass(frozen=True)
+class _Match:
+    """How two videos' frames match: colour frame ``i`` (``start <= i < stop``) is shown by
+    black-and-white frame ``i + offset`` decoded at ``bw_size`` (None: its own), the colour's
+    pixels in ``box`` by its pixels under ``framing`` (None: the same pixels)."""
+
+    offset: int
+    correlation: float
+    start: int
+    stop: int
+    framing: Framing
+    bw_size: tuple[int, int] | None
+    decode_framing: Framing | None
+    box: tuple[int, int, int, int]
+
+
+def _search_frames(path: str | os.PathLike[str], size: tuple[int, int], max_frames: int
+                   ) -> np.ndarray:
+    """``(T, h, w)`` BT.601 greys of the first ``max_frames`` frames, scaled to at most
+    :data:`_SEARCH_SIDE` pixels wide and high."""
+    from vidcolor.video.decode import iter_frames
+
+    factor = min(1.0, _SEARCH_SIDE / max(size))
+    small = (max(8, round(size[0] * factor)), max(8, round(size[1] * factor)))
+    return np.stack([grey_of_rgb(frame.rgb, "bt601") for frame in itertools.islice(
+        iter_frames(path, size=None if small == size else small), max_frames)])
+
+
+def _small_pairs(colour: np.ndarray, bw: np.ndarray, framing: Framing,
+                 picture: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The colour frames and the black and white resampled onto them, over the pixels both
+    show, at :data:`_SMALL` (for :func:`frame_offset`)."""
+    box = framing.overlap(colour.shape[:0:-1], picture, margin=1.0)
+    if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+        box = (0, 0, colour.shape[2], colour.shape[1])
+    x0, y0, x1, y1 = box
+    small_colour = np.stack([cv2.resize(frame[y0:y1, x0:x1], _SMALL, interpolation=cv2.INTER_AREA)
+                             for frame in colour])
+    small_bw = np.stack([cv2.resize(warp_to_colour(frame, framing, box), _SMALL,
+                                    interpolation=cv2.INTER_AREA) for frame in bw])
+    return small_colour, small_bw
+
+
+def _framing_frames(colour: np.ndarray, offset: int, bw_count: int) -> list[int]:
+    """The :data:`_FRAMING_FRAMES` colour frames (with a match at ``offset``) with the most
+    detail, one from each stretch of the overlap."""
+    start, stop = max(0, -offset), min(len(colour), bw_count - offset)
+    stretches = np.array_split(np.arange(start, stop), min(_FRAMING_FRAMES, stop - start))
+    return [int(part[np.argmax([colour[i].std() for i in part])]) for part in stretches]
+
+
+def _match_frames(colour: np.ndarray, bw: np.ndarray, pair: str, max_offset: int
+                  ) -> tuple[int, float, Framing, tuple[int, int, int, int]]:
+    """The frame offset, correlation and framing (on these search-size frames) of a pair, and
+    the black and white's picture inside its bars; the offset is found again once the framing
+    is known, and the framing again where that moves it."""
+    picture = find_bars(bw[np.linspace(0, len(bw) - 1, min(len(bw), 60)).astype(int)])
+    framing = Framing.stretch(colour.shape[:0:-1], picture)
+    try:
+        offset, correlation = frame_offset(*_small_pairs(colour, bw, framing, picture),
+                                           max_offset)
+        for _ in range(2):
+            chosen = _framing_frames(colour, offset, len(bw))
+            framing = find_framing(colour[chosen], bw[[i + offset for i in chosen]], picture)
+            found, correlation = frame_offset(*_small_pairs(colour, bw, framing, picture),
+                                              max_offset)
+            if found == offset:
+                break
+            offset = found
+    except ValueError as exc:
+        raise InputError(f"{pair}: cannot be matched ({exc})") from None
+    return offset, correlation, framing, picture
+
+
+def _match_pair(colour_path: str | os.PathLike[str], bw_path: str | os.PathLike[str],
+                pair: str, max_frames: int, max_offset: int) -> _Match:
+    """How the pair's frames match (:class:`_Match`), found on their first ``max_frames``
+    frames at the search size; a pair that does not correlate under its best framing is
+    refused."""
+    from vidcolor.video.probe import probe
+
+    colour_info, bw_info = probe(colour_path), probe(bw_path)
+    size, bw_size = (colour_info.width, colour_info.height), (bw_info.width, bw_info.height)
+    colour = _search_frames(colour_path, size, max_frames)
+    bw = _search_frames(bw_path, bw_size, max_frames)
+    offset, correlation, framing, picture = _match_frames(colour, bw, pair, max_offset)
+    if correlation < MIN_CORRELATION:
+        raise InputError(f"{pair}: not the same footage (their frames correlate {correlation:.2f}"
+                         f" at best, below {MIN_CORRELATION}); give a colour video and its own "
+                         "black-and-white copy")
+    start, stop = max(0, -offset), min(len(colour), len(bw) - offset)
+    colour_factor = (size[0] / colour.shape[2], size[1] / colour.shape[1])
+    bw_factor = (bw_size[0] / bw.shape[2], bw_size[1] / bw.shape[1])
+    framing = framing.rescaled(colour_factor, bw_factor)
+    stretched = Framing.stretch(size, (0, 0, *bw_size))
+    if framing.distance(stretched, size) <= _SNAP:
+        # today's pairs: the same pixels as ever (those the bars, if any, hide aside)
+        box = _picture_box(Framing(), size, picture, (size[0] / bw.shape[2],
+                                                      size[1] / bw.shape[1]))
+        return _Match(offset, correlation, start, stop, stretched,
+                      None if bw_size == size else size, None, box)
+    # a much larger black and white is scaled down by FFmpeg (area) first, against aliasing
+    decode = (round(bw_size[0] / framing.scale[0]) if framing.scale[0] > 1.25 else bw_size[0],
+              round(bw_size[1] / framing.scale[1]) if framing.scale[1] > 1.25 else bw_size[1])
+    decode_framing = framing.rescaled((1.0, 1.0), (decode[0] / bw_size[0],
+                                                   decode[1] / bw_size[1]))
+    box = _picture_box(decode_framing, size, picture, (decode[0] / bw.shape[2],
+                                                       decode[1] / bw.shape[1]))
+    return _Match(offset, correlation, start, stop, framing,
+                  None if decode == bw_size else decode, decode_framing, box)
+
+
+def _picture_box(framing: Framing, size: tuple[int, int], picture: tuple[int, int, int, int],
+                 to_decoded: tuple[float, float]) -> tuple[int, int, int, int]:
+    """The colour pixels (of a frame of ``size``) that the black and white's ``picture``
+    (search pixels; ``to_decoded`` scales them to the decoded frame's, which ``framing`` maps
+    onto) shows, a search pixel and one more inside the bars' edge; the whole frame where
+    there are no bars and the framing covers it."""
+    x0, y0, x1, y1 = picture
+    scaled = (x0 * to_decoded[0], y0 * to_decoded[1], x1 * to_decoded[0], y1 * to_decoded[1])
+    if framing == Framing() and x0 == 0 and y0 == 0 and \
+            round(scaled[2]) == size[0] and round(scaled[3]) == size[1]:
+        return 0, 0, size[0], size[1]
+    return framing.overlap(size, scaled, margin=1.0 + max(to_decoded))
+
+
+def _matched_pixels(colour_path: str | os.PathLike[str], bw_path: str | os.PathLike[str],
+                    match: _Match, fit_frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The flat pixels (colours and greys) of ``fit_frames`` matched frames, evenly spaced,
+    over the colour pixels the black and white shows."""
+    from vidcolor.video.decode import iter_frames
+
+    start, stop, offset = match.start, match.stop, match.offset
+    wanted = set(np.linspace(start, stop - 1, min(fit_frames, stop - start)).round().astype(int))
+    x0, y0, x1, y1 = match.box
+    colours, greys = [], []
+    colour_frames = itertools.islice(iter_frames(colour_path), start, stop)
+    bw_frames = itertools.islice(iter_frames(bw_path, size=match.bw_size), start + offset, None)
+    for index, (colour, bw) in enumerate(zip(colour_frames, bw_frames, strict=False), start):
+        if index not in wanted:
+            continue
+        grey = grey_of_rgb(bw.rgb, "bt601")
+        if match.decode_framing is not None:
+            grey = warp_to_colour(grey, match.decode_framing, match.box)
+        else:
+            grey = grey[y0:y1, x0:x1]
+        rgb = colour.rgb[y0:y1, x0:x1]
+        flat = _flat(rgb, grey)
+        if flat.mean() < 0.05:  # grain everywhere: the flattest half
+            spread = cv2.dilate(grey, np.ones((5, 5), np.uint8)) - cv2.erode(
+                grey, np.ones((5, 5), np.uint8))
+            flat = spread <= np.median(spread)
+        colours.append(rgb[flat])
+        greys.append(grey[flat])
+    return colours, greys
+
+
 def fit_grey_pair(colour_path: str | os.PathLike[str], bw_path: str | os.PathLike[str], *,
                   max_frames: int = 300, max_offset: int = 12, fit_frames: int = 24,
                   max_pixels: int = 200_000, seed: int = 0) -> GreyFit:
     """Fit the grey model that made the black-and-white video ``bw_path`` from the colour
     video ``colour_path`` (the same footage).
 
-    The first ``max_frames`` frames of each are compared small to find their offset
-    (:func:`frame_offset`); then ``fit_frames`` matched frames, evenly spaced, give their
-    flat pixels (at most ``max_pixels``, drawn with ``seed``) to :func:`fit_grey_model`.
-    A black and white of another size is scaled to the colour's (scale and crop are not
-    searched).
+    The first ``max_frames`` frames of each, at most 320 pixels wide, give their offset
+    (:func:`frame_offset`) and the black and white's framing on the colour
+    (:func:`vidcolor.framing.find_framing`: its bars, scale and crop); then ``fit_frames``
+    matched frames, evenly spaced, give the flat pixels of the part of the colour frame the
+    black and white shows (at most ``max_pixels``, drawn with ``seed``) to
+    :func:`fit_grey_model`. A framing within half a pixel of the plain one (the black and
+    white stretched onto the colour's frame) is taken as that one.
 
     Raises:
         InputError: a video cannot be read, or the pair does not match (its frames do not
-            correlate at any offset, or the best fit leaves a residual over
-            :data:`MAX_RESIDUAL` levels); one line naming both files.
+            correlate at any offset under their best framing, or the best fit leaves a residual
+            over :data:`MAX_RESIDUAL` levels); one line naming both files.
     """
-    from vidcolor.video.decode import iter_frames
-    from vidcolor.video.probe import probe
-
-    colour_info = probe(colour_path)
-    size = (colour_info.width, colour_info.height)
     pair = f"{colour_path} and {bw_path}"
-    small_colour = np.stack([grey_of_rgb(f.rgb, "bt601") for f in itertools.islice(
-        iter_frames(colour_path, size=_SMALL), max_frames)])
-    small_bw = np.stack([grey_of_rgb(f.rgb, "bt601") for f in itertools.islice(
-        iter_frames(bw_path, size=_SMALL), max_frames)])
-    try:
-        offset, correlation = frame_offset(small_colour, small_bw, max_offset)
-    except ValueError as exc:
-        raise InputError(f"{pair}: cannot be matched ({exc})") from None
-    if correlation < MIN_CORRELATION:
-        raise InputError(f"{pair}: not the same footage (their frames correlate {correlation:.2f}"
-                         f" at best, below {MIN_CORRELATION}); give a colour video and its own "
-                         "black-and-white copy")
-    start, stop = max(0, -offset), min(len(small_colour), len(small_bw) - offset)
-    wanted = set(np.linspace(start, stop - 1, min(fit_frames, stop - start)).round().astype(int))
-    colours, greys = [], []
-    bw_info = probe(bw_path)
-    bw_size = None if (bw_info.width, bw_info.height) == size else size
-    colour_frames = itertools.islice(iter_frames(colour_path), start, stop)
-    bw_frames = itertools.islice(iter_frames(bw_path, size=bw_size), start + offset, None)
-    for index, (colour, bw) in enumerate(zip(colour_frames, bw_frames, strict=False), start):
-        if index not in wanted:
-            continue
-        grey = grey_of_rgb(bw.rgb, "bt601")
-        flat = _flat(colour.rgb, grey)
-        if flat.mean() < 0.05:  # grain everywhere: the flattest half
-            spread = cv2.dilate(grey, np.ones((5, 5), np.uint8)) - cv2.erode(
-                grey, np.ones((5, 5), np.uint8))
-            flat = spread <= np.median(spread)
-        colours.append(colour.rgb[flat])
-        greys.append(grey[flat])
+    match = _match_pair(colour_path, bw_path, pair, max_frames, max_offset)
+    colours, greys = _matched_pixels(colour_path, bw_path, match, fit_frames)
     if not colours:
         raise InputError(f"{pair}: no frames in common to fit a grey model from")
     rgb, grey = np.concatenate(colours), np.concatenate(greys)
@@ -381,6 +529,8 @@ def fit_grey_pair(colour_path: str | os.PathLike[str], bw_path: str | os.PathLik
     if residual > MAX_RESIDUAL:
         raise InputError(f"{pair}: not the same footage, or not a grey model of it (the best "
                          f"fit leaves {residual:.1f} grey levels RMS, more than {MAX_RESIDUAL:g})")
-    log.info("grey model fitted from %s: %s, residual %.2f levels RMS, offset %d frames",
-             pair, model.describe(), residual, offset)
-    return GreyFit(model, residual, offset, correlation, len(colours), len(rgb))
+    log.info("grey model fitted from %s: %s, residual %.2f levels RMS, offset %d frames, "
+             "framing %s", pair, model.describe(), residual, match.offset,
+             match.framing.describe())
+    return GreyFit(model, residual, match.offset, match.correlation, len(colours), len(rgb),
+                   match.framing.scale, match.framing.shift)

@@ -68,8 +68,9 @@ def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | N
 
         fit = fit_grey_pair(*grey_pair)
         log.info("grey model: %s; residual %.2f grey levels RMS over %d pixels of %d frames "
-                 "(offset %d frames, correlation %.3f)", fit.model.describe(), fit.residual,
-                 fit.pixels, fit.frames, fit.offset, fit.correlation)
+                 "(offset %d frames, framing %s, correlation %.3f)", fit.model.describe(),
+                 fit.residual, fit.pixels, fit.frames, fit.offset, fit.framing.describe(),
+                 fit.correlation)
         model = fit.model
     report = build(list(episodes), output,
                    params=DatasetParams(size=size, dedup_threshold=dedup_threshold,
