@@ -183,3 +183,28 @@ def test_segmentation_holds_on_a_film_print(cartoon: np.ndarray) -> None:
     split = [not whole(segment(worn, "regiongrow", clean_film=False)) for worn in prints]
     assert np.mean(held) >= 0.9  # measured: 40 of 40
     assert np.mean(split) >= 0.5  # without the cleaning the scratches split it (31 of 40)
+
+
+def test_the_shot_detector_sees_no_cut_in_a_film_prints_grain(tmp_path) -> None:
+    """The film twin of the demo's first episode (grain, flicker, weave, dust, scratches):
+    every shot start is a cut of the series, a dark frame or the frame after one. Without
+    the blur before the detectors, HashDetector cut at frame 146, a big change of drawing
+    the clean twin keeps below its threshold."""
+    from vidcolor.demo.episode import iter_episode_frames
+    from vidcolor.demo.generate import generate_episode
+    from vidcolor.inference.shots import DARK_LIGHTNESS, shot_frames
+    from vidcolor.inference.sources import open_source
+
+    bw = tmp_path / "film_bw.mkv"
+    generate_episode(tmp_path / "colour.mkv", bw, audio=False, seed=0, episode=0,
+                     film=FilmWear())
+    scenes = [frame.scene for frame in iter_episode_frames(seed=0, episode=0)]
+    cuts = {index for index in range(1, len(scenes)) if scenes[index] != scenes[index - 1]}
+    starts, dark = [], set()
+    for work in shot_frames(open_source(bw)):
+        if float(work.thumb.mean()) < DARK_LIGHTNESS:
+            dark |= {work.index, work.index + 1}
+        if work.shot_start:
+            starts.append(work.index)
+    assert len(starts) >= 8 and 146 not in starts
+    assert set(starts) - {0} <= cuts | dark
