@@ -413,7 +413,7 @@ def test_a_new_grey_model_measures_the_credit_screens_again(tmp_path: Path) -> N
     before = (tmp_path / "ds" / "excluded.csv").read_text()
     frames = sorted(p.read_bytes() for p in (tmp_path / "ds").rglob("*.png"))
     report = build_dataset(clips, tmp_path / "ds", params=params, grey="bt601")
-    assert [e.status for e in report.episodes] == ["repaired", "repaired"]
+    assert [e.status for e in report.episodes] == ["re-extracted", "re-extracted"]
     assert "grey model changes" in report.episodes[0].message
     build_dataset(clips, tmp_path / "new", params=params, grey="bt601")
     again = (tmp_path / "ds" / "excluded.csv").read_text()

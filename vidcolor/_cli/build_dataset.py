@@ -78,9 +78,9 @@ def build_dataset(episodes: tuple[str, ...], output: str, test_episodes: str | N
                    test_episodes=tests, skip_errors=skip_errors, progress_bar=True, wait=wait,
                    grey=model)
     for ep in report.episodes:
-        if ep.status in ("added", "repaired"):
+        if ep.status in ("added", "repaired", "re-extracted"):
             log.info("%s: %s%d frames decoded, %d stored, %d duplicates, %d credit frames "
-                     "dropped", ep.episode, "repaired: " if ep.status == "repaired" else "",
+                     "dropped", ep.episode, "" if ep.status == "added" else f"{ep.status}: ",
                      ep.decoded, ep.stored, ep.duplicates, ep.credits)
         else:
             log.info("%s: %s", ep.episode, ep.status)

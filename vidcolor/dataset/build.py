@@ -227,8 +227,8 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
     manifest = _read_csv(output / "manifest.csv")
     excluded = _read_csv(output / "excluded.csv")
     work, repairs = _plan_repairs(output, meta, manifest, excluded, given)
-    if grey is not None and grey != recorded:
-        _plan_regrey(output, meta, work, repairs, recorded, grey)
+    again = _plan_regrey(output, meta, work, recorded, grey) \
+        if grey is not None and grey != recorded else {}
     listed = len(manifest) + len(excluded)
     manifest = [r for r in manifest if r.get("episode") in meta["episodes"]]
     excluded = [r for r in excluded if r.get("episode") in meta["episodes"]]
@@ -253,6 +253,8 @@ def _build(given: dict[str, Path], output: Path, params: DatasetParams,
             continue
         if name in repairs:
             episode.status, episode.message = "repaired", repairs[name]
+        elif name in again:
+            episode.status, episode.message = "re-extracted", again[name]
         split = "test" if name in tests else "train"
         for row in rows:
             row["split"] = split

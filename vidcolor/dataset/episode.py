@@ -60,7 +60,9 @@ class EpisodeReport:
     stored: int = 0
     duplicates: int = 0
     credits: int = 0
-    status: str = "added"  # added | repaired | unchanged | skipped-greyscale | skipped-error
+    #: added | repaired | re-extracted (the grey model changed) | unchanged |
+    #: skipped-greyscale | skipped-error
+    status: str = "added"
     message: str = ""
 
 

@@ -59,17 +59,17 @@ def _plan_repairs(output: Path, meta: dict, manifest: list[dict[str, str]],
     return work, repairs
 
 
-def _plan_regrey(output: Path, meta: dict, work: dict[str, Path], repairs: dict[str, str],
-                 recorded: GreyModel, grey: GreyModel) -> None:
-    """Drop every held episode from ``meta`` (into ``work`` and ``repairs``) to extract it
-    again: its credit screens' signatures were measured on the old model's grey.
+def _plan_regrey(output: Path, meta: dict, work: dict[str, Path], recorded: GreyModel,
+                 grey: GreyModel) -> dict[str, str]:
+    """Drop every held episode from ``meta`` (into ``work``) to extract it again: its credit
+    screens' signatures were measured on the old model's grey. Returns ``{episode: why}``.
 
     The stored frames are colour and come out the same; an episode whose recorded source is
     gone or has changed, and was not given, keeps its old signatures, with a warning (a given
     file of another source is the build's usual error, not replaced here).
     """
     change = f"the grey model changes from {recorded.describe()} to {grey.describe()}"
-    again = []
+    again = {}
     for name, record in list(meta["episodes"].items()):
         source = work.get(name, Path(str(record.get("source", ""))))
         if not _same_source(source, record):
@@ -80,11 +80,11 @@ def _plan_regrey(output: Path, meta: dict, work: dict[str, Path], repairs: dict[
             continue
         work[name] = source
         meta["episodes"].pop(name)
-        repairs.setdefault(name, f"{change}: extracted again")
-        again.append(name)
+        again[name] = f"{change}: extracted again"
     if again:
         log.warning("%s: %s; extracting %d episode(s) again to measure their credit screens' "
                     "grey", output, change, len(again))
+    return again
 
 
 def _remove_strays(frames_root: Path, episodes: dict) -> None:
