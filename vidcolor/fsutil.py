@@ -124,9 +124,18 @@ def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
         handle.write(data)
 
 
+def json_bytes(obj: Any, *, allow_nan: bool = True) -> bytes:
+    """``obj`` as the indented, key-sorted JSON of our records and reports.
+
+    Raises:
+        ValueError: NaN or infinity in it, unless ``allow_nan``.
+    """
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=allow_nan) + "\n").encode()
+
+
 def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``target`` atomically."""
-    write_bytes_atomic(target, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    write_bytes_atomic(target, json_bytes(obj))
 
 
 #: A record of ours is a few KiB; one larger than this was not written by vidcolor.

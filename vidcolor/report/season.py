@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from vidcolor.fsutil import ensure_writable_dir
+from vidcolor.fsutil import ensure_writable_dir, json_bytes
 from vidcolor.metrics import metric_named
 from vidcolor.report.table import ARROWS, format_value
-from vidcolor.report.writer import INDEX_HTML, REPORT_JSON, json_bytes, write_files_atomic
+from vidcolor.report.writer import INDEX_HTML, REPORT_JSON, write_files_atomic
 
 __all__ = [
     "SEASON_KEYS",
@@ -133,6 +133,6 @@ def write_season_report(folder: Path, report: dict[str, Any]) -> None:
             + "".join(f"<p>{html.escape(note)}</p>" for note in season_notes(report)) +
             "</body></html>\n")
     write_files_atomic(folder, [
-        (REPORT_JSON, json_bytes(report)),
+        (REPORT_JSON, json_bytes(report, allow_nan=False)),
         (SEASON_TEXT, (format_season_report(report) + "\n").encode("utf-8")),
         (INDEX_HTML, page.encode("utf-8"))])

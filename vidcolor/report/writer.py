@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vidcolor.errors import OutputError
-from vidcolor.fsutil import atomic_path, ensure_writable_dir
+from vidcolor.fsutil import atomic_path, ensure_writable_dir, json_bytes
 from vidcolor.report.figures import plot_error_curves, plot_series, plot_sheet
 from vidcolor.report.page import CAPTIONS, page_html
 from vidcolor.report.sheet_collector import SheetRow
@@ -31,7 +30,6 @@ __all__ = [
     "SERIES_PNG",
     "write_report",
     "write_files_atomic",
-    "json_bytes",
 ]
 
 
@@ -64,7 +62,7 @@ def write_report(directory: str | os.PathLike[str], summary: Mapping[str, Any],
         ValueError: the summary is not JSON-able (NaN or infinity in it).
     """
     folder = ensure_writable_dir(directory)
-    report = json_bytes(summary)  # fails (NaN) before anything is written
+    report = json_bytes(summary, allow_nan=False)  # fails (NaN) before anything is written
     images = []
     files = []
     if summary.get("frames"):
@@ -83,15 +81,6 @@ def write_report(directory: str | os.PathLike[str], summary: Mapping[str, Any],
     files.append((INDEX_HTML, page_html(title, summary, images).encode("utf-8")))
     write_files_atomic(folder, files)
     return folder / INDEX_HTML
-
-
-def json_bytes(obj: Any) -> bytes:
-    """``obj`` as the indented JSON of a report file.
-
-    Raises:
-        ValueError: NaN or infinity in it.
-    """
-    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
 def write_files_atomic(folder: Path, files: Sequence[tuple[str, bytes]]) -> None:
