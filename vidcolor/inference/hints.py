@@ -44,6 +44,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -229,6 +230,18 @@ class _Frame:
     hinted: np.ndarray  # (R,) bool
     origin: np.ndarray | None = None  # (R,) the region of the frame before it came from
 
+    @cached_property
+    def shape(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each region's pixel count and centroid ``(x, y)`` (computed once a frame: a frame
+        is the ``now`` of one carrying step and the ``before`` of the next)."""
+        count = len(self.light)
+        flat = self.labels.ravel()
+        size = np.bincount(flat, minlength=count).astype(np.float64)
+        ys, xs = np.indices(self.labels.shape)
+        centre = np.stack([np.bincount(flat, xs.ravel(), count),
+                           np.bincount(flat, ys.ravel(), count)], axis=1)
+        return size, centre / np.maximum(size, 1)[:, None]
+
     def packed(self) -> np.ndarray:
         """int8 ``(h, w, 3)``: a, b and the cover flag of every pixel."""
         colour = np.clip(np.rint(self.colour), -128, 127).astype(np.int8)
@@ -345,23 +358,12 @@ class _Lost:
 _LOST_FIELDS = ("light", "size", "centre", "colour", "age")
 
 
-def _shape(frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
-    """Each region's pixel count and centroid ``(x, y)``."""
-    count = len(frame.light)
-    flat = frame.labels.ravel()
-    size = np.bincount(flat, minlength=count).astype(np.float64)
-    ys, xs = np.indices(frame.labels.shape)
-    centre = np.stack([np.bincount(flat, xs.ravel(), count), np.bincount(flat, ys.ravel(), count)],
-                      axis=1) / np.maximum(size, 1)[:, None]
-    return size, centre
-
-
 def _found(before: _Frame, now: _Frame, lost: _Lost | None) -> _Lost:
     """Give the unhinted regions of ``now`` (in place) the hint of a lost region of their
     lightness, size and place: of ``before`` (hinted, continued by no hinted region of ``now``)
     or of the frames before it (``lost``). Returns what stays lost. Each lost region is found
     at most once, by the nearest match (module constants ``FOUND_*``)."""
-    size_b, centre_b = _shape(before)
+    size_b, centre_b = before.shape
     continued = np.zeros(len(before.light), bool)
     continued[now.origin[now.hinted]] = True
     gone = before.hinted & ~continued & (size_b >= FOUND_MIN_PIXELS)
@@ -371,7 +373,7 @@ def _found(before: _Frame, now: _Frame, lost: _Lost | None) -> _Lost:
         older = lost.subset(lost.age < FOUND_FRAMES)
         older.age = older.age + 1
         fresh = fresh.joined(older)
-    size_n, centre_n = _shape(now)
+    size_n, centre_n = now.shape
     reach = FOUND_REACH * float(np.hypot(*now.labels.shape))
     taken = np.zeros(len(fresh.light), bool)
     for region in np.flatnonzero(~now.hinted & (size_n >= FOUND_MIN_PIXELS)):
