@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import resource
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
@@ -174,6 +175,17 @@ def write_rip(path: Path, frames: list[np.ndarray], subtitles_until: float = 9.0
         assert data.count(b"DURATION") == 3
         path.write_bytes(data.replace(b"DURATION", b"XURATION"))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _vidcolor_logger_restored() -> Iterator[None]:
+    """Give every test the ``vidcolor`` logger as it found it: a CLI run in the test process
+    gives it its own handler and stops propagation (``_cli.main._setup_logging``), which hid
+    later tests' log lines from ``caplog``."""
+    logger = logging.getLogger("vidcolor")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture

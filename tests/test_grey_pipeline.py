@@ -236,12 +236,9 @@ def _crossing(seed: int, width: int, height: int = 72) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", list(FRAMED))
 def test_fit_from_a_pair_of_another_framing(name: str, tmp_path: Path,
-                                            caplog: pytest.LogCaptureFixture,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                            caplog: pytest.LogCaptureFixture) -> None:
     """A twin zoomed and cropped, letterboxed or pillarboxed, of another size: its framing is
     found (scale within 1 %, shift within a pixel) and with it the grey model."""
-    # a CLI test before this one leaves the vidcolor logger unpropagated (its own handler)
-    monkeypatch.setattr(logging.getLogger("vidcolor"), "propagate", True)
     colour_size, size, picture, kind = FRAMED[name]
     frames = _crossing(1, *colour_size)
     colour = write_clip(tmp_path / "colour.mkv", frames[2:], audio=False)

@@ -461,12 +461,7 @@ def test_variable_frame_rate_odd_size_and_rotation_are_kept(tmp_path: Path, runs
 
 
 def test_colour_image_anywhere_in_a_folder_is_reported(tmp_path: Path, runs: Path,
-                                                        caplog: pytest.LogCaptureFixture,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import logging
-
-    # an earlier CLI test may have given the package logger its own handler
-    monkeypatch.setattr(logging.getLogger("vidcolor"), "propagate", True)
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), cartoon_frames(1)[0])

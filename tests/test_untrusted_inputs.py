@@ -137,9 +137,7 @@ def _resolution_change(tmp_path: Path, count: int = 12) -> Path:
 
 
 def test_a_resolution_change_is_scaled_to_the_first_size(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(logging.getLogger("vidcolor"), "propagate", True)  # after a CLI test
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = _resolution_change(tmp_path)
     info = probe(path)
     assert (info.width, info.height) == (64, 48)
