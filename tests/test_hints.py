@@ -287,3 +287,46 @@ def test_a_lost_hinted_region_is_found_again_by_grey_size_and_place() -> None:
         far = _regions_frame([box], [True, False], [(0.0, 0.0), (0.0, 0.0)], origin=[0, 0])
         _found(_regions_frame([(20, 30, 20)], [True, True], [(0.0, 0.0), red]), far, None)
         assert not far.hinted[1], box
+
+
+def test_a_hinted_eye_keeps_its_own_colour_where_the_regions_swallow_it(tmp_path) -> None:
+    # A grey face with a white eye 5 px across: no region-growing seed reaches the eye (every
+    # pixel of it is within 4 px of the face), so without hints it joins the face. A whole-frame
+    # hint paints the face red and the eye white: in the hinted shot the eye stays white (the
+    # hinted shot's regions keep small flat patches), after the cut nothing changes.
+    white, grey_frames = (255, 255, 255), tmp_path / "grey"
+    grey_frames.mkdir()
+    centres = []
+    for index in range(SHOT + 6):
+        first = index < SHOT
+        frame = np.full((HEIGHT, WIDTH, 3), 200 if first else 90, np.uint8)
+        x, y = (4 + index, 12) if first else (30, 12)
+        cv2.rectangle(frame, (x, y), (x + 21, y + 21), (20, 20, 20), -1)  # ink
+        cv2.rectangle(frame, (x + 2, y + 2), (x + 19, y + 19), (120, 120, 120), -1)
+        cv2.circle(frame, (x + 14, y + 7), 2, (235, 235, 235), -1)  # off the face's centre
+        cv2.imwrite(str(grey_frames / f"{index:03d}.png"), frame)
+        centres.append((x + 14, y + 7))
+        if index == 5:
+            hint = frame.copy()
+            hint[frame[..., 0] == 200] = (60, 140, 220)
+            hint[frame[..., 0] == 120] = RED
+            hint[frame[..., 0] == 235] = white
+    hints = tmp_path / "hints"
+    hints.mkdir()
+    cv2.imwrite(str(hints / "5.png"), cv2.cvtColor(hint, cv2.COLOR_RGB2BGR))
+    red = rgb_to_lab_frame(np.array([[RED]], np.uint8))[0, 0, 1:]
+    options = RenderOptions(workers=0, size=32)
+    run = save_tiny_run(tmp_path / "run")
+    out = render(grey_frames, [run], tmp_path / "hinted", options=options, hints=hints)
+    plain = render(grey_frames, [run], tmp_path / "plain", options=options)
+    for index, (x, y) in enumerate(centres):
+        rgb = cv2.cvtColor(cv2.imread(str(out / f"{index:03d}.png")), cv2.COLOR_BGR2RGB)
+        lab = rgb_to_lab_frame(rgb)
+        if index < SHOT:
+            # white within 3 ab units (swallowed by the face it is pink, 10 ab units)
+            assert np.linalg.norm(lab[y - 1:y + 2, x - 1:x + 2, 1:], axis=-1).max() < 3, index
+            face = lab[y + 6:y + 11, x - 9:x - 2, 1:].reshape(-1, 2).mean(axis=0)
+            assert np.linalg.norm(face - red) < 10, index
+        else:
+            assert np.array_equal(cv2.imread(str(out / f"{index:03d}.png")),
+                                  cv2.imread(str(plain / f"{index:03d}.png"))), index

@@ -9,7 +9,7 @@ import pytest
 from vidcolor.inference.refine.felzenszwalb import segment_felzenszwalb
 from vidcolor.inference.refine.fill import fill_regions, region_colours
 from vidcolor.inference.refine.grey import normalize_luminance
-from vidcolor.inference.refine.regiongrow import segment_regiongrow
+from vidcolor.inference.refine.regiongrow import REGION_MIN_PATCH, segment_regiongrow
 from vidcolor.inference.refine.registry import (
     SEGMENTATIONS,
     Parameter,
@@ -80,6 +80,34 @@ def test_regiongrow_ignores_features_within_four_pixels() -> None:
     labels = segment_regiongrow(image)
     assert labels[10, 20] != labels[0, 0]
     assert len(np.unique(labels[:, 14:26][:, 3:-3])) == 1
+
+
+def test_regiongrow_min_patch_keeps_small_flat_patches_of_another_grey() -> None:
+    # The 3-px dark stripe above is a flat patch of another grey: with min_patch a region of
+    # its own, not half of each side's.
+    image = np.ones((20, 30))
+    image[:, 14:17] = 0.0
+    labels = segment_regiongrow(image, min_patch=REGION_MIN_PATCH)
+    assert len(np.unique(labels[:, 14:17])) == 1
+    assert labels[10, 15] not in (labels[10, 5], labels[10, 25])
+    # ... and so is a white eye 7 px across in a grey face, which without it joins the face.
+    image = np.full((40, 40), 0.5)
+    rows, cols = np.indices(image.shape)
+    eye = np.hypot(rows - 20, cols - 20) <= 3.5
+    image[eye] = 1.0
+    labels = segment_regiongrow(image, min_patch=REGION_MIN_PATCH)
+    assert len(np.unique(labels[eye])) == 1 and labels[20, 20] != labels[0, 0]
+    assert len(np.unique(labels)) == 2
+    assert len(np.unique(segment_regiongrow(image))) == 1
+    # ... but not when smaller than min_patch pixels
+    assert len(np.unique(segment_regiongrow(image, min_patch=int(eye.sum()) + 1))) == 1
+    # A strip of the fill's own grey cut off by a 2-px line stays with the fill it would join
+    # (a patch is kept only when its grey differs from that region's), and is not seeded.
+    image = np.full((20, 34), 0.5)
+    image[:, 30:32] = 0.0
+    labels = segment_regiongrow(image, min_patch=REGION_MIN_PATCH)
+    assert labels[10, 33] == labels[10, 0]
+    assert segment_regiongrow(image)[10, 33] == labels[10, 33]
 
 
 def test_regiongrow_every_pixel_labelled_and_fast() -> None:
@@ -183,7 +211,7 @@ def test_parameters_are_declared_and_checked_against_their_declaration() -> None
         "--fz-scale", "--fz-sigma", "--fz-min-size"]
     regiongrow = SEGMENTATIONS["regiongrow"]
     assert regiongrow.flag(regiongrow.parameters[0]) is None  # no options on the command line
-    assert regiongrow.integers == frozenset({"max_iterations"})
+    assert regiongrow.integers == frozenset({"min_patch", "max_iterations"})
     for options, message in (({"scale": 0}, "scale must be a number above 0"),
                              ({"min_size": 0}, "min_size must be a whole number of at least 1"),
                              ({"min_size": 2.5}, "whole number"),

@@ -84,6 +84,12 @@ FOUND_LIGHT = 1.0
 FOUND_SIZE = 1.4
 FOUND_REACH = 0.08
 FOUND_MIN_PIXELS = 30
+#: A hinted patch inside a render region becomes a region of its own (:func:`_paint_regions`)
+#: with at least this many pixels (thumbnail), this far in lightness (L units) and colour (ab
+#: units) from the region.
+SPLIT_PIXELS = 6
+SPLIT_LIGHT = 6.0
+SPLIT_COLOUR = 4.0
 #: An aspect ratio this far (relative) from the frame's is warned about (the hint is scaled).
 ASPECT_TOLERANCE = 0.02
 
@@ -206,6 +212,19 @@ class HintMaps:
         cover = packed[..., 2] > 0
         return packed[..., :2].astype(np.float32), cover
 
+    def fine_segmentation(self, method: str) -> tuple[tuple[tuple[int, int], ...],
+                                                      dict[str, int]]:
+        """The hinted shots ``(first, end)`` and the options that give the render's
+        ``method`` there the finer regions the hints are carried on (:func:`_regions`): small
+        flat patches between regions (an eye's white, an ink line) as regions of their own,
+        which a hint colours and the network alone would not tell apart from their
+        surroundings. Region growing only; other segmentations are left as they are."""
+        from vidcolor.inference.refine.regiongrow import REGION_MIN_PATCH
+
+        if method != "regiongrow":
+            return (), {}
+        return tuple(sorted(self.shots.items())), {"min_patch": REGION_MIN_PATCH}
+
     def stage(self, context: StageContext) -> SequenceStage:
         """The sequence stage that paints these hints (:class:`Hints`, built from a context
         whose ``hints`` are these): :func:`vidcolor.inference.stages.build_stages` asks the
@@ -260,10 +279,13 @@ def _region_median(labels: np.ndarray, values: np.ndarray, mask: np.ndarray, cou
 
 
 def _regions(thumb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The flat regions of a thumbnail (the render's region growing) and their median L."""
+    """The flat regions of a thumbnail (the render's region growing, with the small flat
+    patches between regions as regions of their own: an eye's white carries its own hint) and
+    their median L."""
+    from vidcolor.inference.refine.regiongrow import REGION_MIN_PATCH
     from vidcolor.inference.refine.registry import segment
 
-    labels = segment(thumb, "regiongrow")
+    labels = segment(thumb, "regiongrow", min_patch=REGION_MIN_PATCH)
     assert labels is not None
     count = int(labels.max()) + 1
     return labels, _region_median(labels, thumb, np.ones(labels.shape, bool), count)
@@ -528,8 +550,7 @@ class Hints(SequenceStage):
                 ab = cv2.resize(ab, shape[::-1], interpolation=cv2.INTER_NEAREST)
                 cover = cv2.resize(cover.astype(np.uint8), shape[::-1],
                                    interpolation=cv2.INTER_NEAREST) > 0
-            colour, hinted = _region_hints(work.labels, ab, cover, len(work.region_ab))
-            work.region_ab = np.where(hinted[:, None], colour, work.region_ab).astype(np.float32)
+            _paint_regions(work, ab, cover)
         elif work.ab_small:
             grid = work.ab_small[0].shape[:2]
             share = cv2.resize(cover.astype(np.float32), grid[::-1], interpolation=cv2.INTER_AREA)
@@ -541,14 +562,52 @@ class Hints(SequenceStage):
         return [work]
 
 
-def _region_hints(labels: np.ndarray, ab: np.ndarray, cover: np.ndarray, regions: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Each region's hint colour and whether the hint covers more than :data:`COVER` of it."""
-    flat = labels.ravel()
-    weight = cover.ravel().astype(np.float64)
-    size = np.bincount(flat, minlength=regions)
-    hits = np.bincount(flat, weight, regions)
-    colour = np.stack([np.bincount(flat, weight * ab[..., c].ravel(), regions)
-                       for c in range(2)], axis=1) / np.maximum(hits, 1e-9)[:, None]
-    return colour.astype(np.float32), hits > COVER * size
+def _paint_regions(work: FrameWork, ab: np.ndarray, cover: np.ndarray) -> None:
+    """Give the frame's regions their hint colours (in place).
 
+    A region more than :data:`COVER` of whose pixels the map covers takes the hint colour most
+    of them carry. The render's region growing leaves small shapes no seed reached (an eye's
+    white a few pixels across) to the region around them; the hints' regions keep them
+    (:func:`_regions`). Where pixels of a render region carry a hint colour other than the
+    region's (by :data:`SPLIT_COLOUR` ab units or more) over at least :data:`SPLIT_PIXELS` of
+    the thumbnail's pixels, and their lightness differs from the region's by
+    :data:`SPLIT_LIGHT` or more (not the region's own fill, shifted a pixel by the map's
+    scaling), they become a region of their own with that colour.
+    """
+    from vidcolor.inference.stages import region_lightness
+
+    assert work.labels is not None and work.region_ab is not None
+    assert work.region_light is not None and work.thumb is not None
+    labels, count = work.labels, len(work.region_ab)
+    # every (region, hint colour) piece of the covered pixels
+    colour = np.rint(ab[cover]).astype(np.int64) + 128
+    pieces, inverse, pixels = np.unique(labels[cover].astype(np.int64) * 65536
+                                        + colour[:, 0] * 256 + colour[:, 1],
+                                        return_inverse=True, return_counts=True)
+    region = pieces // 65536
+    piece_ab = np.stack([pieces // 256 % 256, pieces % 256], axis=1).astype(np.float32) - 128
+    by_size = np.lexsort((-pixels, region))  # by region, the largest piece first
+    regions, first = np.unique(region[by_size], return_index=True)
+    main = np.zeros(count, np.intp)
+    main[regions] = by_size[first]
+    hinted = np.bincount(region, pixels, count) > COVER * np.bincount(labels.ravel(),
+                                                                      minlength=count)
+    work.region_ab = np.where(hinted[:, None], piece_ab[main],
+                              work.region_ab).astype(np.float32)
+    light = np.bincount(inverse, work.lightness[cover], len(pieces)) / pixels
+    split = (pixels >= SPLIT_PIXELS * labels.size / work.thumb.size) & \
+        (np.abs(light - work.region_light[region]) >= SPLIT_LIGHT) & \
+        (np.linalg.norm(piece_ab - work.region_ab[region], axis=1) >= SPLIT_COLOUR)
+    if not split.any():
+        return
+    new_label = np.full(len(pieces), -1, np.int64)
+    new_label[split] = count + np.arange(int(split.sum()))
+    moved = new_label[inverse]
+    relabelled = labels.copy()
+    relabelled[cover] = np.where(moved >= 0, moved, labels[cover])
+    work.labels = relabelled
+    work.region_ab = np.concatenate([work.region_ab, piece_ab[split]]).astype(np.float32)
+    work.region_light = region_lightness(relabelled, work.lightness)
+    parents = region[split]  # the views show a split piece in its region's colours
+    work.views = {name: np.concatenate([view, view[parents]]) if view.ndim == 2 and
+                  len(view) == count else view for name, view in work.views.items()}

@@ -281,6 +281,9 @@ class Regions(FrameStage):
     With ``statistics`` the regions' mean predicted distributions and lightness are kept (for
     the palette and for temporal voting); with ``palette`` each region then takes the palette
     colour its distribution supports best (:func:`vidcolor.series.apply.choose_palette`).
+    The frames of ``fine_shots`` (first, end) are segmented with ``fine_options`` added: a
+    shot a colourist hinted gets the finer regions the hint can colour (an eye's white, an
+    ink line: :meth:`vidcolor.inference.hints.HintMaps.fine_segmentation`).
     """
 
     method: str
@@ -289,13 +292,17 @@ class Regions(FrameStage):
     palette: np.ndarray | None = None
     bins: np.ndarray | None = None
     look: SeriesLook | None = None  # the palette's layout weighs the choice when learnt
+    fine_shots: tuple[tuple[int, int], ...] = ()
+    fine_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def needs_probs(self) -> bool:  # type: ignore[override]
         return self.statistics or self.palette is not None
 
     def apply(self, work: FrameWork) -> FrameWork:
-        labels = segment(work.lightness, self.method, **self.options)
+        fine = any(first <= work.index < end for first, end in self.fine_shots)
+        labels = segment(work.lightness, self.method,
+                         **({**self.options, **self.fine_options} if fine else self.options))
         assert labels is not None
         work.labels = labels
         work.region_ab = mean_ab([region_colours(upsample_ab(ab, work.shape), labels)
@@ -430,10 +437,13 @@ def build_stages(context: StageContext) -> list[FrameStage | SequenceStage]:
     if options.refine != "none":
         palette = look.palette if (options.palette and look is not None
                                    and len(look.palette)) else None
+        fine_shots, fine_options = context.hints.fine_segmentation(options.refine) \
+            if context.hints is not None else ((), {})
         stages.append(Regions(options.refine, dict(options.refine_options),
                               statistics=any(s.needs_probs for s in sequence),
                               palette=palette, bins=context.bins,
-                              look=look if palette is not None else None))
+                              look=look if palette is not None else None,
+                              fine_shots=fine_shots, fine_options=fine_options))
     stages.extend(sequence)
     stages.append(Paint())
     if options.neutral and look is not None:

@@ -14,6 +14,12 @@ from vidcolor.inference.refine.grey import normalize_luminance
 #: Region-growing defaults (SPEC §7).
 REGION_THRESHOLD = 3 / 51
 REGION_MIN_DISTANCE = 4.0
+#: With ``min_patch`` (off by default: the SPEC's regions), a flat patch of at least that many
+#: pixels that no seed reached (all of it lies within ``min_distance`` of a region: an eye, a
+#: button) becomes a region of its own; the hints use this many.
+REGION_MIN_PATCH = 6
+#: ... seeded only this far (px) from every region: not on a region's anti-aliased rim.
+_PATCH_DEPTH = 1.5
 
 # cv2.floodFill accepts src(seed) - lo <= src(x) <= src(seed) + up; the SPEC's test is strict.
 _STRICT = 1e-6
@@ -51,6 +57,7 @@ def _grow_region(luminance: np.ndarray, fill_mask: np.ndarray, seed: tuple[int, 
 
 def segment_regiongrow(luminance: np.ndarray, *, threshold: float = REGION_THRESHOLD,
                        min_distance: float = REGION_MIN_DISTANCE,
+                       min_patch: int = 0,
                        max_iterations: int = 8) -> np.ndarray:
     """Segment a grey image by seeded 4-neighbourhood region growing (SPEC §7).
 
@@ -67,13 +74,21 @@ def segment_regiongrow(luminance: np.ndarray, *, threshold: float = REGION_THRES
     moving (at most ``max_iterations`` times, or until the seed itself would fall out). The result
     does not depend on the BFS visiting order, and it is 10-100x faster than a Python BFS.
 
-    Pixels left unsegmented at the end (all within ``min_distance`` of a region: thin lines,
-    anti-aliased edges, noise) join the nearest region (Euclidean distance, ties by scan order).
+    Pixels left unsegmented at the end lie within ``min_distance`` of a region: thin lines,
+    anti-aliased edges, noise, but also small flat shapes (an eye's white is a few pixels
+    across in a 256-pixel frame). With ``min_patch`` > 0 (an addition to the SPEC, off by
+    default; the keyframe hints use it), the unsegmented pixels not on a region's rim seed
+    regions grown over the unsegmented pixels only (deepest first), and one of at least
+    ``min_patch`` pixels whose grey differs from the region it would join is kept, so a white
+    eye does not join the red face around it. The rest join the nearest region (Euclidean
+    distance, ties by scan order).
 
     Args:
         luminance: (H, W) grey image, any numeric range.
         threshold: joining threshold on normalised L.
         min_distance: stop when no pixel is farther than this (px) from a region.
+        min_patch: the smallest flat patch of leftover pixels that becomes a region (px); 0,
+            the default: none does.
         max_iterations: mean-shift iterations per region.
 
     Returns:
@@ -116,8 +131,45 @@ def segment_regiongrow(luminance: np.ndarray, *, threshold: float = REGION_THRES
         if seed_distance <= min_distance:
             break
         seed = divmod(flat, width)
+    if min_patch > 0:
+        _grow_patches(norm, fill_mask, labels, distance, label, threshold, min_patch,
+                      max_iterations)
     unsegmented = labels < 0
     if unsegmented.any():
         _, (rows, cols) = ndimage.distance_transform_edt(unsegmented, return_indices=True)
         labels = labels[rows, cols]
     return labels
+
+
+def _grow_patches(norm: np.ndarray, fill_mask: np.ndarray, labels: np.ndarray,
+                  distance: np.ndarray, label: int, threshold: float, min_patch: int,
+                  max_iterations: int) -> None:
+    """Grow a region (in place, labels from ``label`` on) wherever at least ``min_patch``
+    unsegmented pixels join one seeded at least :data:`_PATCH_DEPTH` px from every region
+    (deepest first) and its mean differs by ``threshold`` or more from the region most of them
+    would join otherwise; one that does not is joined to that region whole (a piece of a fill
+    cut off by a line stays with its fill). Smaller growths stay unsegmented."""
+    rows, cols = np.nonzero((labels < 0) & (distance >= _PATCH_DEPTH))
+    if not len(rows):
+        return
+    _, (near_rows, near_cols) = ndimage.distance_transform_edt(labels < 0, return_indices=True)
+    joins = labels[near_rows, near_cols]
+    segmented = labels >= 0
+    region_mean = np.bincount(labels[segmented], norm[segmented], label) / \
+        np.maximum(np.bincount(labels[segmented], minlength=label), 1)
+    order = np.argsort(-distance[rows, cols], kind="stable")
+    for row, col in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+        if fill_mask[1 + row, 1 + col]:
+            continue  # in a patch grown (or tried) already
+        x, y, w, h = _grow_region(norm, fill_mask, (row, col), threshold, max_iterations)
+        box = (slice(y, y + h), slice(x, x + w))
+        window = fill_mask[1 + y:1 + y + h, 1 + x:1 + x + w]
+        region = window == 2
+        if int(region.sum()) >= min_patch:
+            joined = int(np.bincount(joins[box][region]).argmax())
+            if abs(float(norm[box][region].mean()) - region_mean[joined]) >= threshold:
+                labels[box][region] = label
+                label += 1
+            else:
+                labels[box][region] = joined
+        window[region] = 1

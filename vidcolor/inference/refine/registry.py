@@ -148,6 +148,8 @@ register(Segmentation("regiongrow", segment_regiongrow, (
     Parameter("threshold", float, REGION_THRESHOLD, "joining threshold on normalised L"),
     Parameter("min_distance", float, REGION_MIN_DISTANCE,
               "stop when no pixel is farther than this from a region, px", scaling=1),
+    Parameter("min_patch", int, 0, "smallest flat patch left between regions that becomes a "
+              "region, px (0: none)", minimum=0, scaling=2),
     Parameter("max_iterations", int, 8, "mean-shift iterations per region")),
     label="Region growing"))
 register(Segmentation("felzenszwalb", segment_felzenszwalb, (
