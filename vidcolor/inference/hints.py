@@ -30,6 +30,17 @@ more than half of its pixels takes the hint's colour. A region the hints do not 
 content, a region the flow lost and did not find again) keeps its automatic colour. A shot
 without a hint renders exactly as without ``--hints``.
 
+**Finer regions where a hint can tell them apart.** The SPEC's region growing seeds no region
+within 4 px of another, so an eye's white a few pixels across, or a thin ink line, joins the
+region around it and takes its colour: the network alone cannot tell it apart. The hints are
+carried on regions that keep such small flat patches of another grey
+(:func:`~vidcolor.inference.refine.regiongrow.segment_regiongrow`'s ``min_patch``), a hinted
+shot is segmented the same way by the render (:meth:`HintMaps.fine_segmentation`), and a render
+region that still swallows a hinted patch of another colour and grey is split
+(:func:`_paint_regions`). Shots without hints keep the SPEC's regions: with the patches on
+everywhere, the demo's seeds 1 and 2 rendered without hints flickered twice as much (a
+character's vote tipped from red to violet for eight frames).
+
 **Memory.** The maps of one shot are kept (on disk, in a temporary folder) as int8 at thumbnail
 size, about 150 kB a frame at 256×192; the pass holds one shot's grey thumbnails (50 kB a
 frame), so memory grows with the longest hinted shot, not with the video.
@@ -214,11 +225,12 @@ class HintMaps:
 
     def fine_segmentation(self, method: str) -> tuple[tuple[tuple[int, int], ...],
                                                       dict[str, int]]:
-        """The hinted shots ``(first, end)`` and the options that give the render's
-        ``method`` there the finer regions the hints are carried on (:func:`_regions`): small
-        flat patches between regions (an eye's white, an ink line) as regions of their own,
-        which a hint colours and the network alone would not tell apart from their
-        surroundings. Region growing only; other segmentations are left as they are."""
+        """The hinted shots ``(first, end)`` and the options (areas in thumbnail pixels) that
+        give the render's ``method`` there the finer regions the hints are carried on
+        (:func:`_regions`): small flat patches between regions (an eye's white, an ink line)
+        as regions of their own, which a hint colours and the network alone would not tell
+        apart from their surroundings. Region growing only; other segmentations are left as
+        they are."""
         from vidcolor.inference.refine.regiongrow import REGION_MIN_PATCH
 
         if method != "regiongrow":
@@ -565,14 +577,14 @@ class Hints(SequenceStage):
 def _paint_regions(work: FrameWork, ab: np.ndarray, cover: np.ndarray) -> None:
     """Give the frame's regions their hint colours (in place).
 
-    A region more than :data:`COVER` of whose pixels the map covers takes the hint colour most
-    of them carry. The render's region growing leaves small shapes no seed reached (an eye's
-    white a few pixels across) to the region around them; the hints' regions keep them
-    (:func:`_regions`). Where pixels of a render region carry a hint colour other than the
-    region's (by :data:`SPLIT_COLOUR` ab units or more) over at least :data:`SPLIT_PIXELS` of
-    the thumbnail's pixels, and their lightness differs from the region's by
-    :data:`SPLIT_LIGHT` or more (not the region's own fill, shifted a pixel by the map's
-    scaling), they become a region of their own with that colour.
+    The render's region growing leaves small shapes no seed reached (an eye's white a few
+    pixels across) to the region around them; the hints' regions keep them (:func:`_regions`).
+    Where pixels of a render region carry a hint colour other than the one most of its hinted
+    pixels carry (by :data:`SPLIT_COLOUR` ab units or more), over at least
+    :data:`SPLIT_PIXELS` of the thumbnail's pixels, and their lightness differs from the
+    region's by :data:`SPLIT_LIGHT` or more (not the region's own fill shifted a pixel by the
+    map's scaling), they become a region of their own with that colour. A region more than
+    :data:`COVER` of whose remaining pixels the map covers takes the mean hint colour of those.
     """
     from vidcolor.inference.stages import region_lightness
 
@@ -585,19 +597,23 @@ def _paint_regions(work: FrameWork, ab: np.ndarray, cover: np.ndarray) -> None:
                                         + colour[:, 0] * 256 + colour[:, 1],
                                         return_inverse=True, return_counts=True)
     region = pieces // 65536
-    piece_ab = np.stack([pieces // 256 % 256, pieces % 256], axis=1).astype(np.float32) - 128
+    piece_ab = np.stack([pieces // 256 % 256, pieces % 256], axis=1).astype(np.float64) - 128
     by_size = np.lexsort((-pixels, region))  # by region, the largest piece first
     regions, first = np.unique(region[by_size], return_index=True)
-    main = np.zeros(count, np.intp)
-    main[regions] = by_size[first]
-    hinted = np.bincount(region, pixels, count) > COVER * np.bincount(labels.ravel(),
-                                                                      minlength=count)
-    work.region_ab = np.where(hinted[:, None], piece_ab[main],
-                              work.region_ab).astype(np.float32)
+    main = np.zeros((count, 2))
+    main[regions] = piece_ab[by_size[first]]
     light = np.bincount(inverse, work.lightness[cover], len(pieces)) / pixels
     split = (pixels >= SPLIT_PIXELS * labels.size / work.thumb.size) & \
         (np.abs(light - work.region_light[region]) >= SPLIT_LIGHT) & \
-        (np.linalg.norm(piece_ab - work.region_ab[region], axis=1) >= SPLIT_COLOUR)
+        (np.linalg.norm(piece_ab - main[region], axis=1) >= SPLIT_COLOUR)
+    kept = np.where(split, 0, pixels).astype(np.float64)
+    hits = np.bincount(region, kept, count)
+    size = np.bincount(labels.ravel(), minlength=count) - np.bincount(region, pixels - kept,
+                                                                      count)
+    mean = np.stack([np.bincount(region, kept * piece_ab[:, c], count) for c in range(2)],
+                    axis=1) / np.maximum(hits, 1e-9)[:, None]
+    work.region_ab = np.where((hits > COVER * size)[:, None], mean,
+                              work.region_ab).astype(np.float32)
     if not split.any():
         return
     new_label = np.full(len(pieces), -1, np.int64)

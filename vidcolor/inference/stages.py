@@ -281,9 +281,10 @@ class Regions(FrameStage):
     With ``statistics`` the regions' mean predicted distributions and lightness are kept (for
     the palette and for temporal voting); with ``palette`` each region then takes the palette
     colour its distribution supports best (:func:`vidcolor.series.apply.choose_palette`).
-    The frames of ``fine_shots`` (first, end) are segmented with ``fine_options`` added: a
-    shot a colourist hinted gets the finer regions the hint can colour (an eye's white, an
-    ink line: :meth:`vidcolor.inference.hints.HintMaps.fine_segmentation`).
+    The frames of ``fine_shots`` (first, end) are segmented with ``fine_options`` added (areas
+    in thumbnail pixels, scaled to the frame): a shot a colourist hinted gets the finer
+    regions the hint can colour (an eye's white, an ink line:
+    :meth:`vidcolor.inference.hints.HintMaps.fine_segmentation`).
     """
 
     method: str
@@ -300,9 +301,13 @@ class Regions(FrameStage):
         return self.statistics or self.palette is not None
 
     def apply(self, work: FrameWork) -> FrameWork:
-        fine = any(first <= work.index < end for first, end in self.fine_shots)
-        labels = segment(work.lightness, self.method,
-                         **({**self.options, **self.fine_options} if fine else self.options))
+        options = self.options
+        if any(first <= work.index < end for first, end in self.fine_shots):
+            # sizes in the hints' thumbnail pixels: the same shapes at the frame's size
+            scale = work.lightness.size / work.thumb.size if work.thumb is not None else 1.0
+            options = {**options, **{name: round(value * scale)
+                                     for name, value in self.fine_options.items()}}
+        labels = segment(work.lightness, self.method, **options)
         assert labels is not None
         work.labels = labels
         work.region_ab = mean_ab([region_colours(upsample_ab(ab, work.shape), labels)
