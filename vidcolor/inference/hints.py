@@ -96,8 +96,8 @@ FOUND_SIZE = 1.4
 FOUND_REACH = 0.08
 FOUND_MIN_PIXELS = 30
 #: A hinted patch inside a render region becomes a region of its own (:func:`_paint_regions`)
-#: with at least this many pixels (thumbnail), this far in lightness (L units) and colour (ab
-#: units) from the region.
+#: with at least this many pixels (thumbnail), this far in lightness (L units) from the region
+#: and in colour (ab units) from the hint colour most of the region's hinted pixels carry.
 SPLIT_PIXELS = 6
 SPLIT_LIGHT = 6.0
 SPLIT_COLOUR = 4.0
