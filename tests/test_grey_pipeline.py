@@ -26,8 +26,7 @@ from vidcolor.color.grey import (
     grey_model_from_dict,
     grey_of_rgb,
 )
-from vidcolor.dataset.reader import read_grey_model as dataset_grey_model
-from vidcolor.dataset.reader import read_meta
+from vidcolor.dataset.reader import dataset_grey_model, read_meta
 from vidcolor.errors import CheckpointError, DatasetError, InputError
 from vidcolor.greyfit import fit_grey_model, fit_grey_pair, frame_offset
 from vidcolor.inference.options import RenderOptions

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vidcolor.color.grey import GreyModel
-from vidcolor.dataset.reader import load_split, read_grey_model
+from vidcolor.dataset.reader import dataset_grey_model, load_split
 from vidcolor.dataset.records import _grey_of_meta, read_excluded
 from vidcolor.errors import DatasetError
 from vidcolor.fsutil import read_json, write_json_atomic
@@ -50,7 +50,7 @@ def learn_look(dataset_dir: str | os.PathLike[str], *, max_frames: int = 400,
                 if f.background_rgb is not None and f.text_rgb is not None]
     credits = learn_credits([f.background_rgb for f in excluded],  # type: ignore[misc]
                             [f.text_rgb for f in excluded])  # type: ignore[misc]
-    model = read_grey_model(dataset_dir) if grey is None else grey
+    model = dataset_grey_model(dataset_dir) if grey is None else grey
     # each credit frame's signature, measured at extraction on the model's grey of it
     signed = [f for f in excluded if f.grey_background_y is not None
               and f.grey_text_y is not None]

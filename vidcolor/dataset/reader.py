@@ -2,7 +2,7 @@
 disk must agree (:func:`dataset_problems`).
 
 :func:`load_split` (the frames of a split, for training and evaluation), :func:`read_meta`,
-:func:`read_manifest`, :func:`read_grey_model` and :func:`verify_dataset` refuse a missing,
+:func:`read_manifest`, :func:`dataset_grey_model` and :func:`verify_dataset` refuse a missing,
 incomplete or damaged dataset with one error naming the file and what is wrong.
 """
 
@@ -202,7 +202,7 @@ def load_split(dataset_dir: str | os.PathLike[str], split: str) -> list[Path]:
     return paths
 
 
-def read_grey_model(dataset_dir: str | os.PathLike[str]) -> GreyModel:
+def dataset_grey_model(dataset_dir: str | os.PathLike[str]) -> GreyModel:
     """The grey model of a dataset's black and white (``build-dataset --grey``/``--grey-pair``;
     luminance for a dataset built before it was recorded).
 

@@ -154,9 +154,9 @@ def _grey_model(dataset: Path, ckpt: Checkpoint | None, switch: bool) -> GreyMod
     Raises:
         DatasetError: on resume, the dataset's grey model is not the run's.
     """
-    from vidcolor.dataset.reader import read_grey_model
+    from vidcolor.dataset.reader import dataset_grey_model
 
-    grey = read_grey_model(dataset)
+    grey = dataset_grey_model(dataset)
     if ckpt is not None and ckpt.info.grey != grey:
         if not switch:
             raise DatasetError(f"{dataset}: its grey model is now {grey.describe()}, the run "
