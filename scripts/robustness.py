@@ -144,43 +144,13 @@ def _write_video(path: Path, frames: list[np.ndarray], fps: Fraction | int = 12,
     return path
 
 
-def _write_rip(path: Path, frames: list[np.ndarray], subtitles_until: int = 8) -> Path:
-    """An MKV like a disc rip: video, then audio and subtitles that outlast it."""
-    import av
-
+def _write_rip(path: Path, frames: list[np.ndarray]) -> Path:
+    """An MKV like a disc rip: video at 12 fps, then audio and subtitles that outlast it."""
     from vidcolor.demo.generate import AUDIO_RATE, episode_audio
+    from vidcolor.demo.rip import write_rip
 
-    srt = path.with_suffix(".srt")
-    srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
-                   f"2\n00:00:0{subtitles_until - 1},000 --> 00:00:0{subtitles_until},000\n"
-                   "The last line\n\n")
-    samples = episode_audio(seconds=6.0)
-    with av.open(str(srt)) as captions, av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=12)
-        video.width, video.height = frames[0].shape[1], frames[0].shape[0]
-        video.pix_fmt = "yuv420p"
-        caption_in = captions.streams.subtitles[0]
-        caption_out = out.add_stream_from_template(caption_in)
-        audio = out.add_stream("aac", rate=AUDIO_RATE)
-        audio.layout = "mono" if samples.shape[0] == 1 else "stereo"
-        for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = index
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        sound = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32),
-                                           format="fltp", layout=audio.layout.name)
-        sound.sample_rate = AUDIO_RATE
-        for packet in [*audio.encode(sound), *audio.encode(None)]:
-            out.mux(packet)
-        for packet in captions.demux(caption_in):
-            if packet.dts is not None:
-                packet.stream = caption_out
-                out.mux(packet)
-    srt.unlink()
-    return path
+    return write_rip(path, frames, episode_audio(seconds=6.0), AUDIO_RATE, fps=12,
+                     subtitles_until=8)
 
 
 def _write_audio_only(path: Path) -> Path:

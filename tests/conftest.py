@@ -132,44 +132,13 @@ def episode_frames(seed: int, holds: int = 2) -> list[np.ndarray]:
 
 def write_rip(path: Path, frames: list[np.ndarray], subtitles_until: float = 9.0,
               audio_seconds: float = 6.0, strip_tags: bool = False) -> Path:
-    """An MKV like a MakeMKV rip: video, then subtitles and audio that outlast the video.
-
-    The subtitles are stream-copied from an SRT file (PyAV's subrip encoder needs a header the
-    muxer does not give it). Matroska video streams carry no duration of their own, so the
-    container's duration is the subtitles'. ``strip_tags`` renames the per-stream ``DURATION``
+    """An MKV like a MakeMKV rip (:func:`vidcolor.demo.rip.write_rip`: video at 24 fps, then
+    subtitles and a tone that outlast it). ``strip_tags`` renames the per-stream ``DURATION``
     tags that FFmpeg writes, as muxers that write no statistics tags leave them out.
     """
-    import av
+    from vidcolor.demo.rip import write_rip as write
 
-    srt = path.with_suffix(".srt")
-    srt.write_text("1\n00:00:00,500 --> 00:00:01,500\nHello\n\n"
-                   f"2\n00:00:0{subtitles_until - 1:.0f},000 --> 00:00:0{subtitles_until:.0f},000"
-                   "\nThe last line\n\n")
-    samples, rate = tone(audio_seconds)
-    with av.open(str(srt)) as captions, av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=24)
-        video.width, video.height = frames[0].shape[1], frames[0].shape[0]
-        video.pix_fmt = "yuv420p"
-        caption_in = captions.streams.subtitles[0]
-        caption_out = out.add_stream_from_template(caption_in)
-        audio = out.add_stream("aac", rate=rate)
-        audio.layout = "mono"
-        for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = index
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode(None):
-            out.mux(packet)
-        sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-        sound.sample_rate = rate
-        for packet in [*audio.encode(sound), *audio.encode(None)]:
-            out.mux(packet)
-        for packet in captions.demux(caption_in):
-            if packet.dts is not None:
-                packet.stream = caption_out
-                out.mux(packet)
-    srt.unlink()
+    write(path, frames, *tone(audio_seconds), subtitles_until=subtitles_until)
     if strip_tags:
         data = path.read_bytes()
         assert data.count(b"DURATION") == 3
